@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+#include "cliutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "text.h"
+
+int cli_keys_dir(const char *opt, char *out, size_t cap)
+{
+	if (opt) {
+		if (strlen(opt) >= cap) {
+			fprintf(stderr, "error: --keys path too long\n");
+			return -1;
+		}
+		strcpy(out, opt);
+		return 0;
+	}
+	if (identity_default_dir(out, cap) < 0) {
+		fprintf(stderr, "error: cannot work out the key directory (set --keys or HOME)\n");
+		return -1;
+	}
+	return 0;
+}
+
+struct identity *cli_load_identity(const char *dir)
+{
+	char path[4096], err[256];
+	struct identity *id = NULL;
+	int r;
+
+	if (identity_path(path, sizeof(path), dir) < 0) {
+		fprintf(stderr, "error: key directory path too long\n");
+		return NULL;
+	}
+	r = identity_load(path, &id, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "error: %s\n", err);
+		return NULL;
+	}
+	return id;
+}
+
+int cli_parse_key32(const char *s, unsigned char out[32])
+{
+	return text_from_b64_exact(out, 32, s);
+}
+
+static int find(const char *const *list, const char *s)
+{
+	for (int i = 0; list && list[i]; i++)
+		if (!strcmp(list[i], s))
+			return i;
+	return -1;
+}
+
+int cli_take_opts(int argc, char **argv, const char *const *names, const char **vals,
+		  const char *const *flags, bool *flagvals)
+{
+	int out = 0;
+
+	for (int i = 0; i < argc; i++) {
+		int k;
+
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if ((k = find(names, argv[i])) >= 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "error: %s needs a value\n", argv[i]);
+				return -1;
+			}
+			vals[k] = argv[++i];
+		} else if ((k = find(flags, argv[i])) >= 0) {
+			flagvals[k] = true;
+		} else if (!strncmp(argv[i], "--", 2)) {
+			fprintf(stderr, "error: unknown option %s\n", argv[i]);
+			return -1;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}

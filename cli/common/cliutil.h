@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/** @file cliutil.h  Small helpers shared by the portless programs. */
+#ifndef PORTLESS_CLIUTIL_H
+#define PORTLESS_CLIUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "identity.h"
+
+/** Exit codes shared by the programs. */
+enum {
+	CLI_OK = 0,
+	CLI_FAIL = 1,  /**< the operation failed (message printed) */
+	CLI_USAGE = 2, /**< bad command line */
+};
+
+/**
+ * Resolve the key directory: @p opt (from --keys) if given, else the
+ * default (identity_default_dir). Prints an error and returns -1 on failure.
+ */
+int cli_keys_dir(const char *opt, char *out, size_t cap);
+
+/** Load the identity in key directory @p dir, printing a clear error on failure. */
+struct identity *cli_load_identity(const char *dir);
+
+/** Parse a base64 32-byte public key (e.g. --server-key). */
+int cli_parse_key32(const char *s, unsigned char out[32]);
+
+/**
+ * Find "--name VALUE" options: for each argv[i] equal to one of the names
+ * in @p names (NULL-terminated), the value goes into the matching @p vals
+ * slot and both words are removed from argv. Flags listed in @p flags (no
+ * value) set the matching @p flagvals. Unknown "--x" words are an error.
+ * Returns the new argc or -1 (message printed).
+ */
+int cli_take_opts(int argc, char **argv, const char *const *names, const char **vals,
+		  const char *const *flags, bool *flagvals);
+
+#endif

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/** @file cmds.h  `portless` subcommands; each lives in cmd_<name>.c. */
+#ifndef PORTLESS_CMDS_H
+#define PORTLESS_CMDS_H
+
+/* Each takes the arguments after the command word (argv[0] is the command). */
+int cmd_keygen(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+
+#endif
