@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file cp_client.h  Asynchronous (libev) control-plane client.
+ *
+ * One cp_client = one identity talking to its home server over one
+ * encrypted, authenticated connection (docs/PROTOCOL.md, "Control plane").
+ * The connection is opened on demand by the first request, or kept up for
+ * good by cp_client_monitor() (automatic reconnect with capped exponential
+ * back-off and jitter). Requests made while disconnected wait (bounded) for
+ * the connection; every request completes exactly once, with CP_OK or a
+ * typed error (enum cp_err, cp_strerror()), after at most
+ * CP_CLIENT_REQ_TIMEOUT seconds.
+ *
+ * Other identities' public keys are fetched from their home, verified
+ * (self-signature), pinned on first use in "<keydir>/known_identities" and
+ * cached in memory for CP_CLIENT_KEY_TTL seconds. A key that differs from
+ * the pinned one is refused (CP_E_KEY_CHANGED) and logged loudly.
+ *
+ * Incoming notifications are opened (decrypted, signature, expiry and
+ * recipient checked against the sender's keys), de-duplicated with a replay
+ * cache, handed to on_notification, and acknowledged to the home after the
+ * callback returns: at-least-once on the wire, exactly-once to the caller
+ * (within the replay cache's capacity and the envelopes' lifetime).
+ *
+ * All callbacks run on the loop. Any callback may call cp_client_free().
+ */
+#ifndef PORTLESS_CP_CLIENT_H
+#define PORTLESS_CP_CLIENT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cp_proto.h"
+#include "envelope.h"
+#include "identity.h"
+
+enum {
+	CP_CLIENT_REQ_TIMEOUT = 15,  /**< seconds a request may take (incl. waiting to connect) */
+	CP_CLIENT_KEY_TTL = 300,     /**< seconds fetched keys stay cached in memory */
+	CP_CLIENT_MAX_PENDING = 4096,/**< requests queued or in flight per client */
+	CP_CLIENT_PING = 60,         /**< keepalive interval of a monitor connection (s) */
+	CP_CLIENT_REPLAY = 65536,    /**< replay-cache entries */
+};
+
+struct cp_client;
+
+/** Connection state changes: up (authenticated) or down with the reason. */
+typedef void (*cp_state_cb)(void *arg, bool up, int err, const char *msg);
+/** A verified notification for us; @p env and its payload are valid during the call only. */
+typedef void (*cp_notify_cb)(void *arg, const struct envelope *env);
+/** Completion of a request without a result. @p msg: server's message or cp_strerror(). */
+typedef void (*cp_done_cb)(void *arg, int err, const char *msg);
+/** Completion of cp_client_get_keys(); @p pk valid during the call only (NULL on error). */
+typedef void (*cp_keys_cb)(void *arg, int err, const struct pubkeys *pk);
+/** Completion of cp_client_get_record(); @p data valid during the call only. */
+typedef void (*cp_record_cb)(void *arg, int err, const uint8_t *data, size_t len);
+/** Completion of cp_client_lookup(). */
+typedef void (*cp_lookup_cb)(void *arg, int err, const char *hostport,
+			     const uint8_t server_pk[CP_KEY_LEN]);
+
+/** Client configuration. Strings and the identity are borrowed and must outlive the client. */
+struct cp_client_cfg {
+	const char *server;               /**< "host:port" of the home server (numeric host) */
+	uint8_t server_pk[CP_KEY_LEN];    /**< pinned server X25519 public key */
+	const struct identity *id;        /**< our identity (borrowed) */
+	const char *keydir;               /**< key directory for known_identities pins; NULL: no pinning on disk */
+	cp_state_cb on_state;             /**< optional */
+	cp_notify_cb on_notification;     /**< needed for cp_client_monitor() */
+	void *arg;                        /**< passed to on_state and on_notification */
+	/* filled by cp_client_cfg_load(); leave zero otherwise */
+	char server_buf[CP_HOSTPORT_BUF];
+	char keydir_buf[4096];
+	struct identity *owned_id;        /**< freed by cp_client_cfg_release() */
+};
+
+/**
+ * Create a client on @p loop. Does not connect yet (see cp_client_monitor
+ * and the requests). NULL on bad config or ENOMEM.
+ */
+struct cp_client *cp_client_new(struct ev_loop *loop, const struct cp_client_cfg *cfg);
+
+/**
+ * Destroy: closes the connection, wipes keys, completes nothing further
+ * (pending callbacks are dropped silently). Safe from inside any callback
+ * of this client (the memory is released at a safe point). NULL: no-op.
+ */
+void cp_client_free(struct cp_client *c);
+
+/**
+ * Keep the connection up for good and receive pushed notifications on
+ * cfg->on_notification. Reconnects with net_backoff(attempt, 0.5, 30) s.
+ * Returns 0 or -EINVAL when no on_notification callback was configured.
+ */
+int cp_client_monitor(struct cp_client *c) __attribute__((warn_unused_result));
+
+/** True when the connection is up and authenticated. */
+bool cp_client_is_up(const struct cp_client *c);
+
+/**
+ * Send a notification: fetch @p to's keys (cache/pin), seal an envelope of
+ * @p type with @p payload (<= ENVELOPE_MAX_PAYLOAD) expiring in @p ttl_s
+ * seconds (1..CP_EXPIRY_MAX), send it, and call @p cb when the recipient's
+ * home has committed it (CP_OK) or with the typed error (CP_E_UNKNOWN_IDENTITY,
+ * CP_E_QUEUE_FULL, CP_E_QUOTA, ...). The payload is copied if needed.
+ * Returns 0, or -errno when the request could not even be queued (then
+ * @p cb is not called).
+ */
+int cp_client_notify(struct cp_client *c, const char *to, uint16_t type, const uint8_t *payload,
+		     size_t len, uint32_t ttl_s, cp_done_cb cb, void *arg)
+	__attribute__((warn_unused_result));
+
+/**
+ * Send an already sealed envelope as is (its outer from must be us; the
+ * home refuses it otherwise with CP_E_FORGED_SENDER). For tools and tests.
+ */
+int cp_client_send_envelope(struct cp_client *c, const uint8_t *env, size_t len, uint64_t expiry,
+			    cp_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/** Fetch (cache, verify, pin) an identity's public keys. */
+int cp_client_get_keys(struct cp_client *c, const char *handle, cp_keys_cb cb, void *arg)
+	__attribute__((warn_unused_result));
+
+/** Directory lookup: where @p handle's home is and that server's key. */
+int cp_client_lookup(struct cp_client *c, const char *handle, cp_lookup_cb cb, void *arg)
+	__attribute__((warn_unused_result));
+
+/**
+ * Publish (create or replace) our public record @p name ([a-z0-9._-]{1,32})
+ * with @p len <= CP_RECORD_MAX bytes; at most CP_RECORDS_PER_ID records.
+ */
+int cp_client_put_record(struct cp_client *c, const char *name, const uint8_t *data, size_t len,
+			 cp_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/** Read identity @p handle's public record @p name (CP_E_NOT_FOUND if absent). */
+int cp_client_get_record(struct cp_client *c, const char *handle, const char *name,
+			 cp_record_cb cb, void *arg) __attribute__((warn_unused_result));
+
+/** Delete our public record @p name (CP_E_NOT_FOUND if absent). */
+int cp_client_del_record(struct cp_client *c, const char *name, cp_done_cb cb, void *arg)
+	__attribute__((warn_unused_result));
+
+/**
+ * Enrollment (used by `portless enroll`): connect, prove @p code, publish
+ * @p cfg->id's signed public keys. @p cb gets CP_OK, CP_E_CODE_INVALID,
+ * CP_E_CODE_EXPIRED, CP_E_CODE_USED, CP_E_RATE_LIMITED, CP_E_SERVER_KEY...
+ * Must be the client's first request.
+ */
+int cp_client_enroll(struct cp_client *c, const char *code, cp_done_cb cb, void *arg)
+	__attribute__((warn_unused_result));
+
+/**
+ * Load "<keydir>/identity.key" and "<keydir>/cp.conf" (see
+ * docs/CONTROL-PLANE.md) into @p cfg (zeroed first; callbacks are left for
+ * the caller to set). @p keydir NULL: the default key directory. The
+ * identity is owned by @p cfg: release it with cp_client_cfg_release().
+ * Returns 0 or -errno with a one-line reason in @p err.
+ */
+int cp_client_cfg_load(const char *keydir, struct cp_client_cfg *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/** Free what cp_client_cfg_load() allocated (the identity). */
+void cp_client_cfg_release(struct cp_client_cfg *cfg);
+
+/**
+ * Write "<keydir>/cp.conf" (mode 0600, atomically) with the server address
+ * and pinned server key. Used by `portless enroll`.
+ */
+int cp_conf_save(const char *keydir, const char *server, const uint8_t server_pk[CP_KEY_LEN],
+		 char *err, size_t errlen) __attribute__((warn_unused_result));
+
+#endif
