@@ -247,10 +247,12 @@ int replay_cache_add(struct replay_cache *rc, const char *from, const uint8_t id
 			e->used = false; /* expired: its envelope would be refused anyway */
 		if (e->used && !memcmp(e->key, key, sizeof(key)))
 			return ENV_E_REPLAY;
-		if (!e->used && !slot)
-			slot = e;
-		else if (e->used && (!slot || (slot->used && e->expiry < slot->expiry)))
+		if (!e->used) {
+			if (!slot || slot->used)
+				slot = e; /* a free slot beats any used one */
+		} else if (!slot || (slot->used && e->expiry < slot->expiry)) {
 			slot = e; /* full so far: remember the entry nearest to expiry */
+		}
 	}
 	memcpy(slot->key, key, sizeof(key));
 	slot->expiry = expiry;
