@@ -178,6 +178,25 @@ int conn_write(struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
+int conn_set_in_cap(struct conn *c, size_t cap)
+{
+	uint8_t *p;
+
+	if (cap == 0 || cap < c->in_len || c->closed)
+		return -EINVAL;
+	if (cap == c->in_cap)
+		return 0;
+	if (cap < c->in_cap)
+		sodium_memzero(c->in + cap, c->in_cap - cap);
+	p = realloc(c->in, cap);
+	if (!p)
+		return -ENOMEM;
+	c->in = p;
+	c->in_cap = cap;
+	update_read(c);
+	return 0;
+}
+
 void conn_consume(struct conn *c, size_t n)
 {
 	if (n > c->in_len)

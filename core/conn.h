@@ -76,6 +76,13 @@ static inline size_t conn_in_len(const struct conn *c)
 	return c->in_len;
 }
 
+/**
+ * Resize the input buffer to @p cap bytes (>= the unconsumed input), so an
+ * owner can start small (idle connections cost little) and grow only for a
+ * large message. -EINVAL when @p cap < conn_in_len(), -ENOMEM.
+ */
+int conn_set_in_cap(struct conn *c, size_t cap) __attribute__((warn_unused_result));
+
 /** Drop @p n bytes from the front of the input. */
 void conn_consume(struct conn *c, size_t n);
 
