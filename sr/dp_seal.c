@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+#include "dp_seal.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "replay.h"
+#include "wire.h"
+
+enum { NONCE_LEN = 12, REKEY_RETRY_S = 1 };
+
+/** One direction key, prepared for its AEAD. */
+struct dkey {
+	crypto_aead_aes256gcm_state aes; /* first: 16-byte alignment */
+	uint8_t key[DP_KEY_LEN];
+	bool valid;
+	uint8_t phase;
+};
+
+struct rxkey {
+	struct dkey k;
+	struct replay_win win;
+};
+
+struct txkey {
+	struct dkey k;
+	uint64_t ctr;
+	double born;
+};
+
+struct dp_state {
+	struct txkey tx, tx_next;
+	struct rxkey rx_cur, rx_prev, rx_next;
+	uint8_t chain[DP_KEY_LEN], chain_next[DP_KEY_LEN];
+	uint8_t aead, side;
+	uint32_t epoch;
+	struct dp_limits lim;
+	/* initiator of a rekey */
+	bool rk_pending;
+	bool rk_forced;
+	double rk_sent;
+	struct dp_keypair rk_kp;
+	/* responder: the answer, re-sent on a duplicate INIT */
+	uint8_t rk_resp[DPC_REKEY_LEN];
+};
+
+void dp_limits_default(struct dp_limits *l)
+{
+	l->rekey_after_packets = 1ULL << 32;
+	l->rekey_after_seconds = 120;
+	l->reject_after_packets = UINT64_MAX - (1ULL << 16);
+}
+
+static void dkey_set(struct dkey *d, uint8_t aead, const uint8_t key[DP_KEY_LEN], uint32_t epoch)
+{
+	memcpy(d->key, key, DP_KEY_LEN);
+	if (aead == DP_AEAD_AES256GCM)
+		crypto_aead_aes256gcm_beforenm(&d->aes, key);
+	d->valid = true;
+	d->phase = (uint8_t)epoch;
+}
+
+static size_t state_size(void)
+{
+	return (sizeof(struct dp_state) + 63) & ~(size_t)63; /* keeps the AES state aligned */
+}
+
+struct dp_state *dp_state_new(const struct dp_keys *k, const struct dp_limits *lim, double now)
+{
+	struct dp_state *s;
+
+	if (k->aead != DP_AEAD_CHACHA20POLY1305 &&
+	    !(k->aead == DP_AEAD_AES256GCM && crypto_aead_aes256gcm_is_available()))
+		return NULL;
+	s = sodium_malloc(state_size());
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->aead = k->aead;
+	s->side = k->side;
+	if (lim)
+		s->lim = *lim;
+	else
+		dp_limits_default(&s->lim);
+	dkey_set(&s->tx.k, s->aead, k->tx, 0);
+	s->tx.born = now;
+	dkey_set(&s->rx_cur.k, s->aead, k->rx, 0);
+	memcpy(s->chain, k->chain, DP_KEY_LEN);
+	return s;
+}
+
+void dp_state_free(struct dp_state *s)
+{
+	if (s)
+		sodium_free(s); /* sodium_free wipes the region */
+}
+
+static void nonce_of(uint8_t n[NONCE_LEN], uint64_t ctr)
+{
+	memset(n, 0, 4);
+	put_be64(n + 4, ctr);
+}
+
+static void encrypt(const struct dp_state *s, const struct dkey *k, uint8_t *m, size_t mlen,
+		    uint8_t *tag, const uint8_t *ad, uint64_t ctr)
+{
+	uint8_t n[NONCE_LEN];
+
+	nonce_of(n, ctr);
+	if (s->aead == DP_AEAD_AES256GCM)
+		crypto_aead_aes256gcm_encrypt_detached_afternm(m, tag, NULL, m, mlen, ad, SR_DP_HDR,
+							       NULL, n, &k->aes);
+	else
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, tag, NULL, m, mlen, ad,
+								   SR_DP_HDR, NULL, n, k->key);
+}
+
+static int decrypt(const struct dp_state *s, const struct dkey *k, uint8_t *c, size_t clen,
+		   const uint8_t *tag, const uint8_t *ad, uint64_t ctr)
+{
+	uint8_t n[NONCE_LEN];
+
+	nonce_of(n, ctr);
+	if (s->aead == DP_AEAD_AES256GCM)
+		return crypto_aead_aes256gcm_decrypt_detached_afternm(c, NULL, c, clen, tag, ad,
+								      SR_DP_HDR, n, &k->aes);
+	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(c, NULL, c, clen, tag, ad,
+								  SR_DP_HDR, n, k->key);
+}
+
+int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p)
+{
+	size_t mlen = p->len;
+	uint8_t *h, *tag;
+
+	if (!sr_msg_is_data(type))
+		return -EINVAL;
+	if (s->tx.ctr >= s->lim.reject_after_packets)
+		return -ESTALE;
+	if (pkt_headroom(p) < SR_DP_HDR || pkt_tailroom(p) < SR_DP_TAG)
+		return -ENOSPC;
+	tag = pkt_put(p, SR_DP_TAG);
+	h = pkt_push(p, SR_DP_HDR);
+	if (!tag || !h)
+		return -ENOSPC;
+	h[0] = type;
+	h[1] = s->tx.k.phase;
+	h[2] = h[3] = 0;
+	put_be32(h + 4, relay_id);
+	put_be64(h + 8, s->tx.ctr);
+	encrypt(s, &s->tx.k, h + SR_DP_HDR, mlen, tag, h, s->tx.ctr);
+	s->tx.ctr++;
+	return 0;
+}
+
+static struct rxkey *rx_for_phase(struct dp_state *s, uint8_t phase)
+{
+	if (s->rx_cur.k.valid && s->rx_cur.k.phase == phase)
+		return &s->rx_cur;
+	if (s->rx_prev.k.valid && s->rx_prev.k.phase == phase)
+		return &s->rx_prev;
+	if (s->rx_next.k.valid && s->rx_next.k.phase == phase)
+		return &s->rx_next;
+	return NULL;
+}
+
+/* Responder: the peer sends under the next keys, so switch ours too. */
+static void promote_next(struct dp_state *s)
+{
+	s->rx_prev = s->rx_cur;
+	s->rx_cur = s->rx_next;
+	s->tx = s->tx_next;
+	memcpy(s->chain, s->chain_next, DP_KEY_LEN);
+	s->epoch++;
+	sodium_memzero(&s->rx_next, sizeof(s->rx_next));
+	sodium_memzero(&s->tx_next, sizeof(s->tx_next));
+	sodium_memzero(s->chain_next, DP_KEY_LEN);
+}
+
+int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type)
+{
+	uint8_t *h = pkt_data(p);
+	struct rxkey *rx;
+	uint64_t ctr;
+	size_t clen;
+	int r;
+
+	if (p->len < SR_DP_OVERHEAD || !sr_msg_is_data(h[0]))
+		return -EPROTO;
+	rx = rx_for_phase(s, h[1]);
+	if (!rx)
+		return -ENOKEY;
+	ctr = get_be64(h + 8);
+	r = replay_check(&rx->win, ctr);
+	if (r < 0)
+		return r;
+	clen = p->len - SR_DP_OVERHEAD;
+	if (decrypt(s, &rx->k, h + SR_DP_HDR, clen, h + SR_DP_HDR + clen, h, ctr) != 0)
+		return -EBADMSG;
+	replay_commit(&rx->win, ctr);
+	*type = h[0];
+	if (!pkt_pull(p, SR_DP_HDR) || pkt_trim(p, clen) < 0)
+		return -EPROTO;
+	if (rx == &s->rx_next)
+		promote_next(s);
+	return 0;
+}
+
+static size_t put_rekey(uint8_t msg[DPC_MAX], uint8_t op, uint32_t epoch, const uint8_t pk[32])
+{
+	msg[0] = op;
+	put_be32(msg + 1, epoch);
+	memcpy(msg + 5, pk, DP_PK_LEN);
+	return DPC_REKEY_LEN;
+}
+
+static bool rekey_due(const struct dp_state *s, double now)
+{
+	/* B waits longer on time so both sides rarely start together (A wins a race). */
+	double age = s->rx_next.k.valid ? 0 : now - s->tx.born;
+	double lim = s->lim.rekey_after_seconds + (s->side == SR_SIDE_B ? 10 : 0);
+
+	return s->rk_forced || age >= lim || s->tx.ctr >= s->lim.rekey_after_packets;
+}
+
+size_t dp_rekey_poll(struct dp_state *s, double now, uint8_t msg[DPC_MAX])
+{
+	if (s->rx_next.k.valid)
+		return 0; /* we are the responder of a rekey in flight */
+	if (s->rk_pending) {
+		if (now - s->rk_sent < REKEY_RETRY_S)
+			return 0;
+	} else {
+		if (!rekey_due(s, now))
+			return 0;
+		dp_keypair_new(&s->rk_kp);
+		s->rk_pending = true;
+		s->rk_forced = false;
+	}
+	s->rk_sent = now;
+	return put_rekey(msg, DPC_REKEY_INIT, s->epoch + 1, s->rk_kp.pk);
+}
+
+void dp_rekey_now(struct dp_state *s)
+{
+	s->rk_forced = true;
+}
+
+/* New keys for epoch @p e from our pair and the peer's key. */
+static int derive_epoch(struct dp_state *s, uint32_t e, const struct dp_keypair *mine,
+			const uint8_t *peer_pk, struct dp_keys *k)
+{
+	const uint8_t *pk_a = s->side == SR_SIDE_A ? mine->pk : peer_pk;
+	const uint8_t *pk_b = s->side == SR_SIDE_A ? peer_pk : mine->pk;
+
+	return dp_derive_rekey(s->chain, e, mine, s->side, pk_a, pk_b, s->aead, k);
+}
+
+static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now, uint8_t *reply,
+		   size_t *reply_len)
+{
+	struct dp_keypair kp;
+	struct dp_keys k;
+	int r;
+
+	if (e != s->epoch + 1)
+		return DP_CTRL_NONE; /* stale or from the future: ignore */
+	if (s->rk_pending && s->side == SR_SIDE_A)
+		return DP_CTRL_NONE; /* both started: A's INIT wins */
+	if (s->rx_next.k.valid) { /* duplicate INIT: our answer was lost */
+		memcpy(reply, s->rk_resp, DPC_REKEY_LEN);
+		*reply_len = DPC_REKEY_LEN;
+		return DP_CTRL_NONE;
+	}
+	s->rk_pending = false;
+	dp_keypair_wipe(&s->rk_kp);
+	dp_keypair_new(&kp);
+	r = derive_epoch(s, e, &kp, pk, &k);
+	if (r == 0) {
+		dkey_set(&s->rx_next.k, s->aead, k.rx, e);
+		replay_init(&s->rx_next.win);
+		dkey_set(&s->tx_next.k, s->aead, k.tx, e);
+		s->tx_next.ctr = 0;
+		s->tx_next.born = now;
+		memcpy(s->chain_next, k.chain, DP_KEY_LEN);
+		*reply_len = put_rekey(s->rk_resp, DPC_REKEY_RESP, e, kp.pk);
+		memcpy(reply, s->rk_resp, DPC_REKEY_LEN);
+	}
+	dp_keypair_wipe(&kp);
+	dp_keys_wipe(&k);
+	return r < 0 ? -EPROTO : DP_CTRL_NONE;
+}
+
+static int on_resp(struct dp_state *s, uint32_t e, const uint8_t *pk, double now, uint8_t *reply,
+		   size_t *reply_len)
+{
+	struct dp_keys k;
+	int r;
+
+	if (!s->rk_pending || e != s->epoch + 1)
+		return DP_CTRL_NONE;
+	r = derive_epoch(s, e, &s->rk_kp, pk, &k);
+	if (r == 0) {
+		s->rx_prev = s->rx_cur;
+		dkey_set(&s->rx_cur.k, s->aead, k.rx, e);
+		replay_init(&s->rx_cur.win);
+		dkey_set(&s->tx.k, s->aead, k.tx, e);
+		s->tx.ctr = 0;
+		s->tx.born = now;
+		memcpy(s->chain, k.chain, DP_KEY_LEN);
+		s->epoch = e;
+		reply[0] = DPC_KEEPALIVE; /* lets the responder switch its send key */
+		*reply_len = 1;
+	}
+	s->rk_pending = false;
+	dp_keypair_wipe(&s->rk_kp);
+	dp_keys_wipe(&k);
+	return r < 0 ? -EPROTO : DP_CTRL_REKEYED;
+}
+
+int dp_ctrl_input(struct dp_state *s, const uint8_t *msg, size_t len, double now,
+		  uint8_t reply[DPC_MAX], size_t *reply_len)
+{
+	*reply_len = 0;
+	if (len < 1)
+		return -EPROTO;
+	switch (msg[0]) {
+	case DPC_KEEPALIVE:
+		return len == 1 ? DP_CTRL_NONE : -EPROTO;
+	case DPC_CLOSE:
+		return len == 2 ? DP_CTRL_CLOSE : -EPROTO;
+	case DPC_REKEY_INIT:
+	case DPC_REKEY_RESP:
+		if (len != DPC_REKEY_LEN)
+			return -EPROTO;
+		if (msg[0] == DPC_REKEY_INIT)
+			return on_init(s, get_be32(msg + 1), msg + 5, now, reply, reply_len);
+		return on_resp(s, get_be32(msg + 1), msg + 5, now, reply, reply_len);
+	}
+	return -EPROTO;
+}
+
+uint32_t dp_epoch(const struct dp_state *s)
+{
+	return s->epoch;
+}
+
+int dp_aead(const struct dp_state *s)
+{
+	return s->aead;
+}
+
+uint64_t dp_tx_counter(const struct dp_state *s)
+{
+	return s->tx.ctr;
+}
