@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file pdconf.h  portlessd configuration (/etc/portless/portlessd.conf), parsed with libinih.
+ *
+ * INI sections and keys (see docs/ENDPOINT.md and scripts/portlessd.conf.example):
+ *
+ *     [identity]      keys = /var/lib/portless            (absolute directory)
+ *     [controlplane]  address = host:port                 (required)
+ *                     server-key = <base64 32 bytes>      (required)
+ *     [device]        enabled = yes|no                    (default no)
+ *                     virtual-prefix = 100.64.0.0/10      (IPv4 CIDR)
+ *                     allowed-ports = 22[,2222...]        (default 22)
+ *                     max-sessions = 16                   (1..1024)
+ *                     idle-timeout = 30m                  (duration)
+ *                     max-duration = 12h                  (duration)
+ *                     sshd-host-keys = /etc/ssh/ssh_host_ed25519_key.pub[,...]
+ *                     authorized-keys-users = alice,bob   (default: every user of every [allow])
+ *     [allow @alice]  users = alice,bob                   (one section per client identity)
+ *     [client]        enabled = yes|no                    (default no)
+ *                     socket = /run/portless/portlessd.sock
+ *                     group = portless                    (optional: socket 0660 for this group)
+ *                     sr = @relay[,@relay2...]            (required when enabled)
+ *
+ * Durations: a number with an optional unit s, m, h or d (`90`, `30s`, `5m`,
+ * `12h`, `1d`), 1 second .. 30 days. Booleans: yes/no, true/false, on/off, 1/0.
+ * Lists are comma separated, spaces around items allowed, no duplicates.
+ * User names: 1..32 of [a-z0-9_.-], not starting with '-' or '.'; a
+ * trailing '$' is not allowed.
+ *
+ * Strict: unknown sections and keys, duplicate keys, lines without '=',
+ * lines longer than PDCONF_LINE_MAX, NUL bytes and bad values are errors
+ * naming the line, e.g. `portlessd.conf:7: unknown key 'foo' in [device]: "foo = 1"`.
+ * Cross-field checks run at the end (no role enabled, device without any
+ * [allow], client without sr, idle-timeout above max-duration, an allowed
+ * user missing from authorized-keys-users). Multi-line continuation values
+ * (an indented line) count as a duplicate key and are rejected.
+ */
+#ifndef PORTLESS_PDCONF_H
+#define PORTLESS_PDCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handle.h"
+
+enum {
+	PDCONF_PATH_MAX = 256,   /**< with NUL */
+	PDCONF_USER_BUF = 33,    /**< 32 characters + NUL */
+	PDCONF_MAX_USERS = 32,   /**< per [allow] and in authorized-keys-users */
+	PDCONF_MAX_ALLOW = 64,   /**< [allow @x] sections */
+	PDCONF_MAX_PORTS = 16,
+	PDCONF_MAX_HOSTKEYS = 8,
+	PDCONF_MAX_SR = 8,
+	PDCONF_ADDR_BUF = 128,
+	PDCONF_LINE_MAX = 190,   /**< longer lines are rejected (libinih's buffer is 200) */
+	PDCONF_FILE_MAX = 1 << 16,
+	PDCONF_ERR_BUF = 512,
+	PDCONF_MAX_SESSIONS = 1024,
+	PDCONF_MAX_DURATION = 30 * 86400,
+};
+
+/** One `[allow @handle]` section. */
+struct pdconf_allow {
+	char handle[HANDLE_BUF];
+	char users[PDCONF_MAX_USERS][PDCONF_USER_BUF];
+	size_t n_users;
+};
+
+/** The whole configuration, defaults filled in. */
+struct pdconf {
+	char keys_dir[PDCONF_PATH_MAX];         /**< [identity] keys */
+	char cp_address[PDCONF_ADDR_BUF];       /**< [controlplane] address (validated host:port) */
+	uint8_t cp_server_key[32];              /**< [controlplane] server-key */
+	bool have_cp_address, have_cp_key;
+
+	bool device_enabled;
+	uint32_t prefix_addr;                   /**< virtual-prefix network, host byte order */
+	uint8_t prefix_len;
+	uint16_t ports[PDCONF_MAX_PORTS];
+	size_t n_ports;
+	unsigned max_sessions;
+	unsigned idle_timeout;                  /**< seconds */
+	unsigned max_duration;                  /**< seconds */
+	char host_keys[PDCONF_MAX_HOSTKEYS][PDCONF_PATH_MAX];
+	size_t n_host_keys;
+	char ak_users[PDCONF_MAX_USERS][PDCONF_USER_BUF]; /**< authorized-keys-users (filled
+							   *   from the [allow]s when not given) */
+	size_t n_ak_users;
+	bool ak_users_given;
+
+	struct pdconf_allow allow[PDCONF_MAX_ALLOW];
+	size_t n_allow;
+
+	bool client_enabled;
+	char socket_path[PDCONF_PATH_MAX];      /**< [client] socket */
+	char socket_group[PDCONF_USER_BUF];     /**< [client] group ("" = socket 0666) */
+	char sr[PDCONF_MAX_SR][HANDLE_BUF];
+	size_t n_sr;
+};
+
+/** Default path of the configuration file. */
+#define PDCONF_DEFAULT_PATH "/etc/portless/portlessd.conf"
+
+/** Fill @p c with the defaults (what an empty file means, before cross-checks). */
+void pdconf_defaults(struct pdconf *c);
+
+/**
+ * Parse @p len bytes of @p text (need not be NUL-terminated) into @p c.
+ * @p name prefixes error messages ("portlessd.conf:7: ..."). On failure,
+ * returns -EINVAL with the message in @p err (always NUL-terminated).
+ */
+int pdconf_parse(struct pdconf *c, const char *name, const char *text, size_t len, char *err,
+		 size_t errcap) __attribute__((warn_unused_result));
+
+/**
+ * Read and parse the file at @p path (NULL: PDCONF_DEFAULT_PATH). -errno
+ * when it cannot be read (message in @p err), -EINVAL when it is invalid.
+ */
+int pdconf_load(struct pdconf *c, const char *path, char *err, size_t errcap)
+	__attribute__((warn_unused_result));
+
+/** The [allow] entry for client identity @p handle, or NULL (not authorised). */
+const struct pdconf_allow *pdconf_find_allow(const struct pdconf *c, const char *handle);
+
+/** True when @p handle may log in as local user @p user. */
+bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char *user);
+
+/** True when TCP port @p port is in allowed-ports. */
+bool pdconf_port_allowed(const struct pdconf *c, uint16_t port);
+
+/** Parse a duration ("90", "30s", "5m", "12h", "1d") into seconds; false when invalid. */
+bool pdconf_parse_duration(const char *s, unsigned *out);
+
+#endif
