@@ -346,3 +346,45 @@ int cp_msg_decode(const uint8_t *in, size_t len, struct cp_msg *m)
 		return ret;
 	return rd_done(&r) ? 0 : -EBADMSG;
 }
+
+const char *cp_strerror(int err)
+{
+	static const char *const msgs[] = {
+		[CP_OK] = "success",
+		[CP_E_PROTO] = "protocol error",
+		[CP_E_AUTH] = "identity authentication failed",
+		[CP_E_NOT_AUTHED] = "not authenticated",
+		[CP_E_UNKNOWN_IDENTITY] = "unknown identity",
+		[CP_E_CODE_INVALID] = "wrong enrollment code",
+		[CP_E_CODE_EXPIRED] = "enrollment code expired",
+		[CP_E_CODE_USED] = "enrollment code already used",
+		[CP_E_RATE_LIMITED] = "too many attempts, retry later",
+		[CP_E_QUEUE_FULL] = "recipient's queue is full",
+		[CP_E_QUOTA] = "sender quota exceeded",
+		[CP_E_TOO_BIG] = "too big",
+		[CP_E_EXPIRY] = "bad expiry",
+		[CP_E_FORGED_SENDER] = "envelope sender is not the authenticated identity",
+		[CP_E_NOT_FOUND] = "not found",
+		[CP_E_LIMIT] = "limit reached",
+		[CP_E_STORE] = "server storage failure",
+		[CP_E_BUSY] = "server busy",
+		[CP_E_ENROLLED] = "identity already enrolled",
+		[CP_E_REMOTE_HOME] = "identity's home is on another server (not supported yet)",
+		[CP_E_REPLACED] = "replaced by a newer monitor connection",
+		[CP_E_INTERNAL] = "internal server error",
+		[CP_E_CONNECT] = "cannot connect to the control plane",
+		[CP_E_SERVER_KEY] = "server key mismatch (handshake failed: not the pinned server key)",
+		[CP_E_TIMEOUT] = "timed out",
+		[CP_E_CLOSED] = "connection closed",
+		[CP_E_NOMEM] = "out of memory",
+		[CP_E_BAD_KEYS] = "public keys fail their signature",
+		[CP_E_KEY_CHANGED] = "identity's keys changed since pinned",
+		[CP_E_ENVELOPE] = "cannot seal or open envelope",
+		[CP_E_CONFIG] = "bad configuration",
+		[CP_E_ARG] = "invalid argument",
+	};
+
+	if (err < 0 || (size_t)err >= sizeof(msgs) / sizeof(msgs[0]) || !msgs[err])
+		return "unknown error";
+	return msgs[err];
+}
