@@ -503,7 +503,10 @@ static int advance(struct cp_client *c, struct req *r)
 					r->cb.keys(r->arg, CP_OK, &k->pk);
 				req_free(r);
 			} else {
-				req_done(c, r, k->err, NULL);
+				char msg[CP_ERRMSG_MAX + 1];
+
+				snprintf(msg, sizeof(msg), "%s: %s", r->handle, cp_strerror(k->err));
+				req_done(c, r, k->err, msg);
 			}
 			return 0;
 		}
@@ -986,7 +989,7 @@ static int on_server_hello(struct cp_client *c)
 	if (conn_in_len(&c->conn) < CP_SERVER_HELLO_LEN)
 		return 1;
 	if (cp_hs_client_finish(&c->hs, conn_in(&c->conn), &c->sess) < 0) {
-		conn_down(c, CP_E_SERVER_KEY, "bad server hello");
+		conn_down(c, CP_E_SERVER_KEY, NULL);
 		return -1;
 	}
 	conn_consume(&c->conn, CP_SERVER_HELLO_LEN);

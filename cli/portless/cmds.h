@@ -6,5 +6,8 @@
 /* Each takes the arguments after the command word (argv[0] is the command). */
 int cmd_keygen(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
 
 #endif

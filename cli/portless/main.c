@@ -15,6 +15,9 @@ static const struct {
 } cmds[] = {
 	{"keygen", cmd_keygen, "keygen @name [--keys DIR] [--force]"},
 	{"whoami", cmd_whoami, "whoami [--keys DIR]"},
+	{"enroll", cmd_enroll, "enroll @name --cp HOST:PORT --server-key KEY --code CODE [--keys DIR]"},
+	{"notify", cmd_notify, "notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]"},
+	{"listen", cmd_listen, "listen [--keys DIR] [--count N]"},
 };
 
 static int usage(FILE *f)
