@@ -559,6 +559,21 @@ static int finish(struct pdconf *c, const char *name, char *err, size_t cap)
 	return finish_ak_users(c, name, err, cap);
 }
 
+/* Point x->line at line @p n (1-based) of the text, bounded by its length. */
+static void locate_line(struct ctx *x, unsigned n)
+{
+	size_t off = 0;
+	const char *nl;
+
+	for (unsigned i = 1; i < n && off < x->len; i++) {
+		nl = memchr(x->text + off, '\n', x->len - off);
+		off = nl ? (size_t)(nl - x->text) + 1 : x->len;
+	}
+	x->line = x->text + off;
+	nl = memchr(x->line, '\n', x->len - off);
+	x->line_len = nl ? (size_t)(nl - x->line) : x->len - off;
+}
+
 int pdconf_parse(struct pdconf *c, const char *name, const char *text, size_t len, char *err,
 		 size_t errcap)
 {
@@ -582,12 +597,7 @@ int pdconf_parse(struct pdconf *c, const char *name, const char *text, size_t le
 		/* inih's own syntax error: no '=' or no ']' */
 		x->err_line = 0;
 		x->lineno = (unsigned)line;
-		x->line = text;
-		for (int i = 1; i < line; i++)
-			x->line = memchr(x->line, '\n', len - (size_t)(x->line - text)) + 1;
-		x->line_len = strcspn(x->line, "\n");
-		if (x->line_len > len - (size_t)(x->line - text))
-			x->line_len = len - (size_t)(x->line - text);
+		locate_line(x, (unsigned)line);
 		fail(x, "expected 'key = value' or '[section]'");
 	}
 report:
