@@ -1,0 +1,733 @@
+/* SPDX-License-Identifier: MIT */
+#include "sr_client.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "net.h"
+#include "wire.h"
+
+enum {
+	BATCH = 32,
+	UDP_BUF = 2048,
+	TCP_IN_CAP = SR_FRAME_HDR + SR_FRAME_MAX,
+	TCP_OUT_MAX = 4 << 20,
+	CTRL_BUF = SR_HEADROOM + DPC_MAX + SR_TAILROOM,
+};
+
+enum cstate {
+	CS_HELLO,   /* HELLO sent, waiting for CHALLENGE */
+	CS_AUTH,    /* AUTH sent, waiting for WELCOME */
+	CS_WAITING, /* authenticated, waiting for the peer */
+	CS_UP,
+	CS_DOWN,
+};
+
+struct sr_client {
+	struct ev_loop *loop;
+	struct sr_client_cbs cb;
+	struct sr_session_params p; /* secret + keys: this struct is sodium_malloc'ed */
+	uint8_t roam_key[32];
+	uint8_t nonce[SR_NONCE_LEN];
+	struct dp_state *dp;
+	struct sockaddr_storage udp_sa, tcp_sa;
+	socklen_t udp_len, tcp_len;
+	int ufd;
+	ev_io uw;
+	struct conn tc;
+	bool tcp_open;
+	ev_timer retry, tick, deadline;
+	uint8_t state, tr;
+	uint32_t relay_id;
+	uint64_t roam_ctr;
+	double started, last_tx, last_ka;
+	uint32_t epoch;
+	unsigned busy;
+	bool freed;
+	struct sr_client_stats st;
+	uint8_t *rxbuf; /* BATCH * UDP_BUF, or one TCP frame */
+	struct mmsghdr rmsg[BATCH];
+	struct iovec riov[BATCH];
+};
+
+static void destroy(struct sr_client *c);
+
+static void enter(struct sr_client *c)
+{
+	c->busy++;
+}
+
+/* Returns true when the client was freed (by a callback) and is gone. */
+static bool leave(struct sr_client *c)
+{
+	if (--c->busy == 0 && c->freed) {
+		destroy(c);
+		return true;
+	}
+	return false;
+}
+
+/* ---- teardown --------------------------------------------------------- */
+
+static void teardown(struct sr_client *c)
+{
+	ev_timer_stop(c->loop, &c->retry);
+	ev_timer_stop(c->loop, &c->tick);
+	ev_timer_stop(c->loop, &c->deadline);
+	if (c->ufd >= 0) {
+		ev_io_stop(c->loop, &c->uw);
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	if (c->tcp_open) {
+		conn_close(&c->tc);
+		c->tcp_open = false;
+	}
+	dp_state_free(c->dp);
+	c->dp = NULL;
+	sodium_memzero(&c->p.ticket.secret, sizeof(c->p.ticket.secret));
+	sodium_memzero(c->roam_key, sizeof(c->roam_key));
+}
+
+static void go_down(struct sr_client *c, int reason, const char *msg)
+{
+	if (c->state == CS_DOWN)
+		return;
+	c->state = CS_DOWN;
+	teardown(c);
+	log_msg(PL_LOG_INFO, "sr session down: %s", msg);
+	if (c->cb.on_down)
+		c->cb.on_down(c->cb.arg, reason, msg);
+}
+
+static void destroy(struct sr_client *c)
+{
+	teardown(c);
+	if (c->rxbuf)
+		sodium_memzero(c->rxbuf, BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF : TCP_IN_CAP);
+	free(c->rxbuf);
+	sodium_free(c);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Put a side message on the wire (UDP datagram or TCP frame). */
+static int send_msg(struct sr_client *c, const uint8_t *m, size_t n)
+{
+	uint8_t buf[SR_FRAME_HDR + 64];
+
+	if (c->tr == SR_TR_UDP)
+		return send(c->ufd, m, n, MSG_DONTWAIT) < 0 ? -errno : 0;
+	put_be32(buf, (uint32_t)n);
+	memcpy(buf + SR_FRAME_HDR, m, n);
+	return conn_write(&c->tc, buf, SR_FRAME_HDR + n);
+}
+
+static size_t put_head(struct sr_client *c, uint8_t *b, uint8_t type, uint8_t x)
+{
+	b[0] = type;
+	b[1] = SR_VERSION;
+	b[2] = c->p.ticket.side;
+	b[3] = x;
+	memcpy(b + 4, c->p.ticket.session_id, SR_SID_LEN);
+	return SR_SIDE_HDR;
+}
+
+static void send_hello(struct sr_client *c)
+{
+	uint8_t m[SR_HELLO_LEN] = {0};
+
+	put_head(c, m, SR_MSG_HELLO, c->tr);
+	(void)send_msg(c, m, sizeof(m));
+}
+
+static void send_auth(struct sr_client *c)
+{
+	uint8_t m[SR_AUTH_LEN];
+	size_t o = put_head(c, m, SR_MSG_AUTH, 0);
+
+	memcpy(m + o, c->nonce, SR_NONCE_LEN);
+	sr_auth_mac(c->p.ticket.secret, c->nonce, c->p.ticket.session_id, c->p.ticket.side,
+		    m + o + SR_NONCE_LEN);
+	(void)send_msg(c, m, sizeof(m));
+}
+
+static void send_roam(struct sr_client *c)
+{
+	uint8_t m[SR_ROAM_LEN];
+	size_t o = put_head(c, m, SR_MSG_ROAM, 0);
+
+	put_be32(m + o, c->relay_id);
+	put_be64(m + o + 4, ++c->roam_ctr);
+	sr_roam_mac(c->roam_key, m, m + SR_ROAM_LEN - SR_MAC_LEN);
+	(void)send_msg(c, m, sizeof(m));
+	c->last_ka = ev_now(c->loop);
+}
+
+/* A sealed packet in @p p onto the wire. */
+static int transmit(struct sr_client *c, struct pkt *p)
+{
+	uint8_t *h;
+
+	c->last_tx = ev_now(c->loop);
+	if (c->tr == SR_TR_UDP) {
+		if (send(c->ufd, pkt_data(p), p->len, MSG_DONTWAIT) < 0)
+			return -errno;
+		return 0;
+	}
+	h = pkt_push(p, SR_FRAME_HDR);
+	if (!h)
+		return -ENOSPC;
+	put_be32(h, (uint32_t)(p->len - SR_FRAME_HDR));
+	return conn_write(&c->tc, h, p->len);
+}
+
+static int seal_send(struct sr_client *c, uint8_t type, struct pkt *p)
+{
+	int r = dp_seal(c->dp, type, c->relay_id, p);
+
+	if (r == -ESTALE) {
+		go_down(c, SR_DOWN_EXHAUSTED, "send counter exhausted");
+		return -ENOTCONN;
+	}
+	return r < 0 ? r : transmit(c, p);
+}
+
+static void send_ctrl(struct sr_client *c, const uint8_t *msg, size_t n)
+{
+	uint8_t buf[CTRL_BUF];
+	struct pkt p;
+
+	pkt_init(&p, buf, sizeof(buf), SR_HEADROOM);
+	memcpy(pkt_put(&p, n), msg, n);
+	(void)seal_send(c, SR_MSG_DATA_CTRL, &p);
+	sodium_memzero(buf, sizeof(buf));
+}
+
+size_t sr_client_mtu(const struct sr_client *c)
+{
+	return c->tr == SR_TR_TCP ? SR_TCP_PLAIN_MAX : SR_UDP_PLAIN_MAX;
+}
+
+bool sr_client_congested(const struct sr_client *c)
+{
+	return c->tr == SR_TR_TCP && c->tcp_open && conn_congested(&c->tc);
+}
+
+int sr_client_send(struct sr_client *c, struct pkt *p)
+{
+	size_t n = p->len;
+	int r;
+
+	if (c->state != CS_UP)
+		return -ENOTCONN;
+	if (n > sr_client_mtu(c))
+		return -EMSGSIZE;
+	if (sr_client_congested(c)) {
+		c->st.drop_congested++;
+		return -ENOBUFS;
+	}
+	r = seal_send(c, SR_MSG_DATA, p);
+	if (r == 0) {
+		c->st.tx_packets++;
+		c->st.tx_bytes += n;
+	}
+	return r;
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static void count_drop(struct sr_client *c, int err)
+{
+	switch (err) {
+	case -EBADMSG:
+		c->st.drop_tag++;
+		break;
+	case -EALREADY:
+		c->st.drop_replay++;
+		break;
+	case -ESTALE:
+		c->st.drop_old++;
+		break;
+	case -ENOKEY:
+		c->st.drop_nokey++;
+		break;
+	default:
+		c->st.drop_format++;
+	}
+	log_msg(PL_LOG_DEBUG, "sealed packet dropped: %s", strerror(-err));
+}
+
+static void go_up(struct sr_client *c)
+{
+	double now = ev_now(c->loop);
+
+	c->state = CS_UP;
+	c->last_tx = c->last_ka = now;
+	ev_timer_stop(c->loop, &c->retry);
+	ev_timer_stop(c->loop, &c->deadline);
+	ev_timer_start(c->loop, &c->tick);
+	log_msg(PL_LOG_INFO, "sr session up over %s (%s)", c->tr == SR_TR_UDP ? "UDP" : "TCP",
+		dp_aead_name(dp_aead(c->dp)));
+	if (c->cb.on_up)
+		c->cb.on_up(c->cb.arg, c->tr);
+}
+
+static void on_ctrl(struct sr_client *c, struct pkt *p)
+{
+	uint8_t reply[DPC_MAX];
+	size_t rl = 0;
+	int ev = dp_ctrl_input(c->dp, pkt_data(p), p->len, ev_now(c->loop), reply, &rl);
+
+	if (ev < 0) {
+		c->st.drop_format++;
+		return;
+	}
+	if (rl)
+		send_ctrl(c, reply, rl);
+	if (ev == DP_CTRL_CLOSE)
+		go_down(c, SR_DOWN_CLOSED, "peer closed the session");
+}
+
+/* A sealed data packet in @p p (borrowed). */
+static void on_data(struct sr_client *c, struct pkt *p)
+{
+	uint8_t type;
+	int r;
+
+	if (c->state == CS_WAITING)
+		go_up(c); /* the peer's data can overtake the SR's PAIRED */
+	if (c->state != CS_UP)
+		return;
+	r = dp_open(c->dp, p, &type);
+	if (r < 0) {
+		count_drop(c, r);
+		return;
+	}
+	if (dp_epoch(c->dp) != c->epoch) {
+		c->epoch = dp_epoch(c->dp);
+		c->st.rekeys++;
+	}
+	if (type == SR_MSG_DATA_CTRL) {
+		on_ctrl(c, p);
+		if (c->state == CS_UP && dp_epoch(c->dp) != c->epoch) {
+			c->epoch = dp_epoch(c->dp);
+			c->st.rekeys++;
+		}
+		return;
+	}
+	c->st.rx_packets++;
+	c->st.rx_bytes += p->len;
+	if (c->cb.on_packet)
+		c->cb.on_packet(c->cb.arg, p);
+}
+
+static bool mine(const struct sr_client *c, const uint8_t *m, size_t n, size_t want)
+{
+	return n == want && m[1] == SR_VERSION && m[2] == c->p.ticket.side &&
+	       !memcmp(m + 4, c->p.ticket.session_id, SR_SID_LEN);
+}
+
+static void on_welcome(struct sr_client *c, const uint8_t *m)
+{
+	c->relay_id = get_be32(m + SR_SIDE_HDR);
+	if (c->state == CS_AUTH || c->state == CS_HELLO) {
+		sodium_memzero(c->p.ticket.secret, sizeof(c->p.ticket.secret)); /* used: done */
+		c->state = CS_WAITING;
+	}
+	if (m[3] == SR_WS_PAIRED && c->state == CS_WAITING)
+		go_up(c);
+}
+
+static const char *err_text(uint8_t code)
+{
+	static const char *const t[] = {
+		[SR_ERR_UNKNOWN] = "SR: unknown session", [SR_ERR_AUTH] = "SR: authentication failed",
+		[SR_ERR_USED] = "SR: ticket already used", [SR_ERR_EXPIRED] = "SR: ticket expired",
+		[SR_ERR_TIMEOUT] = "SR: peer never came", [SR_ERR_IDLE] = "SR: session idle",
+		[SR_ERR_PEER] = "SR: peer left",         [SR_ERR_PROTO] = "SR: protocol error",
+		[SR_ERR_SHUTDOWN] = "SR: shutting down",
+	};
+	return code < sizeof(t) / sizeof(t[0]) && t[code] ? t[code] : "SR: error";
+}
+
+/* One message from the SR (UDP datagram or TCP frame) in @p p. */
+static void on_msg(struct sr_client *c, struct pkt *p)
+{
+	const uint8_t *m = pkt_data(p);
+	size_t n = p->len;
+
+	if (n == 0)
+		return;
+	if (sr_msg_is_data(m[0])) {
+		on_data(c, p);
+	} else if (m[0] == SR_MSG_CHALLENGE && mine(c, m, n, SR_CHALLENGE_LEN)) {
+		if (c->state == CS_HELLO || c->state == CS_AUTH) {
+			memcpy(c->nonce, m + SR_SIDE_HDR, SR_NONCE_LEN);
+			c->state = CS_AUTH;
+			send_auth(c);
+		}
+	} else if (m[0] == SR_MSG_WELCOME && mine(c, m, n, SR_WELCOME_LEN)) {
+		on_welcome(c, m);
+	} else if (m[0] == SR_MSG_ERROR && mine(c, m, n, SR_ERROR_LEN)) {
+		go_down(c, SR_DOWN_SR_ERROR, err_text(m[3]));
+	}
+}
+
+static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sr_client *c = container_of(w, struct sr_client, uw);
+	struct pkt p;
+	int n;
+
+	enter(c);
+	for (int round = 0; round < 8 && c->ufd >= 0 && !c->freed; round++) {
+		for (int i = 0; i < BATCH; i++) {
+			c->riov[i] = (struct iovec){c->rxbuf + (size_t)i * UDP_BUF, UDP_BUF};
+			c->rmsg[i].msg_hdr = (struct msghdr){.msg_iov = &c->riov[i], .msg_iovlen = 1};
+		}
+		n = recvmmsg(c->ufd, c->rmsg, BATCH, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n && c->ufd >= 0 && !c->freed; i++) {
+			pkt_init(&p, c->rxbuf + (size_t)i * UDP_BUF, UDP_BUF, 0);
+			if ((c->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+			    !pkt_put(&p, c->rmsg[i].msg_len))
+				continue;
+			on_msg(c, &p);
+		}
+		if (n < BATCH)
+			break;
+	}
+	leave(c);
+}
+
+/* ---- TCP -------------------------------------------------------------- */
+
+static int tcp_on_data(struct conn *cn)
+{
+	struct sr_client *c = container_of(cn, struct sr_client, tc);
+	struct pkt p;
+
+	enter(c);
+	while (c->tcp_open && !c->freed) {
+		size_t have = conn_in_len(cn), len;
+
+		if (have < SR_FRAME_HDR)
+			break;
+		len = get_be32(conn_in(cn));
+		if (len == 0 || len > SR_FRAME_MAX) {
+			go_down(c, SR_DOWN_TRANSPORT, "bad frame from the SR");
+			break;
+		}
+		if (have - SR_FRAME_HDR < len)
+			break;
+		pkt_init(&p, c->rxbuf, TCP_IN_CAP, 0);
+		memcpy(pkt_put(&p, len), conn_in(cn) + SR_FRAME_HDR, len);
+		conn_consume(cn, SR_FRAME_HDR + len);
+		on_msg(c, &p);
+	}
+	if (leave(c) || !c->tcp_open)
+		return -1;
+	return 0;
+}
+
+static int tcp_on_connected(struct conn *cn)
+{
+	struct sr_client *c = container_of(cn, struct sr_client, tc);
+
+	send_hello(c);
+	return 0;
+}
+
+static int tcp_on_drain(struct conn *cn)
+{
+	struct sr_client *c = container_of(cn, struct sr_client, tc);
+
+	if (c->state != CS_UP || !c->cb.on_writable)
+		return 0;
+	enter(c);
+	c->cb.on_writable(c->cb.arg);
+	if (leave(c) || !c->tcp_open)
+		return -1;
+	return 0;
+}
+
+static void tcp_on_close(struct conn *cn, int err)
+{
+	struct sr_client *c = container_of(cn, struct sr_client, tc);
+
+	enter(c);
+	go_down(c, SR_DOWN_TRANSPORT, err ? "TCP connection to the SR failed" : "SR closed the TCP connection");
+	leave(c);
+}
+
+static const struct conn_ops tcp_ops = {
+	.on_data = tcp_on_data,
+	.on_drain = tcp_on_drain,
+	.on_close = tcp_on_close,
+	.on_connected = tcp_on_connected,
+};
+
+static int start_tcp(struct sr_client *c)
+{
+	bool inprog;
+	int fd = net_connect_tcp((struct sockaddr *)&c->tcp_sa, c->tcp_len, &inprog), r;
+
+	if (fd < 0)
+		return fd;
+	r = conn_init(&c->tc, c->loop, fd, &tcp_ops, TCP_IN_CAP, TCP_OUT_MAX, inprog);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	c->tcp_open = true;
+	c->tr = SR_TR_TCP;
+	c->state = CS_HELLO;
+	if (!inprog)
+		send_hello(c);
+	return 0;
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+static int open_udp(struct sr_client *c)
+{
+	int big = 4 << 20;
+	int fd = socket(c->udp_sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&c->udp_sa, c->udp_len) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	if (c->ufd >= 0) {
+		ev_io_stop(c->loop, &c->uw);
+		close(c->ufd);
+	}
+	c->ufd = fd;
+	ev_io_init(&c->uw, udp_cb, fd, EV_READ);
+	ev_io_start(c->loop, &c->uw);
+	return 0;
+}
+
+int sr_client_rebind(struct sr_client *c)
+{
+	int r;
+
+	if (c->tr != SR_TR_UDP || c->state == CS_DOWN)
+		return -EINVAL;
+	r = open_udp(c);
+	if (r == 0 && (c->state == CS_UP || c->state == CS_WAITING))
+		send_roam(c);
+	return r;
+}
+
+static void fall_back(struct sr_client *c)
+{
+	int r;
+
+	ev_io_stop(c->loop, &c->uw);
+	close(c->ufd);
+	c->ufd = -1;
+	log_msg(PL_LOG_INFO, "no UDP answer from the SR in %.0f ms: falling back to TCP",
+		c->p.udp_timeout * 1000);
+	r = start_tcp(c);
+	if (r < 0)
+		go_down(c, SR_DOWN_UNREACHABLE, "cannot connect to the SR over TCP");
+}
+
+/* Retransmissions while handshaking over UDP, and the UDP -> TCP fallback. */
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sr_client *c = container_of(w, struct sr_client, retry);
+
+	enter(c);
+	if (c->tr == SR_TR_UDP) {
+		if (c->state == CS_HELLO && c->p.transport == SR_TR_NONE &&
+		    ev_now(loop) - c->started >= c->p.udp_timeout) {
+			ev_timer_stop(loop, w);
+			fall_back(c);
+		} else if (c->state == CS_HELLO) {
+			send_hello(c);
+		} else if (c->state == CS_AUTH) {
+			send_auth(c);
+		} else if (c->state == CS_WAITING) {
+			send_roam(c); /* the SR answers with WELCOME (state) */
+		}
+	}
+	leave(c);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sr_client *c = container_of(w, struct sr_client, tick);
+	uint8_t msg[DPC_MAX];
+	double now = ev_now(loop);
+	size_t n;
+
+	enter(c);
+	n = dp_rekey_poll(c->dp, now, msg);
+	if (n)
+		send_ctrl(c, msg, n);
+	if (c->state == CS_UP && c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
+		send_roam(c);
+	if (c->state == CS_UP && now - c->last_tx >= c->p.keepalive) {
+		msg[0] = DPC_KEEPALIVE;
+		send_ctrl(c, msg, 1);
+	}
+	leave(c);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sr_client *c = container_of(w, struct sr_client, deadline);
+
+	enter(c);
+	go_down(c, c->state == CS_WAITING ? SR_DOWN_TIMEOUT : SR_DOWN_UNREACHABLE,
+		c->state == CS_WAITING ? "peer did not join in time" : "no answer from the SR");
+	leave(c);
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
+	char ps[8];
+	int e;
+
+	snprintf(ps, sizeof(ps), "%u", port);
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	e = getaddrinfo(host, ps, &hints, &ai);
+	if (e == EAI_NONAME) { /* a name: resolve it (blocking, once per session) */
+		hints.ai_flags = AI_NUMERICSERV;
+		e = getaddrinfo(host, ps, &hints, &ai);
+	}
+	if (e || !ai)
+		return -EHOSTUNREACH;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int setup(struct sr_client *c, const struct sr_session_params *p)
+{
+	struct dp_limits lim;
+	int r;
+
+	c->p = *p;
+	if (!c->p.udp_timeout)
+		c->p.udp_timeout = 0.3;
+	if (!c->p.keepalive)
+		c->p.keepalive = 15;
+	if (!c->p.connect_timeout)
+		c->p.connect_timeout = 30;
+	lim = p->limits;
+	if (!lim.rekey_after_packets && !lim.rekey_after_seconds && !lim.reject_after_packets)
+		dp_limits_default(&lim);
+	c->dp = dp_state_new(&p->keys, &lim, ev_now(c->loop));
+	sodium_memzero(&c->p.keys, sizeof(c->p.keys));
+	if (!c->dp)
+		return -EINVAL;
+	sr_roam_key(p->ticket.secret, c->roam_key);
+	r = resolve(p->ticket.host, p->ticket.udp_port, &c->udp_sa, &c->udp_len);
+	if (r == 0)
+		r = resolve(p->ticket.host, p->ticket.tcp_port, &c->tcp_sa, &c->tcp_len);
+	if (r == 0 && !(c->rxbuf = malloc(BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF
+								       : TCP_IN_CAP)))
+		r = -ENOMEM;
+	return r;
+}
+
+static int start(struct sr_client *c)
+{
+	int r;
+
+	c->started = ev_now(c->loop);
+	ev_timer_start(c->loop, &c->deadline);
+	if (c->p.transport == SR_TR_TCP)
+		return start_tcp(c);
+	r = open_udp(c);
+	if (r < 0)
+		return c->p.transport == SR_TR_UDP ? r : start_tcp(c);
+	c->tr = SR_TR_UDP;
+	c->state = CS_HELLO;
+	send_hello(c);
+	ev_timer_start(c->loop, &c->retry);
+	return 0;
+}
+
+struct sr_client *sr_client_new(struct ev_loop *loop, const struct sr_session_params *p,
+				const struct sr_client_cbs *cb)
+{
+	struct sr_client *c;
+
+	if (p->keys.side != p->ticket.side || p->ticket.side > SR_SIDE_B ||
+	    p->transport > SR_TR_TCP)
+		return NULL;
+	c = sodium_malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	c->cb = *cb;
+	c->ufd = -1;
+	ev_init(&c->retry, retry_cb);
+	ev_init(&c->tick, tick_cb);
+	ev_init(&c->deadline, deadline_cb);
+	if (setup(c, p) < 0)
+		goto fail;
+	ev_timer_set(&c->retry, c->p.udp_timeout / 3, c->p.udp_timeout / 3);
+	ev_timer_set(&c->tick, 1.0, 1.0);
+	ev_timer_set(&c->deadline, c->p.connect_timeout, 0);
+	if (start(c) < 0)
+		goto fail;
+	return c;
+fail:
+	destroy(c);
+	return NULL;
+}
+
+int sr_client_transport(const struct sr_client *c)
+{
+	return c->state == CS_UP ? c->tr : SR_TR_NONE;
+}
+
+void sr_client_rekey(struct sr_client *c)
+{
+	if (c->dp)
+		dp_rekey_now(c->dp);
+}
+
+void sr_client_get_stats(const struct sr_client *c, struct sr_client_stats *st)
+{
+	*st = c->st;
+}
+
+void sr_client_free(struct sr_client *c)
+{
+	uint8_t bye[2] = {DPC_CLOSE, 0};
+
+	if (!c || c->freed)
+		return;
+	if (c->state == CS_UP)
+		send_ctrl(c, bye, sizeof(bye));
+	c->state = CS_DOWN;
+	teardown(c);
+	c->freed = true;
+	if (c->busy == 0)
+		destroy(c);
+}
