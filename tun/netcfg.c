@@ -278,7 +278,7 @@ static int addr_precheck(struct netcfg *nc, const struct ipaddr *local)
 	if (err)
 		return err;
 	if (addrplan_check(&h, local, 0, why, sizeof(why)) == ADDRPLAN_ADDR_IN_USE)
-		err = fail(nc, -EEXIST, "%s", why);
+		err = fail(nc, 0, "%s", why) ?: -EEXIST; /* the sentence already says why */
 	addrplan_host_clear(&h);
 	return err;
 }
@@ -476,6 +476,7 @@ int netcfg_host_snapshot(struct netcfg *nc, struct addrplan_host *h)
 	struct snap_ctx c = { .h = h };
 	int err;
 
+	nc->err[0] = '\0';
 	addrplan_host_clear(h);
 	err = nlerr_to_errno(rtnl_addr_alloc_cache(nc->sk, &ac));
 	if (!err)
