@@ -77,6 +77,18 @@ echo "installed: $line"
 
 out=$(try "$T/k1" 'echo in-as-$(id -un)') || fail "session key refused: $(tail -5 "$T/sshd.log")"
 [ "$out" = "in-as-$U" ] || fail "unexpected output $out"
+
+# knownhosts: HostKeyAlias=@dev with our file verifies sshd's real host key, no prompt;
+# the same file holding another key makes ssh refuse.
+"$GEN" --known-hosts @dev "$T/hostkey.pub" "$T/kh"
+strict() {
+  timeout 20 ssh -F none -i "$T/k1" -o IdentitiesOnly=yes -o BatchMode=yes -o HostKeyAlias=@dev \
+    -o UserKnownHostsFile="$1" -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
+    -o LogLevel=ERROR -p "$PORT" "$U@127.0.0.1" true
+}
+strict "$T/kh" || fail "host key not verified through HostKeyAlias=@dev"
+"$GEN" --known-hosts @dev "$T/k2.pub" "$T/kh-wrong"
+strict "$T/kh-wrong" 2>/dev/null && fail "a wrong host key was accepted"
 tty=$(try "$T/k1" -tt tty | tr -d '\r') || fail "pty refused"
 case $tty in /dev/pts/*) ;; *) fail "no pty: $tty" ;; esac
 try "$T/k2" true 2>/dev/null && fail "from= not honoured"
@@ -94,4 +106,4 @@ try "$T/k1" true 2>/dev/null && fail "key still works after removal"
 grep -q portless-session "$T/home/.ssh/authorized_keys" && fail "portless line left"
 printf '# own key\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu mine\n' \
   | cmp - "$T/home/.ssh/authorized_keys" || fail "user's own lines changed"
-echo "authkeys_sshd: sshd accepted the session key with a pty, refused wrong from=, expired key, forwarding, and the removed key"
+echo "authkeys_sshd: sshd accepted the session key with a pty, ssh verified the host key via HostKeyAlias=@dev, refused wrong from=, expired key, forwarding, and the removed key"

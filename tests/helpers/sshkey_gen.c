@@ -4,6 +4,7 @@
  *   sshkey_gen KEYFILE COMMENT   write KEYFILE (private, 0600) and KEYFILE.pub,
  *                                print the SHA256 fingerprint
  *   sshkey_gen --fpr PUBFILE     print the fingerprint of any .pub key file
+ *   sshkey_gen --known-hosts ALIAS PUBFILE OUT   write a known_hosts file (knownhosts module)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "knownhosts.h"
 #include "sshkey.h"
 
 static int write_file(const char *path, const char *text, size_t len, mode_t mode)
@@ -72,6 +74,17 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		return print_fpr(&pub);
+	}
+	if (argc == 5 && !strcmp(argv[1], "--known-hosts")) {
+		static char text[8192];
+
+		if (sshkey_pub_load(argv[3], &pub) < 0 ||
+		    knownhosts_format(argv[2], &pub, 1, text, sizeof(text)) < 0 ||
+		    write_file(argv[4], text, strlen(text), 0600) < 0) {
+			fprintf(stderr, "sshkey_gen: cannot write known_hosts\n");
+			return 1;
+		}
+		return 0;
 	}
 	if (argc != 3) {
 		fprintf(stderr, "usage: sshkey_gen KEYFILE COMMENT | sshkey_gen --fpr PUBFILE\n");
