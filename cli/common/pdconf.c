@@ -70,7 +70,8 @@ static char *reader(char *str, int num, void *stream)
 	x->lineno++;
 	x->line = p;
 	x->line_len = n;
-	s = p + strspn(p, " \t");
+	for (s = p; s < p + n && (*s == ' ' || *s == '\t'); s++)
+		; /* bounded: the text need not end in a NUL */
 	if (s < p + n && *s == '[' && (e = memchr(s, ']', n - (size_t)(s - p))) != NULL) {
 		memcpy(x->raw_section, s + 1, (size_t)(e - s - 1));
 		x->raw_section[e - s - 1] = '\0';

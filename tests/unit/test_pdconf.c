@@ -251,6 +251,26 @@ static void test_load(void **state)
 	free(c);
 }
 
+/* Text without a final NUL or newline (as from a file): regressions found by fuzz_pdconf. */
+static void test_unterminated(void **state)
+{
+	static const char *const texts[] = {"[identity]\n ", "\xfe", "[device]\nenabled = yes", "[",
+					    "x"};
+	char err[PDCONF_ERR_BUF];
+	struct pdconf *c = malloc(sizeof(*c));
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t n = strlen(texts[i]);
+		char *t = malloc(n); /* exact size: ASan catches a read past it */
+
+		memcpy(t, texts[i], n);
+		assert_int_equal(pdconf_parse(c, "u.conf", t, n, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "u.conf"));
+		free(t);
+	}
+	free(c);
+}
+
 /* The shipped example must stay valid. */
 static void test_example(void **state)
 {
@@ -279,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_long_line_and_nul),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_unterminated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
