@@ -33,7 +33,7 @@ struct nlmon {
 	unsigned pending; /* NLMON_WHAT_* collected in this burst */
 	int depth;        /* > 0 while dispatching */
 	bool dead;        /* nlmon_free() called from a callback */
-	uint8_t buf[RECV_BUF];
+	_Alignas(NLMSG_ALIGNTO * 2) uint8_t buf[RECV_BUF]; /* netlink headers need 4-byte alignment */
 };
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))

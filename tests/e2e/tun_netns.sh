@@ -185,7 +185,7 @@ wait $DPID || fail "device helper exit status $?"
 # the relay closed; the client tears down and runs ifdown
 wait_for "$T/cli.log" 'relay-closed' || fail "client did not notice"
 for ((i = 0; i < 50; i++)); do kill -0 $CPID 2>/dev/null || break; sleep 0.1; done
-wait $CPID
+wait $CPID || fail "client helper exit status $?"
 grep -q "^down plcli client 7" "$T/ifscript.out" || fail "client ifdown not run"
 ip -n "$B" link show plcli >/dev/null 2>&1 && fail "client TUN left behind"
 pass "interface deletion reported; client tore down and ran ifdown"
