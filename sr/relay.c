@@ -614,7 +614,10 @@ static bool roam_ok(struct relay *r, struct rsess *s, uint8_t side, const uint8_
 	return ok;
 }
 
-/* ROAM: a keepalive that proves the side's key; the only way to move its address. */
+/*
+ * ROAM: a keepalive that proves the side's key; the only way to move its
+ * address. With SR_ROAM_LEAVE a UDP side ends the session (a TCP side just closes).
+ */
 static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 		     const struct sockaddr_storage *from, socklen_t flen)
 {
@@ -627,11 +630,17 @@ static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 		return;
 	s = sess_by_relay_id(r, get_be32(m + SR_SIDE_HDR), &side);
 	if (!s || side != h.side || memcmp(s->sid, h.sid, SR_SID_LEN) ||
-	    s->side[side].tr != SR_TR_UDP || !roam_ok(r, s, side, m)) {
+	    s->side[side].tr == SR_TR_NONE || !roam_ok(r, s, side, m)) {
 		r->st.drop_unknown++;
 		return;
 	}
+	if (h.x == SR_ROAM_LEAVE) {
+		sess_end(s, SR_ERR_PEER, side == SR_SIDE_A ? "side A left" : "side B left");
+		return;
+	}
 	sd = &s->side[side];
+	if (sd->tr != SR_TR_UDP)
+		return;
 	if (!same_addr(&sd->addr, sd->alen, from, flen)) {
 		char a[64];
 

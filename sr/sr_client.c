@@ -160,10 +160,10 @@ static void send_auth(struct sr_client *c)
 	(void)send_msg(c, m, sizeof(m));
 }
 
-static void send_roam(struct sr_client *c)
+static void send_roam(struct sr_client *c, uint8_t flag)
 {
 	uint8_t m[SR_ROAM_LEN];
-	size_t o = put_head(c, m, SR_MSG_ROAM, 0);
+	size_t o = put_head(c, m, SR_MSG_ROAM, flag);
 
 	put_be32(m + o, c->relay_id);
 	put_be64(m + o + 4, ++c->roam_ctr);
@@ -237,8 +237,13 @@ int sr_client_send(struct sr_client *c, struct pkt *p)
 	}
 	r = seal_send(c, SR_MSG_DATA, p);
 	if (r == 0) {
+		uint8_t msg[DPC_MAX];
+		size_t k;
+
 		c->st.tx_packets++;
 		c->st.tx_bytes += n;
+		if ((c->st.tx_packets & 255) == 0 && (k = dp_rekey_poll(c->dp, ev_now(c->loop), msg)))
+			send_ctrl(c, msg, k); /* count-based rekeys need not wait for the tick */
 	}
 	return r;
 }
@@ -530,7 +535,7 @@ int sr_client_rebind(struct sr_client *c)
 		return -EINVAL;
 	r = open_udp(c);
 	if (r == 0 && (c->state == CS_UP || c->state == CS_WAITING))
-		send_roam(c);
+		send_roam(c, SR_ROAM_KEEPALIVE);
 	return r;
 }
 
@@ -564,7 +569,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		} else if (c->state == CS_AUTH) {
 			send_auth(c);
 		} else if (c->state == CS_WAITING) {
-			send_roam(c); /* the SR answers with WELCOME (state) */
+			send_roam(c, SR_ROAM_KEEPALIVE); /* the SR answers with WELCOME */
 		}
 	}
 	leave(c);
@@ -582,7 +587,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (n)
 		send_ctrl(c, msg, n);
 	if (c->state == CS_UP && c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
-		send_roam(c);
+		send_roam(c, SR_ROAM_KEEPALIVE);
 	if (c->state == CS_UP && now - c->last_tx >= c->p.keepalive) {
 		msg[0] = DPC_KEEPALIVE;
 		send_ctrl(c, msg, 1);
@@ -725,6 +730,8 @@ void sr_client_free(struct sr_client *c)
 		return;
 	if (c->state == CS_UP)
 		send_ctrl(c, bye, sizeof(bye));
+	if ((c->state == CS_UP || c->state == CS_WAITING) && c->tr == SR_TR_UDP)
+		send_roam(c, SR_ROAM_LEAVE); /* the SR ends the session now, not at idle */
 	c->state = CS_DOWN;
 	teardown(c);
 	c->freed = true;

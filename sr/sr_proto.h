@@ -89,7 +89,7 @@ enum sr_msg {
 	SR_MSG_AUTH = 0x03,      /**< side -> SR */
 	SR_MSG_WELCOME = 0x04,   /**< SR -> side: authenticated (waiting or paired) */
 	SR_MSG_ERROR = 0x05,     /**< SR -> side, then the SR forgets the side */
-	SR_MSG_ROAM = 0x06,      /**< side -> SR (UDP): keepalive proving the side's key */
+	SR_MSG_ROAM = 0x06,      /**< side -> SR: keepalive / leave, proving the side's key */
 	SR_MSG_DATA = 0x10,      /**< sealed IP packet (forwarded unread) */
 	SR_MSG_DATA_CTRL = 0x11, /**< sealed in-band control (forwarded unread) */
 };
@@ -114,12 +114,18 @@ enum {
 	SR_WELCOME_LEN = SR_SIDE_HDR + 4 + 1,
 	/** ERROR: head (x = enum sr_err). */
 	SR_ERROR_LEN = SR_SIDE_HDR,
-	/** ROAM: head (x = 0), relay_id u32, counter u64, mac[32]. */
+	/** ROAM: head (x = enum sr_roam_flag), relay_id u32, counter u64, mac[32]. */
 	SR_ROAM_LEN = SR_SIDE_HDR + 4 + 8 + SR_MAC_LEN,
 };
 
 _Static_assert(SR_HELLO_LEN >= SR_CHALLENGE_LEN, "HELLO must not be smaller than its answer");
 _Static_assert(SR_AUTH_LEN >= SR_WELCOME_LEN, "AUTH must not be smaller than its answer");
+
+/** x byte of ROAM. */
+enum sr_roam_flag {
+	SR_ROAM_KEEPALIVE = 0, /**< I am here (maybe at a new address) */
+	SR_ROAM_LEAVE = 1,     /**< I am done: end the session now */
+};
 
 enum sr_welcome_state {
 	SR_WS_WAITING = 0, /**< the other side is not in yet */
