@@ -74,7 +74,7 @@ static bool host_bits_uniform(const struct ipaddr *prefix, const struct ipaddr *
 
 static bool v6_iid_reserved(const struct ipaddr *a)
 {
-	static const uint8_t anycast[7] = { 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t anycast[7] = {0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	static const uint8_t zero[8];
 
 	/* RFC 2526 reserved subnet anycast (top 128 ids) and the subnet-router anycast (0). */
@@ -83,7 +83,8 @@ static bool v6_iid_reserved(const struct ipaddr *a)
 	return memcmp(a->a + 8, zero, sizeof(zero)) == 0;
 }
 
-static bool candidate_ok(const struct ipaddr *prefix, const struct ipaddr *avoid, const struct ipaddr *a)
+static bool candidate_ok(const struct ipaddr *prefix, const struct ipaddr *avoid,
+                         const struct ipaddr *a)
 {
 	if (avoid && ipaddr_contains(avoid, a))
 		return false;
@@ -95,7 +96,7 @@ static bool candidate_ok(const struct ipaddr *prefix, const struct ipaddr *avoid
 }
 
 int addrplan_device_ex(const char *handle, const struct ipaddr *prefix, const struct ipaddr *avoid,
-		       unsigned alt, struct ipaddr *out)
+                       unsigned alt, struct ipaddr *out)
 {
 	unsigned max_plen;
 	struct ipaddr p;
@@ -174,16 +175,23 @@ static const char *ent_ifname(const struct addrplan_host_entry *e, char *buf, si
 static const char *rtype_str(uint8_t t)
 {
 	switch (t) {
-	case 1: return "unicast";
-	case 2: return "local";
-	case 6: return "blackhole";
-	case 7: return "unreachable";
-	case 8: return "prohibit";
-	default: return "route";
+	case 1:
+		return "unicast";
+	case 2:
+		return "local";
+	case 6:
+		return "blackhole";
+	case 7:
+		return "unreachable";
+	case 8:
+		return "prohibit";
+	default:
+		return "route";
 	}
 }
 
-static enum addrplan_conflict classify(const struct addrplan_host_entry *e, const struct ipaddr *addr)
+static enum addrplan_conflict classify(const struct addrplan_host_entry *e,
+                                       const struct ipaddr *addr)
 {
 	if (!e->is_route)
 		return ipaddr_same_host(&e->addr, addr) ? ADDRPLAN_ADDR_IN_USE : ADDRPLAN_OK;
@@ -195,7 +203,7 @@ static enum addrplan_conflict classify(const struct addrplan_host_entry *e, cons
 }
 
 static void explain(const struct addrplan_host_entry *e, const struct ipaddr *addr,
-		    enum addrplan_conflict c, char *why, size_t cap)
+                    enum addrplan_conflict c, char *why, size_t cap)
 {
 	char a[IPADDR_STRLEN], r[IPADDR_STRLEN], ifn[32];
 	const char *dev = ent_ifname(e, ifn, sizeof(ifn));
@@ -206,14 +214,14 @@ static void explain(const struct addrplan_host_entry *e, const struct ipaddr *ad
 		snprintf(why, cap, "address %s already on %s (as %s)", a, dev, r);
 	else if (c == ADDRPLAN_ROUTE_EXACT)
 		snprintf(why, cap, "address %s already has a %s route via %s (table %u)", a,
-			 rtype_str(e->rtype), dev, e->table);
+		         rtype_str(e->rtype), dev, e->table);
 	else
 		snprintf(why, cap, "address %s is inside %s route %s via %s (table %u)", a,
-			 rtype_str(e->rtype), r, dev, e->table);
+		         rtype_str(e->rtype), r, dev, e->table);
 }
 
 enum addrplan_conflict addrplan_check(const struct addrplan_host *h, const struct ipaddr *addr,
-				      int own_ifindex, char *why, size_t cap)
+                                      int own_ifindex, char *why, size_t cap)
 {
 	enum addrplan_conflict worst = ADDRPLAN_OK;
 	const struct addrplan_host_entry *we = NULL;
@@ -411,7 +419,8 @@ size_t addrpool_reserve_host(struct addrpool *p, const struct addrplan_host *h, 
 		const struct addrplan_host_entry *e = &h->e[k];
 		int64_t i;
 
-		if ((own_ifindex && e->ifindex == own_ifindex) || (e->is_route && !ipaddr_is_host(&e->addr)))
+		if ((own_ifindex && e->ifindex == own_ifindex) ||
+		    (e->is_route && !ipaddr_is_host(&e->addr)))
 			continue;
 		i = slot_of(p, &e->addr);
 		if (i >= 0 && !bit_get(p->reserved, (uint32_t)i)) {

@@ -20,8 +20,8 @@
 
 #include "ipaddr.h"
 
-#define ADDRPLAN_DEV4_DEFAULT "100.64.0.0/10"
-#define ADDRPLAN_DEV6_DEFAULT "fd70:6c73:7300::/48"
+#define ADDRPLAN_DEV4_DEFAULT  "100.64.0.0/10"
+#define ADDRPLAN_DEV6_DEFAULT  "fd70:6c73:7300::/48"
 #define ADDRPLAN_POOL4_DEFAULT "100.127.0.0/16"
 #define ADDRPLAN_POOL6_DEFAULT "fd70:6c73:7300:ffff::/64"
 
@@ -46,11 +46,11 @@ void addrplan_defaults(struct addrplan_cfg *cfg);
  * prefix too small (longer than /24).
  */
 int addrplan_device_v4(const char *handle, const struct ipaddr *prefix, struct ipaddr *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Like addrplan_device_v4() for IPv6 (/128) inside a ULA prefix (at most /96). */
 int addrplan_device_v6(const char *handle, const struct ipaddr *prefix, struct ipaddr *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * The general form: derive inside @p prefix, never inside @p avoid (may be
@@ -58,7 +58,7 @@ int addrplan_device_v6(const char *handle, const struct ipaddr *prefix, struct i
  * a site whose address conflicts configures alt = 1, 2, ...).
  */
 int addrplan_device_ex(const char *handle, const struct ipaddr *prefix, const struct ipaddr *avoid,
-		       unsigned alt, struct ipaddr *out) __attribute__((warn_unused_result));
+                       unsigned alt, struct ipaddr *out) __attribute__((warn_unused_result));
 
 /** One host address or route, as netcfg_host_snapshot() reports it. */
 struct addrplan_host_entry {
@@ -78,7 +78,7 @@ struct addrplan_host {
 
 /** Append a copy of @p ent; 0 or -ENOMEM. */
 int addrplan_host_add(struct addrplan_host *h, const struct addrplan_host_entry *ent)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Free the entries (the struct itself is the caller's). */
 void addrplan_host_clear(struct addrplan_host *h);
@@ -98,7 +98,7 @@ enum addrplan_conflict {
  * the result is ADDRPLAN_OK. ADDR_IN_USE and ROUTE_EXACT must stop the caller.
  */
 enum addrplan_conflict addrplan_check(const struct addrplan_host *h, const struct ipaddr *addr,
-				      int own_ifindex, char *why, size_t cap);
+                                      int own_ifindex, char *why, size_t cap);
 
 struct addrpool;
 
@@ -109,18 +109,21 @@ struct addrpool;
  * next-fit, so a released address is not handed out again at once.
  */
 int addrpool_new(const struct ipaddr *pool4, const struct ipaddr *pool6, struct addrpool **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Free; NULL is a no-op. */
 void addrpool_free(struct addrpool *p);
 
-/** Take a free slot; fills @p v4 (/32) and @p v6 (/128, when the pool has IPv6 and v6 != NULL). -ENOSPC when full. */
-int addrpool_alloc(struct addrpool *p, struct ipaddr *v4, struct ipaddr *v6) __attribute__((warn_unused_result));
+/** Take a free slot; fills @p v4 (/32) and @p v6 (/128, when the pool has IPv6 and v6 != NULL).
+ * -ENOSPC when full. */
+int addrpool_alloc(struct addrpool *p, struct ipaddr *v4, struct ipaddr *v6)
+    __attribute__((warn_unused_result));
 
 /** Give back the slot of @p v4 (or its IPv6 twin); -ENOENT when it was not allocated. */
 int addrpool_release(struct addrpool *p, const struct ipaddr *addr);
 
-/** Mark @p addr used for good (the device's own address, a host conflict); -ENOENT outside the pool. */
+/** Mark @p addr used for good (the device's own address, a host conflict); -ENOENT outside the
+ * pool. */
 int addrpool_reserve(struct addrpool *p, const struct ipaddr *addr);
 
 /** Reserve every pool address the host already has or routes elsewhere; returns how many. */

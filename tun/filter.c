@@ -38,18 +38,18 @@ enum {
 };
 
 static const char *const reason_names[FILTER_REASON_COUNT] = {
-	[FILTER_PASS] = "pass",
-	[FILTER_TRUNCATED] = "truncated",
-	[FILTER_MALFORMED] = "malformed",
-	[FILTER_FRAGMENT] = "non-first fragment",
-	[FILTER_EXTHDR] = "extension header/option",
-	[FILTER_NO_SESSION] = "no session",
-	[FILTER_WRONG_SRC] = "wrong source",
-	[FILTER_WRONG_DST] = "wrong destination",
-	[FILTER_PROTO] = "protocol",
-	[FILTER_PORT] = "port",
-	[FILTER_ICMP] = "icmp type",
-	[FILTER_OUT_SYN] = "device-initiated connection",
+    [FILTER_PASS] = "pass",
+    [FILTER_TRUNCATED] = "truncated",
+    [FILTER_MALFORMED] = "malformed",
+    [FILTER_FRAGMENT] = "non-first fragment",
+    [FILTER_EXTHDR] = "extension header/option",
+    [FILTER_NO_SESSION] = "no session",
+    [FILTER_WRONG_SRC] = "wrong source",
+    [FILTER_WRONG_DST] = "wrong destination",
+    [FILTER_PROTO] = "protocol",
+    [FILTER_PORT] = "port",
+    [FILTER_ICMP] = "icmp type",
+    [FILTER_OUT_SYN] = "device-initiated connection",
 };
 
 const char *filter_reason_str(enum filter_reason r)
@@ -146,7 +146,7 @@ static enum filter_reason parse_ip4(const uint8_t *p, size_t len, struct filter_
 
 /* One IPv6 extension header at *off: advances *off and *nh, or says why not. */
 static enum filter_reason ext_step(const uint8_t *p, size_t len, size_t *off, uint8_t *nh,
-				   struct filter_info *fi)
+                                   struct filter_info *fi)
 {
 	size_t o = *off, hl;
 
@@ -175,8 +175,8 @@ static enum filter_reason ext_step(const uint8_t *p, size_t len, size_t *off, ui
 
 static bool is_ext(uint8_t nh)
 {
-	return nh == PROTO_HOPOPTS || nh == PROTO_ROUTING || nh == PROTO_FRAGMENT || nh == PROTO_DSTOPTS ||
-	       nh == PROTO_AH;
+	return nh == PROTO_HOPOPTS || nh == PROTO_ROUTING || nh == PROTO_FRAGMENT ||
+	       nh == PROTO_DSTOPTS || nh == PROTO_AH;
 }
 
 static enum filter_reason parse_ip6(const uint8_t *p, size_t len, struct filter_info *fi)
@@ -217,9 +217,12 @@ enum filter_reason filter_parse(const uint8_t *p, size_t len, struct filter_info
 	if (len < 1)
 		return FILTER_TRUNCATED;
 	switch (p[0] >> 4) {
-	case 4: return parse_ip4(p, len, out);
-	case 6: return parse_ip6(p, len, out);
-	default: return FILTER_MALFORMED;
+	case 4:
+		return parse_ip4(p, len, out);
+	case 6:
+		return parse_ip6(p, len, out);
+	default:
+		return FILTER_MALFORMED;
 	}
 }
 
@@ -242,12 +245,14 @@ struct filter {
 	uint8_t (*key6)[16]; /* per slot; valid when the slot's cfg has IPv6 */
 };
 
-int filter_new(const struct ipaddr *dev4, const struct ipaddr *dev6, unsigned max_sessions, struct filter **out)
+int filter_new(const struct ipaddr *dev4, const struct ipaddr *dev6, unsigned max_sessions,
+               struct filter **out)
 {
 	struct filter *f;
 
 	*out = NULL;
-	if ((dev4 && dev4->family != AF_INET) || (dev6 && dev6->family != AF_INET6) || !max_sessions)
+	if ((dev4 && dev4->family != AF_INET) || (dev6 && dev6->family != AF_INET6) ||
+	    !max_sessions)
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -430,10 +435,12 @@ static enum filter_reason judge_out(const struct fsess *s, const struct filter_i
 	if (fi->proto == PROTO_TCP) {
 		if (!port_allowed(s, fi->sport))
 			return FILTER_PORT;
-		return (fi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? FILTER_OUT_SYN : FILTER_PASS;
+		return (fi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? FILTER_OUT_SYN
+		                                                        : FILTER_PASS;
 	}
 	if (fi->proto == (v4 ? PROTO_ICMP : PROTO_ICMPV6)) {
-		bool reply = fi->icmp_type == (v4 ? ICMP4_ECHO_REPLY : ICMP6_ECHO_REPLY) && fi->icmp_code == 0;
+		bool reply = fi->icmp_type == (v4 ? ICMP4_ECHO_REPLY : ICMP6_ECHO_REPLY) &&
+		             fi->icmp_code == 0;
 
 		return reply && !s->cfg.deny_icmp_echo ? FILTER_PASS : FILTER_ICMP;
 	}
@@ -463,7 +470,7 @@ static enum filter_reason count(struct filter *f, struct fsess *s, bool in, enum
 }
 
 static enum filter_reason inbound(struct filter *f, uint64_t sid, const uint8_t *p, size_t len,
-				  struct fsess **sp)
+                                  struct fsess **sp)
 {
 	struct filter_info fi;
 	enum filter_reason r;
@@ -484,7 +491,7 @@ static enum filter_reason inbound(struct filter *f, uint64_t sid, const uint8_t 
 }
 
 enum filter_reason filter_inbound(struct filter *f, uint64_t sid, const uint8_t *p, size_t len,
-				  struct filter_match *m)
+                                  struct filter_match *m)
 {
 	struct fsess *s = NULL;
 	enum filter_reason r = inbound(f, sid, p, len, &s);
@@ -493,7 +500,8 @@ enum filter_reason filter_inbound(struct filter *f, uint64_t sid, const uint8_t 
 	return count(f, s, true, r);
 }
 
-static enum filter_reason outbound(struct filter *f, const uint8_t *p, size_t len, struct fsess **sp)
+static enum filter_reason outbound(struct filter *f, const uint8_t *p, size_t len,
+                                   struct fsess **sp)
 {
 	struct filter_info fi;
 	enum filter_reason r = filter_parse(p, len, &fi);
@@ -508,7 +516,8 @@ static enum filter_reason outbound(struct filter *f, const uint8_t *p, size_t le
 	return judge_out(*sp, &fi);
 }
 
-enum filter_reason filter_outbound(struct filter *f, const uint8_t *p, size_t len, struct filter_match *m)
+enum filter_reason filter_outbound(struct filter *f, const uint8_t *p, size_t len,
+                                   struct filter_match *m)
 {
 	struct fsess *s = NULL;
 	enum filter_reason r = outbound(f, p, len, &s);

@@ -23,9 +23,9 @@
 #include "pkt.h"
 
 enum {
-	FILTER_MAX_PORTS = 16,      /**< allowed TCP ports per session */
-	FILTER_MAX_EXTHDRS = 8,     /**< IPv6 extension headers walked before giving up */
-	FILTER_DEFAULT_PORT = 22,   /**< ssh */
+	FILTER_MAX_PORTS = 16,    /**< allowed TCP ports per session */
+	FILTER_MAX_EXTHDRS = 8,   /**< IPv6 extension headers walked before giving up */
+	FILTER_DEFAULT_PORT = 22, /**< ssh */
 };
 
 /** Session id wildcard for filter_inbound(): find the session by source address. */
@@ -37,7 +37,8 @@ enum filter_reason {
 	FILTER_TRUNCATED,  /**< shorter than its headers say */
 	FILTER_MALFORMED,  /**< bad version, header length or length field */
 	FILTER_FRAGMENT,   /**< a non-first fragment */
-	FILTER_EXTHDR,     /**< IPv6 ext header chain (routing, too long, misplaced) or IPv4 source route */
+	FILTER_EXTHDR,     /**< IPv6 ext header chain (routing, too long, misplaced) or IPv4 source
+	                      route */
 	FILTER_NO_SESSION, /**< no such session / no session for the address */
 	FILTER_WRONG_SRC,  /**< inbound: not the session's client; outbound: not the device */
 	FILTER_WRONG_DST,  /**< inbound: not the device's virtual address */
@@ -59,8 +60,8 @@ struct filter_info {
 	uint16_t sport, dport;  /**< TCP ports */
 	uint8_t tcp_flags;      /**< TCP flags byte */
 	uint8_t icmp_type, icmp_code;
-	size_t l4_off;          /**< offset of the upper-layer header */
-	size_t ip_len;          /**< packet length per the IP header */
+	size_t l4_off; /**< offset of the upper-layer header */
+	size_t ip_len; /**< packet length per the IP header */
 };
 
 /** Parse an IP packet's headers; FILTER_PASS or the reason it can't be judged. */
@@ -68,13 +69,13 @@ enum filter_reason filter_parse(const uint8_t *p, size_t len, struct filter_info
 
 /** One session's rule; zero-initialise then fill. */
 struct filter_session_cfg {
-	uint64_t id;                  /**< caller's session id (not FILTER_ANY_SESSION) */
-	struct ipaddr client4;        /**< client's IPv4 (/32), family 0 if none */
-	struct ipaddr client6;        /**< client's IPv6 (/128), family 0 if none */
-	const uint16_t *ports;        /**< allowed TCP ports; NULL means { 22 } */
-	size_t nports;                /**< entries in ports (<= FILTER_MAX_PORTS) */
-	bool deny_icmp_echo;          /**< true: no ping */
-	void *ctx;                    /**< returned in filter_match */
+	uint64_t id;           /**< caller's session id (not FILTER_ANY_SESSION) */
+	struct ipaddr client4; /**< client's IPv4 (/32), family 0 if none */
+	struct ipaddr client6; /**< client's IPv6 (/128), family 0 if none */
+	const uint16_t *ports; /**< allowed TCP ports; NULL means { 22 } */
+	size_t nports;         /**< entries in ports (<= FILTER_MAX_PORTS) */
+	bool deny_icmp_echo;   /**< true: no ping */
+	void *ctx;             /**< returned in filter_match */
 };
 
 /** The session a packet belongs to (filled when known, even for some drops). */
@@ -101,7 +102,7 @@ struct filter;
  * (either may be NULL), with room for @p max_sessions sessions.
  */
 int filter_new(const struct ipaddr *dev4, const struct ipaddr *dev6, unsigned max_sessions,
-	       struct filter **out) __attribute__((warn_unused_result));
+               struct filter **out) __attribute__((warn_unused_result));
 
 /** Free; NULL is a no-op. */
 void filter_free(struct filter *f);
@@ -111,7 +112,8 @@ void filter_free(struct filter *f);
  * -ENOSPC when full, -EINVAL for a bad config (no address, wrong family,
  * too many ports, port 0).
  */
-int filter_session_add(struct filter *f, const struct filter_session_cfg *cfg) __attribute__((warn_unused_result));
+int filter_session_add(struct filter *f, const struct filter_session_cfg *cfg)
+    __attribute__((warn_unused_result));
 
 /** Remove a session; -ENOENT when unknown. */
 int filter_session_remove(struct filter *f, uint64_t id);
@@ -124,24 +126,26 @@ int filter_session_stats(const struct filter *f, uint64_t id, struct filter_sess
  * FILTER_ANY_SESSION) and is about to be written to the device's TUN.
  * Borrows the packet. Returns FILTER_PASS or the drop reason (counted).
  */
-enum filter_reason filter_inbound(struct filter *f, uint64_t session_id, const uint8_t *p, size_t len,
-				  struct filter_match *m);
+enum filter_reason filter_inbound(struct filter *f, uint64_t session_id, const uint8_t *p,
+                                  size_t len, struct filter_match *m);
 
 /**
  * Judge a packet read from the device's TUN: it passes only as a reply to a
  * session's client, and @p m names that session (where to send it).
  */
-enum filter_reason filter_outbound(struct filter *f, const uint8_t *p, size_t len, struct filter_match *m);
+enum filter_reason filter_outbound(struct filter *f, const uint8_t *p, size_t len,
+                                   struct filter_match *m);
 
 /** filter_inbound() on a struct pkt (borrowed). */
-static inline enum filter_reason filter_inbound_pkt(struct filter *f, uint64_t sid, const struct pkt *p,
-						    struct filter_match *m)
+static inline enum filter_reason filter_inbound_pkt(struct filter *f, uint64_t sid,
+                                                    const struct pkt *p, struct filter_match *m)
 {
 	return filter_inbound(f, sid, pkt_data(p), p->len, m);
 }
 
 /** filter_outbound() on a struct pkt (borrowed). */
-static inline enum filter_reason filter_outbound_pkt(struct filter *f, const struct pkt *p, struct filter_match *m)
+static inline enum filter_reason filter_outbound_pkt(struct filter *f, const struct pkt *p,
+                                                     struct filter_match *m)
 {
 	return filter_outbound(f, pkt_data(p), p->len, m);
 }

@@ -26,11 +26,13 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
-static void build_env(const struct ifscript_env *e, char buf[ENV_VARS][ENV_LEN], char *envp[ENV_VARS + 1])
+static void build_env(const struct ifscript_env *e, char buf[ENV_VARS][ENV_LEN],
+                      char *envp[ENV_VARS + 1])
 {
 	int i = 0;
 
-	snprintf(buf[i++], ENV_LEN, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	snprintf(buf[i++], ENV_LEN,
+	         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	snprintf(buf[i++], ENV_LEN, "PORTLESS_IFNAME=%s", nz(e->ifname));
 	snprintf(buf[i++], ENV_LEN, "PORTLESS_ROLE=%s", nz(e->role));
 	snprintf(buf[i++], ENV_LEN, "PORTLESS_SESSION=%s", nz(e->session));
@@ -50,7 +52,7 @@ static int spawn(const char *path, char *const envp[], pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	char *argv[] = { (char *)path, NULL };
+	char *argv[] = {(char *)path, NULL};
 	sigset_t none;
 	int err;
 
@@ -59,7 +61,8 @@ static int spawn(const char *path, char *const envp[], pid_t *pid)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawnattr_init(&at);
 	/* Own process group (so a timeout kills its children too), default signal mask. */
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                  POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setsigmask(&at, &none);
 	{
@@ -77,7 +80,7 @@ static int spawn(const char *path, char *const envp[], pid_t *pid)
 /* Wait for @p pid at most @p ms; -ETIMEDOUT after killing its group. */
 static int wait_bounded(pid_t pid, unsigned ms, int *status)
 {
-	struct timespec t = { 0, POLL_NS };
+	struct timespec t = {0, POLL_NS};
 	unsigned long waited_ns = 0;
 
 	for (;;) {
@@ -98,7 +101,8 @@ static int wait_bounded(pid_t pid, unsigned ms, int *status)
 	return -ETIMEDOUT;
 }
 
-__attribute__((format(printf, 4, 5))) static int report(char *err, size_t errlen, int rc, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int report(char *err, size_t errlen, int rc,
+                                                        const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +115,8 @@ __attribute__((format(printf, 4, 5))) static int report(char *err, size_t errlen
 	return rc;
 }
 
-int ifscript_run(const char *path, const struct ifscript_env *env, unsigned timeout_ms, char *err, size_t errlen)
+int ifscript_run(const char *path, const struct ifscript_env *env, unsigned timeout_ms, char *err,
+                 size_t errlen)
 {
 	char buf[ENV_VARS][ENV_LEN], *envp[ENV_VARS + 1];
 	struct stat st;
@@ -129,16 +134,19 @@ int ifscript_run(const char *path, const struct ifscript_env *env, unsigned time
 	build_env(env, buf, envp);
 	rc = spawn(path, envp, &pid);
 	if (rc)
-		return report(err, errlen, rc, "script %s could not be started (errno %d)", path, -rc);
+		return report(err, errlen, rc, "script %s could not be started (errno %d)", path,
+		              -rc);
 	rc = wait_bounded(pid, timeout_ms ? timeout_ms : IFSCRIPT_TIMEOUT_MS, &status);
 	if (rc == -ETIMEDOUT)
-		return report(err, errlen, rc, "script %s timed out after %d ms and was killed", path,
-			      (int)(timeout_ms ? timeout_ms : IFSCRIPT_TIMEOUT_MS));
+		return report(err, errlen, rc, "script %s timed out after %d ms and was killed",
+		              path, (int)(timeout_ms ? timeout_ms : IFSCRIPT_TIMEOUT_MS));
 	if (rc)
 		return report(err, errlen, rc, "script %s: waiting failed (errno %d)", path, -rc);
 	if (WIFSIGNALED(status))
-		return report(err, errlen, -EIO, "script %s killed by signal %d", path, WTERMSIG(status));
+		return report(err, errlen, -EIO, "script %s killed by signal %d", path,
+		              WTERMSIG(status));
 	if (WEXITSTATUS(status))
-		return report(err, errlen, -EIO, "script %s exited with status %d", path, WEXITSTATUS(status));
+		return report(err, errlen, -EIO, "script %s exited with status %d", path,
+		              WEXITSTATUS(status));
 	return 0;
 }

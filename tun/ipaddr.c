@@ -110,5 +110,5 @@ void ipaddr_mask(struct ipaddr *p)
 	unsigned bits = ipaddr_bits(p->family);
 
 	for (unsigned i = p->plen; i < bits; i++)
-		p->a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+		p->a[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
 }

@@ -29,21 +29,36 @@ struct netcfg {
 static int nlerr_to_errno(int nlerr)
 {
 	switch (nlerr < 0 ? -nlerr : nlerr) {
-	case 0: return 0;
-	case NLE_EXIST: return -EEXIST;
-	case NLE_NOADDR: return -EADDRNOTAVAIL;
-	case NLE_OBJ_NOTFOUND: return -ESRCH;
-	case NLE_PERM: return -EPERM;
-	case NLE_NODEV: return -ENODEV;
-	case NLE_INVAL: return -EINVAL;
-	case NLE_NOMEM: return -ENOMEM;
-	case NLE_BUSY: return -EBUSY;
-	case NLE_RANGE: return -ERANGE;
-	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
-	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
-	case NLE_AGAIN: return -EAGAIN;
-	case NLE_NOACCESS: return -EACCES;
-	default: return -EIO;
+	case 0:
+		return 0;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_NOADDR:
+		return -EADDRNOTAVAIL;
+	case NLE_OBJ_NOTFOUND:
+		return -ESRCH;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	case NLE_NOACCESS:
+		return -EACCES;
+	default:
+		return -EIO;
 	}
 }
 
@@ -51,16 +66,23 @@ static const char *why_str(int err)
 {
 	switch (err) {
 	case -EPERM:
-	case -EACCES: return "not permitted (needs CAP_NET_ADMIN in this network namespace)";
-	case -ENODEV: return "no such interface";
-	case -EEXIST: return "already exists";
-	case -EADDRNOTAVAIL: return "no such address";
-	case -ESRCH: return "no such route";
-	default: return strerror(-err);
+	case -EACCES:
+		return "not permitted (needs CAP_NET_ADMIN in this network namespace)";
+	case -ENODEV:
+		return "no such interface";
+	case -EEXIST:
+		return "already exists";
+	case -EADDRNOTAVAIL:
+		return "no such address";
+	case -ESRCH:
+		return "no such route";
+	default:
+		return strerror(-err);
 	}
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct netcfg *nc, int err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct netcfg *nc, int err, const char *fmt,
+                                                      ...)
 {
 	va_list ap;
 	size_t n;
@@ -244,7 +266,7 @@ static void from_nl(struct nl_addr *n, struct ipaddr *out)
 }
 
 static int build_addr(int ifindex, const struct ipaddr *local, const struct ipaddr *peer,
-		      struct rtnl_addr **out)
+                      struct rtnl_addr **out)
 {
 	struct rtnl_addr *a = rtnl_addr_alloc();
 	struct nl_addr *l = to_nl(local), *p = peer ? to_nl(peer) : NULL;
@@ -271,7 +293,7 @@ static int build_addr(int ifindex, const struct ipaddr *local, const struct ipad
 /* Is @p local already an address of some interface? Names it in nc->err. */
 static int addr_precheck(struct netcfg *nc, const struct ipaddr *local)
 {
-	struct addrplan_host h = { 0 };
+	struct addrplan_host h = {0};
 	char why[NETCFG_ERR_MAX];
 	int err = netcfg_host_snapshot(nc, &h);
 
@@ -284,7 +306,7 @@ static int addr_precheck(struct netcfg *nc, const struct ipaddr *local)
 }
 
 static int addr_change(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-		       const struct ipaddr *peer, bool add)
+                       const struct ipaddr *peer, bool add)
 {
 	struct rtnl_addr *a = NULL;
 	int err = build_addr(ifindex, local, peer, &a);
@@ -299,19 +321,21 @@ static int addr_change(struct netcfg *nc, int ifindex, const struct ipaddr *loca
 	return err;
 }
 
-static const char *addr_desc(const struct ipaddr *local, const struct ipaddr *peer, char *buf, size_t cap)
+static const char *addr_desc(const struct ipaddr *local, const struct ipaddr *peer, char *buf,
+                             size_t cap)
 {
 	char l[IPADDR_STRLEN], p[IPADDR_STRLEN];
 
 	if (peer)
 		snprintf(buf, cap, "address %s peer %s", ipaddr_str(local, true, l, sizeof(l)),
-			 ipaddr_str(peer, true, p, sizeof(p)));
+		         ipaddr_str(peer, true, p, sizeof(p)));
 	else
 		snprintf(buf, cap, "address %s", ipaddr_str(local, true, l, sizeof(l)));
 	return buf;
 }
 
-int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local, const struct ipaddr *peer)
+int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local,
+                    const struct ipaddr *peer)
 {
 	char d[2 * IPADDR_STRLEN + 32], b[IF_NAMESIZE + 16];
 	int err;
@@ -325,11 +349,12 @@ int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local, 
 	err = addr_change(nc, ifindex, local, peer, true);
 	if (err)
 		return fail(nc, err, "adding %s to %s", addr_desc(local, peer, d, sizeof(d)),
-			    ifname(ifindex, b));
+		            ifname(ifindex, b));
 	return 0;
 }
 
-int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local, const struct ipaddr *peer)
+int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local,
+                    const struct ipaddr *peer)
 {
 	char d[2 * IPADDR_STRLEN + 32], b[IF_NAMESIZE + 16];
 	int err;
@@ -338,14 +363,14 @@ int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local, 
 	err = addr_change(nc, ifindex, local, peer, false);
 	if (err)
 		return fail(nc, err, "removing %s from %s", addr_desc(local, peer, d, sizeof(d)),
-			    ifname(ifindex, b));
+		            ifname(ifindex, b));
 	return 0;
 }
 
 /* ---- routes ---- */
 
 static int build_route(int ifindex, const struct ipaddr *dst, const struct ipaddr *src,
-		       struct rtnl_route **out)
+                       struct rtnl_route **out)
 {
 	struct rtnl_route *r = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
@@ -378,7 +403,7 @@ static int build_route(int ifindex, const struct ipaddr *dst, const struct ipadd
 }
 
 static int route_change(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
-			const struct ipaddr *src, bool add)
+                        const struct ipaddr *src, bool add)
 {
 	struct rtnl_route *r = NULL;
 	int err = build_route(ifindex, dst, src, &r);
@@ -393,7 +418,8 @@ static int route_change(struct netcfg *nc, int ifindex, const struct ipaddr *dst
 	return err;
 }
 
-int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst, const struct ipaddr *src)
+int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
+                     const struct ipaddr *src)
 {
 	char d[IPADDR_STRLEN], b[IF_NAMESIZE + 16];
 	int err;
@@ -402,7 +428,7 @@ int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst, c
 	err = route_change(nc, ifindex, dst, src, true);
 	if (err)
 		return fail(nc, err, "adding route %s via %s", ipaddr_str(dst, true, d, sizeof(d)),
-			    ifname(ifindex, b));
+		            ifname(ifindex, b));
 	return 0;
 }
 
@@ -414,8 +440,8 @@ int netcfg_route_del(struct netcfg *nc, int ifindex, const struct ipaddr *dst)
 	nc->err[0] = '\0';
 	err = route_change(nc, ifindex, dst, NULL, false);
 	if (err)
-		return fail(nc, err, "removing route %s via %s", ipaddr_str(dst, true, d, sizeof(d)),
-			    ifname(ifindex, b));
+		return fail(nc, err, "removing route %s via %s",
+		            ipaddr_str(dst, true, d, sizeof(d)), ifname(ifindex, b));
 	return 0;
 }
 
@@ -436,7 +462,7 @@ static void snap_addr(struct nl_object *obj, void *arg)
 {
 	struct snap_ctx *c = arg;
 	struct rtnl_addr *a = (struct rtnl_addr *)obj;
-	struct addrplan_host_entry e = { .ifindex = rtnl_addr_get_ifindex(a) };
+	struct addrplan_host_entry e = {.ifindex = rtnl_addr_get_ifindex(a)};
 	struct nl_addr *l = rtnl_addr_get_local(a);
 
 	if (!l || c->err)
@@ -453,7 +479,7 @@ static void snap_route(struct nl_object *obj, void *arg)
 {
 	struct snap_ctx *c = arg;
 	struct rtnl_route *r = (struct rtnl_route *)obj;
-	struct addrplan_host_entry e = { .is_route = true };
+	struct addrplan_host_entry e = {.is_route = true};
 	struct nl_addr *d = rtnl_route_get_dst(r);
 	struct rtnl_nexthop *nh;
 
@@ -473,7 +499,7 @@ static void snap_route(struct nl_object *obj, void *arg)
 int netcfg_host_snapshot(struct netcfg *nc, struct addrplan_host *h)
 {
 	struct nl_cache *ac = NULL, *rc = NULL;
-	struct snap_ctx c = { .h = h };
+	struct snap_ctx c = {.h = h};
 	int err;
 
 	nc->err[0] = '\0';
@@ -554,7 +580,8 @@ int netcfg_sysctl_get(struct netcfg *nc, const char *path, char *out, size_t cap
 	return err;
 }
 
-int netcfg_sysctl_set(struct netcfg *nc, struct netcfg_sysctl *save, const char *path, const char *value)
+int netcfg_sysctl_set(struct netcfg *nc, struct netcfg_sysctl *save, const char *path,
+                      const char *value)
 {
 	char full[NETCFG_SYSCTL_PATH_MAX + 16];
 	int err;

@@ -42,7 +42,8 @@ const char *netcfg_error(const struct netcfg *nc);
 int netcfg_ifindex(struct netcfg *nc, const char *name) __attribute__((warn_unused_result));
 
 /** Set the MTU (>= 68). */
-int netcfg_link_set_mtu(struct netcfg *nc, int ifindex, unsigned mtu) __attribute__((warn_unused_result));
+int netcfg_link_set_mtu(struct netcfg *nc, int ifindex, unsigned mtu)
+    __attribute__((warn_unused_result));
 
 /** Bring the link up (true) or down (false). */
 int netcfg_link_set_up(struct netcfg *nc, int ifindex, bool up) __attribute__((warn_unused_result));
@@ -64,23 +65,27 @@ int netcfg_link_delete(struct netcfg *nc, int ifindex) __attribute__((warn_unuse
  * Fails with -EEXIST ("address ... already on <dev>") when present anywhere.
  */
 int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-		    const struct ipaddr *peer) __attribute__((warn_unused_result));
+                    const struct ipaddr *peer) __attribute__((warn_unused_result));
 
-/** Remove an address added by netcfg_addr_add() (same @p local and @p peer). -EADDRNOTAVAIL when absent. */
-int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local, const struct ipaddr *peer);
+/** Remove an address added by netcfg_addr_add() (same @p local and @p peer). -EADDRNOTAVAIL when
+ * absent. */
+int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local,
+                    const struct ipaddr *peer);
 
 /**
  * Add a route to @p dst through the link (scope link, main table), with an
  * optional preferred source @p src (NULL for none). -EEXIST when present.
  */
-int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst, const struct ipaddr *src)
-	__attribute__((warn_unused_result));
+int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
+                     const struct ipaddr *src) __attribute__((warn_unused_result));
 
 /** Remove a route added by netcfg_route_add(). -ESRCH when absent. */
 int netcfg_route_del(struct netcfg *nc, int ifindex, const struct ipaddr *dst);
 
-/** Fill @p h (cleared first) with every address and every non-local-table route in this namespace. */
-int netcfg_host_snapshot(struct netcfg *nc, struct addrplan_host *h) __attribute__((warn_unused_result));
+/** Fill @p h (cleared first) with every address and every non-local-table route in this namespace.
+ */
+int netcfg_host_snapshot(struct netcfg *nc, struct addrplan_host *h)
+    __attribute__((warn_unused_result));
 
 /** A saved sysctl value, restored by netcfg_sysctl_restore(). Zero-initialise. */
 struct netcfg_sysctl {
@@ -94,16 +99,18 @@ struct netcfg_sysctl {
  * remembering the old value in @p save. The path may not contain "..".
  */
 int netcfg_sysctl_set(struct netcfg *nc, struct netcfg_sysctl *save, const char *path,
-		      const char *value) __attribute__((warn_unused_result));
+                      const char *value) __attribute__((warn_unused_result));
 
-/** Put back the value saved by netcfg_sysctl_set(); no-op when nothing was saved. -ENOENT when the interface went away. */
+/** Put back the value saved by netcfg_sysctl_set(); no-op when nothing was saved. -ENOENT when the
+ * interface went away. */
 int netcfg_sysctl_restore(struct netcfg *nc, struct netcfg_sysctl *save);
 
 /** Read /proc/sys/@p path into @p out (trailing newline removed). */
-int netcfg_sysctl_get(struct netcfg *nc, const char *path, char *out, size_t cap) __attribute__((warn_unused_result));
+int netcfg_sysctl_get(struct netcfg *nc, const char *path, char *out, size_t cap)
+    __attribute__((warn_unused_result));
 
 /** Set net/ipv6/conf/<ifname>/accept_dad = 0, saving the old value in @p save. */
 int netcfg_ipv6_disable_dad(struct netcfg *nc, const char *ifname, struct netcfg_sysctl *save)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

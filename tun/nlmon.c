@@ -33,10 +33,11 @@ struct nlmon {
 	unsigned pending; /* NLMON_WHAT_* collected in this burst */
 	int depth;        /* > 0 while dispatching */
 	bool dead;        /* nlmon_free() called from a callback */
-	_Alignas(NLMSG_ALIGNTO * 2) uint8_t buf[RECV_BUF]; /* netlink headers need 4-byte alignment */
+	_Alignas(NLMSG_ALIGNTO *
+	         2) uint8_t buf[RECV_BUF]; /* netlink headers need 4-byte alignment */
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static struct watch *find_index(struct nlmon *m, int ifindex)
 {
@@ -48,7 +49,7 @@ static struct watch *find_index(struct nlmon *m, int ifindex)
 
 static void emit_vanished(struct nlmon *m, struct watch *w)
 {
-	struct nlmon_event ev = { .kind = NLMON_VANISHED, .ifindex = w->ifindex };
+	struct nlmon_event ev = {.kind = NLMON_VANISHED, .ifindex = w->ifindex};
 
 	snprintf(ev.ifname, sizeof(ev.ifname), "%s", w->name);
 	memset(w, 0, sizeof(*w)); /* reported once */
@@ -106,7 +107,7 @@ static bool boring_addr(const struct ifaddrmsg *ifa, const struct nlattr *a)
 	if (ifa->ifa_family == AF_INET && mnl_attr_get_payload_len(a) >= 4)
 		return p[0] == 127;
 	if (ifa->ifa_family == AF_INET6 && mnl_attr_get_payload_len(a) >= 16) {
-		static const uint8_t lo6[16] = { [15] = 1 };
+		static const uint8_t lo6[16] = {[15] = 1};
 
 		return (p[0] == 0xfe && (p[1] & 0xc0) == 0x80) || memcmp(p, lo6, 16) == 0;
 	}
@@ -116,7 +117,7 @@ static bool boring_addr(const struct ifaddrmsg *ifa, const struct nlattr *a)
 static void on_addr(struct nlmon *m, const struct nlmsghdr *nlh)
 {
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	struct addr_attrs t = { 0 };
+	struct addr_attrs t = {0};
 
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*ifa))
 		return;
@@ -146,7 +147,7 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 static void on_route(struct nlmon *m, const struct nlmsghdr *nlh)
 {
 	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
-	struct route_attrs t = { 0 };
+	struct route_attrs t = {0};
 
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*rt))
 		return;
@@ -166,12 +167,19 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWLINK:
-	case RTM_DELLINK: on_link(m, nlh); break;
+	case RTM_DELLINK:
+		on_link(m, nlh);
+		break;
 	case RTM_NEWADDR:
-	case RTM_DELADDR: on_addr(m, nlh); break;
+	case RTM_DELADDR:
+		on_addr(m, nlh);
+		break;
 	case RTM_NEWROUTE:
-	case RTM_DELROUTE: on_route(m, nlh); break;
-	default: break;
+	case RTM_DELROUTE:
+		on_route(m, nlh);
+		break;
+	default:
+		break;
 	}
 	return m->dead ? MNL_CB_STOP : MNL_CB_OK;
 }
@@ -183,7 +191,7 @@ static int feed(struct nlmon *m, const void *buf, size_t len)
 
 static void flush_underlay(struct nlmon *m)
 {
-	struct nlmon_event ev = { .kind = NLMON_UNDERLAY, .what = m->pending };
+	struct nlmon_event ev = {.kind = NLMON_UNDERLAY, .what = m->pending};
 
 	if (!m->pending || m->dead)
 		return;
@@ -248,8 +256,8 @@ int nlmon_feed(struct nlmon *m, const void *buf, size_t len)
 
 int nlmon_new(struct ev_loop *loop, const char *ifname, nlmon_cb cb, void *arg, struct nlmon **out)
 {
-	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-			  RTMGRP_IPV6_ROUTE;
+	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+	                  RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 	int rcvbuf = RCVBUF, err = 0;
 	struct nlmon *m = calloc(1, sizeof(*m));
 

@@ -59,7 +59,7 @@ typedef void (*nlmon_cb)(struct nlmon *m, const struct nlmon_event *ev, void *ar
  * Returns 0, -ENODEV when @p ifname does not exist, or -errno.
  */
 int nlmon_new(struct ev_loop *loop, const char *ifname, nlmon_cb cb, void *arg, struct nlmon **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Stop the watcher, close the socket and free; NULL is a no-op; safe inside the callback. */
 void nlmon_free(struct nlmon *m);

@@ -59,10 +59,10 @@ static void kernel_close(int fd)
 }
 
 const struct tun_ops tun_ops_kernel = {
-	.open = kernel_open,
-	.read = kernel_read,
-	.write = kernel_write,
-	.close = kernel_close,
+    .open = kernel_open,
+    .read = kernel_read,
+    .write = kernel_write,
+    .close = kernel_close,
 };
 
 static bool name_ok(const char *name)
@@ -74,7 +74,7 @@ static bool name_ok(const char *name)
 
 int tun_open_ex(const struct tun_ops *ops, const struct tun_open_opts *o, struct tun_dev **out)
 {
-	struct tun_open_opts opts = o ? *o : (struct tun_open_opts){ 0 };
+	struct tun_open_opts opts = o ? *o : (struct tun_open_opts){0};
 	struct tun_dev *dev = NULL;
 	int fd, err = 0;
 
@@ -107,7 +107,7 @@ out:
 
 int tun_open(const char *name, struct tun_dev **out)
 {
-	struct tun_open_opts o = { .name = name };
+	struct tun_open_opts o = {.name = name};
 
 	return tun_open_ex(&tun_ops_kernel, &o, out);
 }

@@ -18,11 +18,11 @@
 #include "pkt.h"
 
 enum {
-	TUN_NAME_MAX = IFNAMSIZ,   /**< buffer for an interface name, with NUL */
-	TUN_DEFAULT_MTU = 1420,    /**< 1500 - 40 (IPv6) - 8 (UDP) - 32 (SR header + tag) */
-	TUN_MIN_MTU = 1280,        /**< IPv6 minimum */
-	TUN_MAX_PACKET = 65535,    /**< largest IP packet a read can return */
-	TUN_BATCH_MAX = 64,        /**< most packets one tun_read_batch() takes */
+	TUN_NAME_MAX = IFNAMSIZ, /**< buffer for an interface name, with NUL */
+	TUN_DEFAULT_MTU = 1420,  /**< 1500 - 40 (IPv6) - 8 (UDP) - 32 (SR header + tag) */
+	TUN_MIN_MTU = 1280,      /**< IPv6 minimum */
+	TUN_MAX_PACKET = 65535,  /**< largest IP packet a read can return */
+	TUN_BATCH_MAX = 64,      /**< most packets one tun_read_batch() takes */
 };
 
 /** Options for tun_open_ex(); zero-initialise, then set what you need. */
@@ -58,7 +58,7 @@ int tun_open(const char *name, struct tun_dev **out) __attribute__((warn_unused_
 
 /** tun_open() with explicit ops (tun_ops_kernel, tun_ops_fake) and options. */
 int tun_open_ex(const struct tun_ops *ops, const struct tun_open_opts *o, struct tun_dev **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** The non-blocking fd to watch for EV_READ (and EV_WRITE when a write said -EAGAIN). */
 int tun_fd(const struct tun_dev *dev);
@@ -70,9 +70,8 @@ const char *tun_name(const struct tun_dev *dev);
  * Read one packet into @p p (borrowed): the packet is placed at the current
  * data offset (the caller's headroom is kept for encapsulation) and p->len is
  * set. Keep the tailroom larger than the MTU: a packet that fills it
- * exactly is treated as truncated. Returns the packet length, -EAGAIN when nothing is queued, -EMSGSIZE
- * when the packet did not fit the tailroom (it is consumed and lost), or
- * another -errno.
+ * exactly is treated as truncated. Returns the packet length, -EAGAIN when nothing is queued,
+ * -EMSGSIZE when the packet did not fit the tailroom (it is consumed and lost), or another -errno.
  */
 ssize_t tun_read(struct tun_dev *dev, struct pkt *p) __attribute__((warn_unused_result));
 
@@ -81,7 +80,8 @@ ssize_t tun_read(struct tun_dev *dev, struct pkt *p) __attribute__((warn_unused_
  * first -EAGAIN. Returns the number read (0 when none), or -errno when the
  * first read failed otherwise. Oversized packets are skipped and counted.
  */
-int tun_read_batch(struct tun_dev *dev, struct pkt **pkts, int n) __attribute__((warn_unused_result));
+int tun_read_batch(struct tun_dev *dev, struct pkt **pkts, int n)
+    __attribute__((warn_unused_result));
 
 /**
  * Write one whole IP packet (the data of @p p, borrowed). Returns 0,
@@ -90,14 +90,15 @@ int tun_read_batch(struct tun_dev *dev, struct pkt **pkts, int n) __attribute__(
 int tun_write(struct tun_dev *dev, const struct pkt *p) __attribute__((warn_unused_result));
 
 /** Write raw bytes (one whole IP packet); same results as tun_write(). */
-int tun_write_buf(struct tun_dev *dev, const void *buf, size_t len) __attribute__((warn_unused_result));
+int tun_write_buf(struct tun_dev *dev, const void *buf, size_t len)
+    __attribute__((warn_unused_result));
 
 /**
  * Write @p n packets; returns how many were written (stops at the first
  * -EAGAIN), or -errno when the first failed otherwise.
  */
 int tun_write_batch(struct tun_dev *dev, struct pkt *const *pkts, int n)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Counters since open. */
 struct tun_stats {

@@ -77,10 +77,10 @@ static void fake_close(int fd)
 }
 
 const struct tun_ops tun_ops_fake = {
-	.open = fake_open,
-	.read = fake_read,
-	.write = fake_write,
-	.close = fake_close,
+    .open = fake_open,
+    .read = fake_read,
+    .write = fake_write,
+    .close = fake_close,
 };
 
 int tun_fake_peer(const struct tun_dev *dev)

@@ -61,13 +61,14 @@ struct pump {
 	uint8_t buf[BUF];
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void die_usage(void)
 {
-	fprintf(stderr, "usage: tun_pump [--name N] --addr A/len [--peer P] [--route R] [--mtu N]\n"
-			"  (--listen PATH | --connect PATH) [--filter --client A --port N]\n"
-			"  [--ifup S --ifdown S --role R --session ID] [--nodad] [--timeout SEC]\n");
+	fprintf(stderr,
+	        "usage: tun_pump [--name N] --addr A/len [--peer P] [--route R] [--mtu N]\n"
+	        "  (--listen PATH | --connect PATH) [--filter --client A --port N]\n"
+	        "  [--ifup S --ifdown S --role R --session ID] [--nodad] [--timeout SEC]\n");
 	exit(2);
 }
 
@@ -83,12 +84,12 @@ static void add_addr(struct ipaddr *v, int *n, const char *s)
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "name", 1, 0, 'n' },    { "addr", 1, 0, 'a' },    { "peer", 1, 0, 'p' },
-		{ "route", 1, 0, 'r' },   { "mtu", 1, 0, 'm' },     { "listen", 1, 0, 'l' },
-		{ "connect", 1, 0, 'c' }, { "filter", 0, 0, 'f' },  { "client", 1, 0, 'C' },
-		{ "port", 1, 0, 'P' },    { "ifup", 1, 0, 'U' },    { "ifdown", 1, 0, 'D' },
-		{ "role", 1, 0, 'R' },    { "session", 1, 0, 'S' }, { "nodad", 0, 0, 'N' },
-		{ "timeout", 1, 0, 't' }, { 0, 0, 0, 0 },
+	    {"name", 1, 0, 'n'},    {"addr", 1, 0, 'a'},    {"peer", 1, 0, 'p'},
+	    {"route", 1, 0, 'r'},   {"mtu", 1, 0, 'm'},     {"listen", 1, 0, 'l'},
+	    {"connect", 1, 0, 'c'}, {"filter", 0, 0, 'f'},  {"client", 1, 0, 'C'},
+	    {"port", 1, 0, 'P'},    {"ifup", 1, 0, 'U'},    {"ifdown", 1, 0, 'D'},
+	    {"role", 1, 0, 'R'},    {"session", 1, 0, 'S'}, {"nodad", 0, 0, 'N'},
+	    {"timeout", 1, 0, 't'}, {0, 0, 0, 0},
 	};
 	int c;
 
@@ -98,27 +99,58 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->session = "1";
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->name = optarg; break;
-		case 'a': add_addr(o->addr, &o->naddr, optarg); break;
-		case 'p': add_addr(o->peer, &o->npeer, optarg); break;
-		case 'r': add_addr(o->route, &o->nroute, optarg); break;
-		case 'C': add_addr(o->client, &o->nclient, optarg); break;
-		case 'm': o->mtu = (unsigned)atoi(optarg); break;
-		case 'l': o->listen = optarg; break;
-		case 'c': o->connect = optarg; break;
-		case 'f': o->filter = true; break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'a':
+			add_addr(o->addr, &o->naddr, optarg);
+			break;
+		case 'p':
+			add_addr(o->peer, &o->npeer, optarg);
+			break;
+		case 'r':
+			add_addr(o->route, &o->nroute, optarg);
+			break;
+		case 'C':
+			add_addr(o->client, &o->nclient, optarg);
+			break;
+		case 'm':
+			o->mtu = (unsigned)atoi(optarg);
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'c':
+			o->connect = optarg;
+			break;
+		case 'f':
+			o->filter = true;
+			break;
 		case 'P':
 			if (o->nports == FILTER_MAX_PORTS)
 				die_usage();
 			o->ports[o->nports++] = (uint16_t)atoi(optarg);
 			break;
-		case 'U': o->ifup = optarg; break;
-		case 'D': o->ifdown = optarg; break;
-		case 'R': o->role = optarg; break;
-		case 'S': o->session = optarg; break;
-		case 'N': o->nodad = true; break;
-		case 't': o->timeout = (unsigned)atoi(optarg); break;
-		default: die_usage();
+		case 'U':
+			o->ifup = optarg;
+			break;
+		case 'D':
+			o->ifdown = optarg;
+			break;
+		case 'R':
+			o->role = optarg;
+			break;
+		case 'S':
+			o->session = optarg;
+			break;
+		case 'N':
+			o->nodad = true;
+			break;
+		case 't':
+			o->timeout = (unsigned)atoi(optarg);
+			break;
+		default:
+			die_usage();
 		}
 	}
 	if (!o->naddr || !!o->listen == !!o->connect)
@@ -155,12 +187,13 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 
 static int check_conflicts(struct pump *pp)
 {
-	struct addrplan_host h = { 0 };
+	struct addrplan_host h = {0};
 	char why[256];
 	int err = netcfg_host_snapshot(pp->nc, &h);
 
 	for (int i = 0; !err && i < pp->o.naddr; i++) {
-		enum addrplan_conflict c = addrplan_check(&h, &pp->o.addr[i], pp->ifindex, why, sizeof(why));
+		enum addrplan_conflict c =
+		    addrplan_check(&h, &pp->o.addr[i], pp->ifindex, why, sizeof(why));
 
 		if (c != ADDRPLAN_OK)
 			say("conflict %s\n", why);
@@ -190,25 +223,33 @@ static int configure(struct pump *pp)
 		say("sysctl accept_dad old=%s\n", old);
 	}
 	for (int i = 0; i < o->naddr; i++)
-		if ((err = netcfg_addr_add(pp->nc, pp->ifindex, &o->addr[i], peer_for(o, o->addr[i].family))))
+		if ((err = netcfg_addr_add(pp->nc, pp->ifindex, &o->addr[i],
+		                           peer_for(o, o->addr[i].family))))
 			return err;
 	if ((err = netcfg_link_set_up(pp->nc, pp->ifindex, true)))
 		return err;
 	for (int i = 0; i < o->nroute; i++)
 		if ((err = netcfg_route_add(pp->nc, pp->ifindex, &o->route[i],
-					    first_of(o->addr, o->naddr, o->route[i].family))))
+		                            first_of(o->addr, o->naddr, o->route[i].family))))
 			return err;
 	return 0;
 }
 
 static int run_script(struct pump *pp, const char *path, const char *phase)
 {
-	char a4[IPADDR_STRLEN] = "", a6[IPADDR_STRLEN] = "", p4[IPADDR_STRLEN] = "", p6[IPADDR_STRLEN] = "";
+	char a4[IPADDR_STRLEN] = "", a6[IPADDR_STRLEN] = "", p4[IPADDR_STRLEN] = "",
+	     p6[IPADDR_STRLEN] = "";
 	char err[IFSCRIPT_ERR_MAX];
 	const struct ipaddr *x;
-	struct ifscript_env e = { .ifname = tun_name(pp->tun), .role = pp->o.role, .session = pp->o.session,
-				  .addr4 = a4, .addr6 = a6, .peer4 = p4, .peer6 = p6, .mtu = pp->o.mtu,
-				  .phase = phase };
+	struct ifscript_env e = {.ifname = tun_name(pp->tun),
+	                         .role = pp->o.role,
+	                         .session = pp->o.session,
+	                         .addr4 = a4,
+	                         .addr6 = a6,
+	                         .peer4 = p4,
+	                         .peer6 = p6,
+	                         .mtu = pp->o.mtu,
+	                         .phase = phase};
 	int r;
 
 	if ((x = first_of(pp->o.addr, pp->o.naddr, AF_INET)))
@@ -227,9 +268,9 @@ static int run_script(struct pump *pp, const char *path, const char *phase)
 
 static int setup_filter(struct pump *pp)
 {
-	struct filter_session_cfg s = { .id = SID };
-	int err = filter_new(first_of(pp->o.addr, pp->o.naddr, AF_INET), first_of(pp->o.addr, pp->o.naddr, AF_INET6),
-			     4, &pp->flt);
+	struct filter_session_cfg s = {.id = SID};
+	int err = filter_new(first_of(pp->o.addr, pp->o.naddr, AF_INET),
+	                     first_of(pp->o.addr, pp->o.naddr, AF_INET6), 4, &pp->flt);
 
 	if (err)
 		return err;
@@ -259,9 +300,11 @@ static void print_counters(struct pump *pp)
 		       (unsigned long long)c.passed_out);
 		for (int r = 1; r < FILTER_REASON_COUNT; r++) {
 			if (c.drop_in[r])
-				printf(" drop_in[%s]=%llu", filter_reason_str(r), (unsigned long long)c.drop_in[r]);
+				printf(" drop_in[%s]=%llu", filter_reason_str(r),
+				       (unsigned long long)c.drop_in[r]);
 			if (c.drop_out[r])
-				printf(" drop_out[%s]=%llu", filter_reason_str(r), (unsigned long long)c.drop_out[r]);
+				printf(" drop_out[%s]=%llu", filter_reason_str(r),
+				       (unsigned long long)c.drop_out[r]);
 		}
 	}
 	printf("\n");
@@ -329,7 +372,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static int open_sock(struct pump *pp)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *path = pp->o.listen ? pp->o.listen : pp->o.connect;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Address plan: derivation (stability, spread, exclusions), conflict checks, client pools, ipaddr. */
+/* Address plan: derivation (stability, spread, exclusions), conflict checks, client pools, ipaddr.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,15 +13,15 @@
 
 #include "addrplan.h"
 
-static struct ipaddr P(const char *s)
-{
+static struct ipaddr P(const char *s) {
 	struct ipaddr a;
 
 	assert_true(ipaddr_parse(s, &a));
 	return a;
 }
 
-static void test_ipaddr(void **state)
+static void
+test_ipaddr(void **state)
 {
 	struct ipaddr a, b;
 	char buf[IPADDR_STRLEN];
@@ -72,7 +73,8 @@ static void test_device_stable(void **state)
 	assert_int_equal(addrplan_device_v6("@printer", NULL, &b), 0);
 	assert_true(ipaddr_equal(&a, &b));
 	assert_int_equal(a.plen, 128);
-	assert_string_equal(ipaddr_str(&a, false, buf, sizeof(buf)), "fd70:6c73:7300:9d76:ce83:fc59:7fea:58a6");
+	assert_string_equal(ipaddr_str(&a, false, buf, sizeof(buf)),
+	                    "fd70:6c73:7300:9d76:ce83:fc59:7fea:58a6");
 	assert_int_equal(addrplan_device_v4("printer", NULL, &a), -EINVAL);
 	assert_int_equal(addrplan_device_v4("@Printer", NULL, &a), -EINVAL);
 	assert_int_equal(addrplan_device_v4(NULL, NULL, &a), -EINVAL);
@@ -98,7 +100,8 @@ static void test_device_spread(void **state)
 		assert_true(ipaddr_contains(&cfg.dev4, &a));
 		assert_false(ipaddr_contains(&cfg.pool4, &a));
 		assert_true(a.a[3] != 0 && a.a[3] != 255);
-		v = (uint32_t)a.a[0] << 24 | (uint32_t)a.a[1] << 16 | (uint32_t)a.a[2] << 8 | a.a[3];
+		v = (uint32_t)a.a[0] << 24 | (uint32_t)a.a[1] << 16 | (uint32_t)a.a[2] << 8 |
+		    a.a[3];
 		for (unsigned j = 0; j < i; j++)
 			collisions += all[j] == v;
 		all[i] = v;
@@ -154,10 +157,11 @@ static void test_device_prefix(void **state)
 	assert_int_equal(addrplan_device_ex("@y", &pre, &avoid, 0, &a), -EADDRNOTAVAIL);
 }
 
-static void host_add(struct addrplan_host *h, const char *a, bool route, int ifindex, const char *name, uint32_t table)
+static void host_add(struct addrplan_host *h, const char *a, bool route, int ifindex,
+                     const char *name, uint32_t table)
 {
-	struct addrplan_host_entry e = { .addr = P(a), .is_route = route, .ifindex = ifindex, .table = table,
-					 .rtype = 1 };
+	struct addrplan_host_entry e = {
+	    .addr = P(a), .is_route = route, .ifindex = ifindex, .table = table, .rtype = 1};
 
 	snprintf(e.ifname, sizeof(e.ifname), "%s", name);
 	assert_int_equal(addrplan_host_add(h, &e), 0);
@@ -165,7 +169,7 @@ static void host_add(struct addrplan_host *h, const char *a, bool route, int ifi
 
 static void test_conflict(void **state)
 {
-	struct addrplan_host h = { 0 };
+	struct addrplan_host h = {0};
 	struct ipaddr a = P("100.70.1.2");
 	char why[256];
 
@@ -186,7 +190,8 @@ static void test_conflict(void **state)
 	host_add(&h, "100.70.1.2/32", true, 5, "wg0", 254);
 	assert_int_equal(addrplan_check(&h, &a, 0, why, sizeof(why)), ADDRPLAN_ROUTE_EXACT);
 	assert_non_null(strstr(why, "wg0"));
-	assert_int_equal(addrplan_check(&h, &a, 5, why, sizeof(why)), ADDRPLAN_ROUTE_COVERS); /* our own */
+	assert_int_equal(addrplan_check(&h, &a, 5, why, sizeof(why)),
+	                 ADDRPLAN_ROUTE_COVERS); /* our own */
 	host_add(&h, "100.70.1.2/24", false, 6, "eth1", 0);
 	assert_int_equal(addrplan_check(&h, &a, 0, why, sizeof(why)), ADDRPLAN_ADDR_IN_USE);
 	assert_string_equal(why, "address 100.70.1.2 already on eth1 (as 100.70.1.2/24)");
@@ -224,7 +229,7 @@ static void test_pool(void **state)
 	a = P("10.9.0.3");
 	assert_int_equal(addrpool_reserve(pool, &a), 0);
 	{
-		struct addrplan_host h = { 0 };
+		struct addrplan_host h = {0};
 
 		host_add(&h, "10.9.0.4/24", false, 2, "eth0", 0);
 		host_add(&h, "10.9.0.5/32", true, 3, "wg0", 254);
@@ -287,13 +292,10 @@ static void test_default_pool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipaddr),
-		cmocka_unit_test(test_device_stable),
-		cmocka_unit_test(test_device_spread),
-		cmocka_unit_test(test_device_prefix),
-		cmocka_unit_test(test_conflict),
-		cmocka_unit_test(test_pool),
-		cmocka_unit_test(test_default_pool),
+	    cmocka_unit_test(test_ipaddr),        cmocka_unit_test(test_device_stable),
+	    cmocka_unit_test(test_device_spread), cmocka_unit_test(test_device_prefix),
+	    cmocka_unit_test(test_conflict),      cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_default_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

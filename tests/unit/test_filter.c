@@ -21,23 +21,23 @@ enum { SYN = 0x02, ACK = 0x10 };
 enum mod {
 	M_NONE,
 	M_EMPTY,
-	M_TRUNC_IP,     /* only 10 bytes */
-	M_TRUNC_L4,     /* L4 header cut to 10 bytes (length fields adjusted) */
-	M_TOTLEN_BIG,   /* IP length field larger than the buffer */
-	M_BAD_IHL,      /* IHL 4 */
+	M_TRUNC_IP,   /* only 10 bytes */
+	M_TRUNC_L4,   /* L4 header cut to 10 bytes (length fields adjusted) */
+	M_TOTLEN_BIG, /* IP length field larger than the buffer */
+	M_BAD_IHL,    /* IHL 4 */
 	M_VERSION5,
 	M_FRAG_NONFIRST,
 	M_FRAG_FIRST,
 	M_LSRR,
-	M_NOPS,         /* four NOP options */
-	M_DOFF4,        /* TCP data offset 4 */
-	M_HBH_DST,      /* v6: hop-by-hop + destination options */
-	M_RT_SL1,       /* v6: routing header, segments left 1 */
-	M_RT_SL0,       /* v6: routing header, segments left 0 */
-	M_HBH_SECOND,   /* v6: dst opts then hop-by-hop */
-	M_TOO_MANY,     /* v6: 9 destination options headers */
-	M_EXT_TRUNC,    /* v6: ext header runs past the end */
-	M_AH,           /* v6: authentication header */
+	M_NOPS,       /* four NOP options */
+	M_DOFF4,      /* TCP data offset 4 */
+	M_HBH_DST,    /* v6: hop-by-hop + destination options */
+	M_RT_SL1,     /* v6: routing header, segments left 1 */
+	M_RT_SL0,     /* v6: routing header, segments left 0 */
+	M_HBH_SECOND, /* v6: dst opts then hop-by-hop */
+	M_TOO_MANY,   /* v6: 9 destination options headers */
+	M_EXT_TRUNC,  /* v6: ext header runs past the end */
+	M_AH,         /* v6: authentication header */
 };
 
 struct pk {
@@ -55,11 +55,12 @@ struct pk {
 
 #define DEV4 "100.70.1.2"
 #define DEV6 "fd70:6c73:7300:1::2"
-#define C1 "100.127.0.1"
+#define C1   "100.127.0.1"
 #define C1V6 "fd70:6c73:7300:ffff::1"
-#define C2 "100.127.0.2"
-#define ANY FILTER_ANY_SESSION
+#define C2   "100.127.0.2"
+#define ANY  FILTER_ANY_SESSION
 
+/* clang-format off */
 static const struct pk cases[] = {
 	{ "v4 ssh", IN, 1, C1, DEV4, TCP, 40000, 22, SYN, M_NONE, FILTER_PASS, 1 },
 	{ "v4 telnet", IN, 1, C1, DEV4, TCP, 40000, 23, SYN, M_NONE, FILTER_PORT, 0 },
@@ -124,6 +125,7 @@ static const struct pk cases[] = {
 	{ "out v6 non-first fragment", OUT, 0, DEV6, C1V6, TCP, 22, 40000, ACK, M_FRAG_NONFIRST, FILTER_FRAGMENT, 0 },
 	{ "out v6 truncated header", OUT, 0, DEV6, C1V6, TCP, 22, 40000, ACK, M_TRUNC_IP, FILTER_TRUNCATED, 0 },
 };
+/* clang-format on */
 
 /* ---- packet builder ---- */
 
@@ -176,31 +178,48 @@ static size_t ext(uint8_t *p, uint8_t type, uint8_t next, int segleft, uint16_t 
 /* The v6 extension header chain for a mod: types in order. */
 static size_t chain_for(enum mod m, uint8_t *types)
 {
-	static const uint8_t hbh_dst[] = { 0, 60 }, rt[] = { 43 }, frag[] = { 44 }, second[] = { 60, 0 },
-			     ah[] = { 51 };
+	static const uint8_t hbh_dst[] = {0, 60}, rt[] = {43}, frag[] = {44}, second[] = {60, 0},
+	                     ah[] = {51};
 	const uint8_t *t = NULL;
 	size_t n = 0;
 
 	switch (m) {
-	case M_HBH_DST: t = hbh_dst; n = 2; break;
+	case M_HBH_DST:
+		t = hbh_dst;
+		n = 2;
+		break;
 	case M_RT_SL0:
-	case M_RT_SL1: t = rt; n = 1; break;
+	case M_RT_SL1:
+		t = rt;
+		n = 1;
+		break;
 	case M_FRAG_FIRST:
-	case M_FRAG_NONFIRST: t = frag; n = 1; break;
-	case M_HBH_SECOND: t = second; n = 2; break;
-	case M_AH: t = ah; n = 1; break;
+	case M_FRAG_NONFIRST:
+		t = frag;
+		n = 1;
+		break;
+	case M_HBH_SECOND:
+		t = second;
+		n = 2;
+		break;
+	case M_AH:
+		t = ah;
+		n = 1;
+		break;
 	case M_TOO_MANY:
 	case M_EXT_TRUNC:
 		n = m == M_TOO_MANY ? 9 : 1;
 		memset(types, 60, n);
 		return n;
-	default: return 0;
+	default:
+		return 0;
 	}
 	memcpy(types, t, n);
 	return n;
 }
 
-static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct ipaddr *d, uint8_t *p)
+static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct ipaddr *d,
+                       uint8_t *p)
 {
 	uint8_t types[16], l4[20];
 	size_t n = chain_for(k->mod, types), off = 40, l4len = build_l4(k, l4);
@@ -213,7 +232,8 @@ static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct 
 	memcpy(p + 8, s->a, 16);
 	memcpy(p + 24, d->a, 16);
 	for (size_t i = 0; i < n; i++)
-		off += ext(p + off, types[i], i + 1 < n ? types[i + 1] : k->proto, k->mod == M_RT_SL1, frag);
+		off += ext(p + off, types[i], i + 1 < n ? types[i + 1] : k->proto,
+		           k->mod == M_RT_SL1, frag);
 	if (k->mod == M_EXT_TRUNC) {
 		p[off - 8 + 1] = 3; /* claims 32 bytes, only 8 + l4 present */
 		l4len = 4;
@@ -226,7 +246,8 @@ static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct 
 	return k->mod == M_TRUNC_IP ? 30 : off;
 }
 
-static size_t build_v4(const struct pk *k, const struct ipaddr *s, const struct ipaddr *d, uint8_t *p)
+static size_t build_v4(const struct pk *k, const struct ipaddr *s, const struct ipaddr *d,
+                       uint8_t *p)
 {
 	uint8_t l4[20];
 	size_t hl = 20, l4len = build_l4(k, l4), tot;
@@ -277,9 +298,11 @@ static size_t build(const struct pk *k, uint8_t *p)
 
 static int setup(void **state)
 {
-	static const uint16_t ports2[] = { 22, 2222 };
-	struct filter_session_cfg s1 = { .id = 1 }, s2 = { .id = 2, .ports = ports2, .nports = 2,
-							  .deny_icmp_echo = true };
+	static const uint16_t ports2[] = {22, 2222};
+	struct filter_session_cfg s1 = {.id = 1}, s2 = {.id = 2,
+	                                                .ports = ports2,
+	                                                .nports = 2,
+	                                                .deny_icmp_echo = true};
 	struct ipaddr d4, d6;
 	struct filter *f;
 
@@ -302,7 +325,7 @@ static int teardown(void **state)
 }
 
 static enum filter_reason run(struct filter *f, const struct pk *k, const uint8_t *p, size_t len,
-			      struct filter_match *m)
+                              struct filter_match *m)
 {
 	return k->dir == IN ? filter_inbound(f, k->sid, p, len, m) : filter_outbound(f, p, len, m);
 }
@@ -311,7 +334,7 @@ static void test_table(void **state)
 {
 	struct filter *f = *state;
 	struct filter_counters c;
-	uint64_t want_in[FILTER_REASON_COUNT] = { 0 }, want_out[FILTER_REASON_COUNT] = { 0 };
+	uint64_t want_in[FILTER_REASON_COUNT] = {0}, want_out[FILTER_REASON_COUNT] = {0};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 
 	assert_true(n >= 30);
@@ -323,11 +346,11 @@ static void test_table(void **state)
 		enum filter_reason r = run(f, k, p, len, &m);
 
 		if (r != k->want)
-			fail_msg("case %zu \"%s\": got %s, want %s", i, k->name, filter_reason_str(r),
-				 filter_reason_str(k->want));
+			fail_msg("case %zu \"%s\": got %s, want %s", i, k->name,
+			         filter_reason_str(r), filter_reason_str(k->want));
 		if (r == FILTER_PASS && m.session_id != k->want_sid)
 			fail_msg("case %zu \"%s\": matched session %llu, want %llu", i, k->name,
-				 (unsigned long long)m.session_id, (unsigned long long)k->want_sid);
+			         (unsigned long long)m.session_id, (unsigned long long)k->want_sid);
 		(k->dir == IN ? want_in : want_out)[k->want]++;
 	}
 	filter_get_counters(f, &c);
@@ -356,7 +379,9 @@ static void test_truncation_sweep(void **state)
 			uint8_t copy[256];
 			struct filter_match m;
 
-			memcpy(copy, p, cut); /* exact-size view for ASan: heap not needed, stack is checked */
+			memcpy(
+			    copy, p,
+			    cut); /* exact-size view for ASan: heap not needed, stack is checked */
 			if (run(f, k, copy, cut, &m) == FILTER_PASS)
 				fail_msg("case \"%s\" cut to %zu bytes passed", k->name, cut);
 		}
@@ -387,10 +412,12 @@ static void test_garbage(void **state)
 	}
 	filter_get_counters(f, &after);
 	{
-		uint64_t total = after.passed_in + after.passed_out - before.passed_in - before.passed_out;
+		uint64_t total =
+		    after.passed_in + after.passed_out - before.passed_in - before.passed_out;
 
 		for (int r = 1; r < FILTER_REASON_COUNT; r++)
-			total += after.drop_in[r] + after.drop_out[r] - before.drop_in[r] - before.drop_out[r];
+			total += after.drop_in[r] + after.drop_out[r] - before.drop_in[r] -
+			         before.drop_out[r];
 		assert_int_equal(total, 40000);
 	}
 }
@@ -398,10 +425,11 @@ static void test_garbage(void **state)
 static void test_sessions(void **state)
 {
 	struct filter *f = *state;
-	struct filter_session_cfg s = { .id = 3 };
+	struct filter_session_cfg s = {.id = 3};
 	struct filter_session_stats st;
-	static const uint16_t zero_port[] = { 0 };
-	const struct pk k = { "s3", IN, 3, "100.127.0.3", DEV4, TCP, 1, 22, SYN, M_NONE, FILTER_PASS, 3 };
+	static const uint16_t zero_port[] = {0};
+	const struct pk k = {"s3", IN, 3,   "100.127.0.3", DEV4,        TCP,
+	                     1,    22, SYN, M_NONE,        FILTER_PASS, 3};
 	uint8_t p[128];
 	size_t len;
 
@@ -431,13 +459,16 @@ static void test_sessions(void **state)
 static void test_capacity(void **state)
 {
 	struct filter *f;
-	struct filter_session_cfg s = { 0 };
+	struct filter_session_cfg s = {0};
 
 	(void)state;
 	assert_int_equal(filter_new(NULL, NULL, 2, &f), 0);
 	for (int i = 0; i < 3; i++) {
 		s.id = (uint64_t)i + 10;
-		assert_true(ipaddr_parse(i == 0 ? "10.0.0.1" : i == 1 ? "10.0.0.2" : "10.0.0.3", &s.client4));
+		assert_true(ipaddr_parse(i == 0   ? "10.0.0.1"
+		                         : i == 1 ? "10.0.0.2"
+		                                  : "10.0.0.3",
+		                         &s.client4));
 		assert_int_equal(filter_session_add(f, &s), i < 2 ? 0 : -ENOSPC);
 	}
 	filter_free(f);
@@ -447,11 +478,11 @@ static void test_capacity(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncation_sweep, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-		cmocka_unit_test(test_capacity),
+	    cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncation_sweep, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+	    cmocka_unit_test(test_capacity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

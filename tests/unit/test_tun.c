@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* TUN device over the fake seam, the libmnl monitor fed crafted messages, and the ifup/ifdown runner. */
+/* TUN device over the fake seam, the libmnl monitor fed crafted messages, and the ifup/ifdown
+ * runner. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,7 +27,7 @@
 
 static void test_open_names(void **state)
 {
-	struct tun_open_opts o = { 0 };
+	struct tun_open_opts o = {0};
 	struct tun_dev *a, *b;
 
 	(void)state;
@@ -133,7 +134,7 @@ static void test_batch(void **state)
 static void test_write_eagain(void **state)
 {
 	struct tun_dev *d;
-	uint8_t b[1400] = { 0x45 };
+	uint8_t b[1400] = {0x45};
 	int r = 0, n;
 
 	(void)state;
@@ -220,7 +221,7 @@ static void test_nlmon(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	int lo = (int)if_nametoindex("lo");
-	struct seen s = { 0 };
+	struct seen s = {0};
 	uint8_t buf[4096];
 	struct nlmon *m;
 	size_t n;
@@ -320,22 +321,29 @@ static int script_teardown(void **state)
 
 static void test_ifscript(void **state)
 {
-	struct ifscript_env e = { .ifname = "pl3", .role = "device", .session = "42", .addr4 = "100.64.1.2/32",
-				  .peer4 = "100.127.0.1/32", .mtu = 1420, .phase = "up" };
+	struct ifscript_env e = {.ifname = "pl3",
+	                         .role = "device",
+	                         .session = "42",
+	                         .addr4 = "100.64.1.2/32",
+	                         .peer4 = "100.127.0.1/32",
+	                         .mtu = 1420,
+	                         .phase = "up"};
 	char path[128], out[128], err[IFSCRIPT_ERR_MAX], line[512];
 	struct timespec t0, t1;
 	FILE *f;
 
 	(void)state;
-	assert_int_equal(ifscript_run(NULL, &e, 0, err, sizeof(err)), 0);   /* not configured */
+	assert_int_equal(ifscript_run(NULL, &e, 0, err, sizeof(err)), 0); /* not configured */
 	assert_int_equal(ifscript_run("", &e, 0, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/missing", tmpdir);
-	assert_int_equal(ifscript_run(path, &e, 0, err, sizeof(err)), 0);   /* not present */
+	assert_int_equal(ifscript_run(path, &e, 0, err, sizeof(err)), 0); /* not present */
 	snprintf(path, sizeof(path), "%s/ok", tmpdir);
 	snprintf(out, sizeof(out), "%s/env", tmpdir);
 	snprintf(line, sizeof(line),
-		 "echo \"$PORTLESS_IFNAME $PORTLESS_ROLE $PORTLESS_SESSION $PORTLESS_ADDR4 $PORTLESS_PEER4 "
-		 "[$PORTLESS_ADDR6] $PORTLESS_MTU $PORTLESS_PHASE\" > %s", out);
+	         "echo \"$PORTLESS_IFNAME $PORTLESS_ROLE $PORTLESS_SESSION $PORTLESS_ADDR4 "
+	         "$PORTLESS_PEER4 "
+	         "[$PORTLESS_ADDR6] $PORTLESS_MTU $PORTLESS_PHASE\" > %s",
+	         out);
 	write_script(path, line);
 	assert_int_equal(ifscript_run(path, &e, 0, err, sizeof(err)), 0);
 	f = fopen(out, "r");
@@ -364,12 +372,12 @@ static void test_ifscript(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_names),
-		cmocka_unit_test(test_read_write),
-		cmocka_unit_test(test_batch),
-		cmocka_unit_test(test_write_eagain),
-		cmocka_unit_test(test_nlmon),
-		cmocka_unit_test_setup_teardown(test_ifscript, script_setup, script_teardown),
+	    cmocka_unit_test(test_open_names),
+	    cmocka_unit_test(test_read_write),
+	    cmocka_unit_test(test_batch),
+	    cmocka_unit_test(test_write_eagain),
+	    cmocka_unit_test(test_nlmon),
+	    cmocka_unit_test_setup_teardown(test_ifscript, script_setup, script_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
