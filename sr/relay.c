@@ -189,7 +189,7 @@ static void udp_send(struct relay *r, const void *p, size_t n, const struct sock
 
 static int tcp_send_msg(struct rtcp *t, const uint8_t *msg, size_t n)
 {
-	uint8_t buf[SR_FRAME_HDR + 64];
+	uint8_t buf[SR_FRAME_HDR + SR_SIDE_MSG_MAX];
 
 	if (n > sizeof(buf) - SR_FRAME_HDR)
 		return -EINVAL;
@@ -486,7 +486,7 @@ static bool parse_head(const uint8_t *m, size_t n, size_t want, struct head *h)
  */
 static size_t handshake(struct relay *r, const uint8_t *m, size_t n,
 			const struct sockaddr_storage *from, socklen_t flen, struct rtcp *t,
-			uint8_t out[64], bool *authed)
+			uint8_t out[SR_SIDE_MSG_MAX], bool *authed)
 {
 	uint8_t tr = t ? SR_TR_TCP : SR_TR_UDP;
 	struct head h;
@@ -656,7 +656,7 @@ static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 
 static void udp_one(struct relay *r, unsigned i)
 {
-	uint8_t *p = r->rbuf[i], out[64];
+	uint8_t *p = r->rbuf[i], out[SR_SIDE_MSG_MAX];
 	size_t n = r->rmsg[i].msg_len;
 	socklen_t flen = r->rmsg[i].msg_hdr.msg_namelen;
 	bool authed;
@@ -762,7 +762,7 @@ static void tcp_frame_fwd(struct rtcp *t, const uint8_t *m, size_t n)
 /* Handshake frame from an unauthenticated connection. Returns <0 when closed. */
 static int tcp_hs_frame(struct rtcp *t, const uint8_t *m, size_t n)
 {
-	uint8_t out[64];
+	uint8_t out[SR_SIDE_MSG_MAX];
 	bool authed;
 	size_t k;
 

@@ -122,7 +122,7 @@ static void destroy(struct sr_client *c)
 /* Put a side message on the wire (UDP datagram or TCP frame). */
 static int send_msg(struct sr_client *c, const uint8_t *m, size_t n)
 {
-	uint8_t buf[SR_FRAME_HDR + 64];
+	uint8_t buf[SR_FRAME_HDR + SR_SIDE_MSG_MAX];
 
 	if (c->tr == SR_TR_UDP)
 		return send(c->ufd, m, n, MSG_DONTWAIT) < 0 ? -errno : 0;

@@ -118,6 +118,12 @@ enum {
 	SR_ROAM_LEN = SR_SIDE_HDR + 4 + 8 + SR_MAC_LEN,
 };
 
+/** The longest side message (buffers for framing one). */
+enum { SR_SIDE_MSG_MAX = SR_AUTH_LEN };
+_Static_assert((int)SR_SIDE_MSG_MAX >= SR_HELLO_LEN && (int)SR_SIDE_MSG_MAX >= SR_ROAM_LEN &&
+		       (int)SR_SIDE_MSG_MAX >= SR_CHALLENGE_LEN &&
+		       (int)SR_SIDE_MSG_MAX >= SR_WELCOME_LEN,
+	       "SR_SIDE_MSG_MAX is the longest side message");
 _Static_assert(SR_HELLO_LEN >= SR_CHALLENGE_LEN, "HELLO must not be smaller than its answer");
 _Static_assert(SR_AUTH_LEN >= SR_WELCOME_LEN, "AUTH must not be smaller than its answer");
 

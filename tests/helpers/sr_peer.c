@@ -55,7 +55,7 @@ struct peer {
 	struct sr_client *sc;
 	ev_timer pace, deadline, linger;
 	uint8_t *seen; /* one byte per expected sequence number */
-	unsigned long sent, recv, dup, bad, peer_total;
+	unsigned long sent, recv, dup, bad, peer_total, done_ticks;
 	bool peer_done, sending_done, up, failed;
 	int transport;
 	double t_up, t_done, t_first_rx, t_last_rx;
@@ -145,8 +145,9 @@ static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	unsigned long budget = p->o.rate ? (p->o.rate + 999) / 1000 : 1000000;
 
 	if (p->sending_done) {
-		if (p->transport == SR_TR_UDP && !p->peer_done)
-			send_done(p); /* keep telling the peer: DONE packets may be lost */
+		/* keep telling the peer until we leave: DONE datagrams may be lost */
+		if (p->transport == SR_TR_UDP && (!p->peer_done || ++p->done_ticks % 10 == 0))
+			send_done(p);
 		return;
 	}
 	send_some(p, budget);
