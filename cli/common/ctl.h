@@ -89,6 +89,12 @@ enum ctl_hop {
 /** UP flags. */
 enum ctl_up_flags {
 	CTL_UP_DETACH = 1u << 0, /**< keep the session after the connection closes (portless up -d) */
+	/**
+	 * End the session when the requesting process exits (pidfd on its
+	 * SO_PEERCRED pid). `portless ssh` sets it with DETACH: ssh closes every
+	 * inherited descriptor at start-up, but keeps portless's pid across exec.
+	 */
+	CTL_UP_FOLLOW_PID = 1u << 1,
 };
 
 enum ctl_role { CTL_ROLE_CLIENT = 1, CTL_ROLE_DEVICE = 2 };

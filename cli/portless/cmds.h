@@ -10,4 +10,9 @@ int cmd_enroll(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 
+int cmd_ssh(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
 #endif

@@ -15,6 +15,10 @@ static const struct {
 } cmds[] = {
 	{"keygen", cmd_keygen, "keygen @name [--keys DIR] [--force]"},
 	{"whoami", cmd_whoami, "whoami [--keys DIR]"},
+	{"ssh", cmd_ssh, "ssh [user@]@device [-- ssh args...]"},
+	{"up", cmd_up, "up [user@]@device [--detach]"},
+	{"down", cmd_down, "down @device|SESSION-ID"},
+	{"status", cmd_status, "status"},
 	{"enroll", cmd_enroll, "enroll @name --cp HOST:PORT --server-key KEY --code CODE [--keys DIR]"},
 	{"notify", cmd_notify, "notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]"},
 	{"listen", cmd_listen, "listen [--keys DIR] [--count N]"},

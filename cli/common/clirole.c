@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+#include "clirole.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msgtypes.h"
+#include "net.h"
+#include "sr_client.h"
+#include "tun.h"
+
+enum {
+	CLI_TICKET_TIMEOUT = 10, /**< s for the SR's ticket */
+	CLI_ANSWER_TIMEOUT = 15, /**< s for the device's answer */
+	CLI_PATH_TIMEOUT = 15,   /**< s for the relay path to pair */
+	CLI_REQUEST_TTL = 30,    /**< s a session request may wait in the device's queue */
+	CLI_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
+	CLI_READS_PER_WAKEUP = 64,
+};
+
+enum cstate { CS_TICKET = 1, CS_ANSWER, CS_PATH, CS_UP };
+
+struct csess {
+	struct clirole *c;
+	struct csess *next;
+	enum cstate state;
+	char device[HANDLE_BUF];
+	char relay[HANDLE_BUF];
+	char user[SESS_USER_MAX + 1];
+	uint8_t sid[SR_SID_LEN];
+	char hex[33];
+	struct clirole_cbs cb;
+	struct sr_ticket ticket;
+	struct dp_keypair kp;
+	struct sess_answer *ans; /* sodium_malloc'ed: holds the SSH private key */
+	struct tun_dev *tun;
+	int ifindex;
+	ev_io tun_w;
+	ev_timer step_w;
+	struct sr_client *sr;
+	int transport;
+	double start;
+	uint64_t bytes_in, bytes_out;
+	char dev_ip[INET6_ADDRSTRLEN], cli_ip[INET6_ADDRSTRLEN];
+};
+
+struct clirole {
+	struct ep *ep;
+	struct csess *sessions; /* oldest first */
+	uint8_t *buf;
+};
+
+int clirole_new(struct ep *ep, struct clirole **out)
+{
+	struct clirole *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->ep = ep;
+	c->buf = malloc(CLI_PKT_BUF);
+	if (!c->buf) {
+		free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+static void sent_cb(void *arg, int err, const char *msg)
+{
+	if (err)
+		log_msg(PL_LOG_WARN, "notification not delivered: %s", msg);
+}
+
+static void tell_device_end(struct csess *s)
+{
+	struct sess_end e = {.reason = SESS_END_CLOSED};
+	uint8_t buf[64];
+	size_t n;
+
+	memcpy(e.session_id, s->sid, SR_SID_LEN);
+	if (sess_end_encode(&e, buf, sizeof(buf), &n) == 0 &&
+	    cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_END, buf, n, 60, sent_cb,
+			     NULL) < 0)
+		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->device);
+}
+
+/* Undo everything, wipe, free. No callback. */
+static void csess_free(struct csess *s)
+{
+	struct clirole *c = s->c;
+	struct ev_loop *loop = c->ep->loop;
+
+	ev_timer_stop(loop, &s->step_w);
+	sr_client_free(s->sr);
+	if (s->tun) {
+		ev_io_stop(loop, &s->tun_w);
+		tun_close(s->tun); /* the kernel removes the interface, its addresses and routes */
+	}
+	for (struct csess **pp = &c->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	if (s->ans)
+		sodium_free(s->ans);
+	sr_ticket_wipe(&s->ticket);
+	dp_keypair_wipe(&s->kp);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
+/* Finish a session with a reason for the user (the last callback). */
+static void csess_done(struct csess *s, int hop, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void csess_done(struct csess *s, int hop, const char *fmt, ...)
+{
+	struct clirole_cbs cb = s->cb;
+	char text[CTL_TEXT_BUF];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_msg(PL_LOG_INFO, "session %.8s to %s: %s", s->sid[0] || s->sid[1] ? s->hex : "-",
+		s->device, text);
+	if (s->state >= CS_ANSWER)
+		tell_device_end(s);
+	csess_free(s);
+	if (cb.done)
+		cb.done(cb.arg, hop, text);
+}
+
+static void progress(struct csess *s, int hop, const char *text)
+{
+	if (s->cb.progress)
+		s->cb.progress(s->cb.arg, hop, text);
+}
+
+static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct csess *s = container_of(w, struct csess, step_w);
+
+	switch (s->state) {
+	case CS_TICKET:
+		csess_done(s, CTL_HOP_SR, "no ticket from %s within %d s (relay offline?)", s->relay,
+			   CLI_TICKET_TIMEOUT);
+		break;
+	case CS_ANSWER:
+		csess_done(s, CTL_HOP_DEVICE_ANSWER,
+			   "no answer from %s within %d s (not authorised, or offline)", s->device,
+			   CLI_ANSWER_TIMEOUT);
+		break;
+	default:
+		csess_done(s, CTL_HOP_TUNNEL, "the relay path did not come up within %d s",
+			   CLI_PATH_TIMEOUT);
+	}
+}
+
+static void step(struct csess *s, enum cstate st, double timeout)
+{
+	s->state = st;
+	ev_timer_stop(s->c->ep->loop, &s->step_w);
+	if (timeout > 0) {
+		ev_timer_set(&s->step_w, timeout, 0);
+		ev_timer_start(s->c->ep->loop, &s->step_w);
+	}
+}
+
+/* ---- data path ---- */
+
+static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct csess *s = container_of(w, struct csess, tun_w);
+	uint8_t *buf = s->c->buf;
+	struct pkt p;
+
+	for (int i = 0; i < CLI_READS_PER_WAKEUP; i++) {
+		pkt_init(&p, buf, CLI_PKT_BUF - SR_TAILROOM, SR_HEADROOM);
+		ssize_t n = tun_read(s->tun, &p);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0 || !s->sr)
+			continue;
+		p.cap = CLI_PKT_BUF;
+		if (sr_client_send(s->sr, &p) == 0)
+			s->bytes_out += (uint64_t)n;
+	}
+}
+
+static void sr_up(void *arg, int transport)
+{
+	struct csess *s = arg;
+	const struct sess_answer *a = s->ans;
+	struct clirole_ready r = {
+		.sid = s->sid, .device = s->device, .device_ip = s->dev_ip,
+		.client_ip = s->cli_ip, .user = a->user, .sshkey = a->sshkey,
+		.hostkeys = a->hostkeys, .ifname = tun_name(s->tun), .transport = transport,
+	};
+
+	s->transport = transport;
+	step(s, CS_UP, 0);
+	log_msg(PL_LOG_INFO, "session %.8s to %s up: %s -> %s on %s over %s (%.0f ms)", s->hex,
+		s->device, s->cli_ip, s->dev_ip, tun_name(s->tun),
+		transport == SR_TR_UDP ? "UDP" : "TCP", (ev_now(s->c->ep->loop) - s->start) * 1000);
+	if (s->cb.ready)
+		s->cb.ready(s->cb.arg, &r);
+}
+
+static void sr_packet(void *arg, struct pkt *p)
+{
+	struct csess *s = arg;
+
+	s->bytes_in += p->len;
+	if (tun_write(s->tun, p) < 0)
+		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
+}
+
+static void sr_down(void *arg, int reason, const char *msg)
+{
+	struct csess *s = arg;
+
+	sr_client_free(s->sr);
+	s->sr = NULL;
+	csess_done(s, s->state == CS_UP && reason == SR_DOWN_CLOSED ? CTL_HOP_NONE : CTL_HOP_SR,
+		   "relay path down: %s", msg ? msg : "?");
+}
+
+/* ---- set-up steps ---- */
+
+static int open_tun(struct csess *s, char *why, size_t cap)
+{
+	struct netcfg *nc = s->c->ep->nc;
+	const struct sess_answer *a = s->ans;
+	struct ipaddr c4, d4, c6, d6;
+	int r;
+
+	ipaddr_from_bytes(&c4, AF_INET, &a->client_v4, 32);
+	ipaddr_from_bytes(&d4, AF_INET, &a->device_v4, 32);
+	ipaddr_from_bytes(&c6, AF_INET6, &a->client_v6, 128);
+	ipaddr_from_bytes(&d6, AF_INET6, &a->device_v6, 128);
+	inet_ntop(AF_INET, &a->device_v4, s->dev_ip, sizeof(s->dev_ip));
+	inet_ntop(AF_INET, &a->client_v4, s->cli_ip, sizeof(s->cli_ip));
+	r = tun_open(NULL, &s->tun);
+	if (r < 0) {
+		snprintf(why, cap, "cannot create a TUN interface: %s", strerror(-r));
+		return r;
+	}
+	s->ifindex = netcfg_ifindex(nc, tun_name(s->tun));
+	r = s->ifindex < 0 ? s->ifindex : 0;
+	if (r == 0)
+		r = netcfg_link_set_mtu(nc, s->ifindex, a->mtu);
+	if (r == 0)
+		r = netcfg_link_no_ipv6_ll(nc, s->ifindex);
+	if (r == 0)
+		r = netcfg_addr_add(nc, s->ifindex, &c4, &d4);
+	if (r == 0)
+		r = netcfg_addr_add(nc, s->ifindex, &c6, &d6);
+	if (r == 0)
+		r = netcfg_link_set_up(nc, s->ifindex, true);
+	if (r < 0) {
+		snprintf(why, cap, "%s: %s", tun_name(s->tun), netcfg_error(nc));
+		return r;
+	}
+	ev_io_init(&s->tun_w, tun_cb, tun_fd(s->tun), EV_READ);
+	ev_io_start(s->c->ep->loop, &s->tun_w);
+	return 0;
+}
+
+static int open_path(struct csess *s)
+{
+	struct sr_session_params sp;
+	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
+	struct dp_transcript t;
+	int r;
+
+	memset(&sp, 0, sizeof(sp));
+	memset(&t, 0, sizeof(t));
+	memcpy(t.session_id, s->sid, SR_SID_LEN);
+	t.handle_a = ep_handle(s->c->ep);
+	t.handle_b = s->device;
+	memcpy(t.pk_a, s->kp.pk, DP_PK_LEN);
+	memcpy(t.pk_b, s->ans->device_pk, DP_PK_LEN);
+	t.aead = s->ans->aead;
+	r = dp_derive(&s->kp, SR_SIDE_A, &t, &sp.keys);
+	if (r == 0) {
+		sr_ticket_side(&s->ticket, SR_SIDE_A, &sp.ticket);
+		s->sr = sr_client_new(s->c->ep->loop, &sp, &cb);
+		r = s->sr ? 0 : -ENOMEM;
+	}
+	sodium_memzero(&sp, sizeof(sp));
+	dp_keypair_wipe(&s->kp);
+	return r;
+}
+
+static void on_answer(struct csess *s, const struct envelope *env)
+{
+	char why[CTL_TEXT_BUF];
+
+	s->ans = sodium_malloc(sizeof(*s->ans));
+	if (!s->ans || !sess_answer_decode(env->payload, env->payload_len, s->ans)) {
+		csess_done(s, CTL_HOP_DEVICE_ANSWER, "malformed answer from %s", s->device);
+		return;
+	}
+	if (s->ans->status != SESS_OK) {
+		csess_done(s, CTL_HOP_DEVICE_ANSWER, "%s refused: %s", s->device, s->ans->reason);
+		return;
+	}
+	if (!(dp_aead_supported() & (1u << s->ans->aead))) {
+		csess_done(s, CTL_HOP_DEVICE_ANSWER, "%s chose an AEAD we cannot run", s->device);
+		return;
+	}
+	progress(s, CTL_HOP_TUNNEL, "answer received; bringing the tunnel up");
+	if (open_tun(s, why, sizeof(why)) < 0) {
+		csess_done(s, CTL_HOP_TUNNEL, "%s", why);
+		return;
+	}
+	if (open_path(s) < 0) {
+		csess_done(s, CTL_HOP_TUNNEL, "cannot start the relay path");
+		return;
+	}
+	step(s, CS_PATH, CLI_PATH_TIMEOUT);
+}
+
+static void request_done(void *arg, int err, const char *msg)
+{
+	/* The session may be gone by now: look it up by pointer identity. */
+	(void)arg;
+	if (err)
+		log_msg(PL_LOG_WARN, "session request not delivered: %s", msg);
+}
+
+static void on_ticket(struct csess *s, const struct envelope *env)
+{
+	struct sess_request rq;
+	uint8_t buf[SESS_REQUEST_MAX];
+	size_t n;
+	int r;
+
+	if (!sr_ticket_decode(env->payload, env->payload_len, &s->ticket)) {
+		csess_done(s, CTL_HOP_SR, "malformed ticket from %s", s->relay);
+		return;
+	}
+	if (s->ticket.status != SR_TK_OK) {
+		csess_done(s, CTL_HOP_SR, "%s refused: %s", s->relay, s->ticket.reason);
+		return;
+	}
+	memcpy(s->sid, s->ticket.session_id, SR_SID_LEN);
+	ep_sid_hex(s->sid, s->hex);
+	dp_keypair_new(&s->kp);
+	memset(&rq, 0, sizeof(rq));
+	memcpy(rq.session_id, s->sid, SR_SID_LEN);
+	sr_ticket_side(&s->ticket, SR_SIDE_B, &rq.ticket);
+	memcpy(rq.client_pk, s->kp.pk, DP_PK_LEN);
+	rq.aead_mask = (uint8_t)dp_aead_supported();
+	snprintf(rq.user, sizeof(rq.user), "%s", s->user);
+	r = sess_request_encode(&rq, buf, sizeof(buf), &n);
+	if (r == 0)
+		r = cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_REQUEST, buf, n,
+				     CLI_REQUEST_TTL, request_done, NULL);
+	sess_request_wipe(&rq);
+	sodium_memzero(buf, sizeof(buf));
+	if (r < 0) {
+		csess_done(s, CTL_HOP_HOME, "cannot send the session request: %s", strerror(-r));
+		return;
+	}
+	step(s, CS_ANSWER, CLI_ANSWER_TIMEOUT);
+	progress(s, CTL_HOP_DEVICE_ANSWER, "waiting for the device's answer");
+}
+
+/* A ticket is for the oldest session waiting on that relay (tickets are interchangeable). */
+static struct csess *ticket_waiter(struct clirole *c, const char *relay)
+{
+	for (struct csess *s = c->sessions; s; s = s->next)
+		if (s->state == CS_TICKET && !strcmp(s->relay, relay))
+			return s;
+	return NULL;
+}
+
+static struct csess *find_sid(struct clirole *c, const uint8_t sid[SR_SID_LEN])
+{
+	for (struct csess *s = c->sessions; s; s = s->next)
+		if (s->state >= CS_ANSWER && !memcmp(s->sid, sid, SR_SID_LEN))
+			return s;
+	return NULL;
+}
+
+void clirole_on_notification(struct clirole *c, const struct envelope *env)
+{
+	struct csess *s;
+	uint8_t sid[SR_SID_LEN];
+
+	if (env->type == MSG_SR_TICKET) {
+		s = ticket_waiter(c, env->from);
+		if (s)
+			on_ticket(s, env);
+		return;
+	}
+	if (env->payload_len < 1 + SR_SID_LEN)
+		return;
+	memcpy(sid, env->payload + 1, SR_SID_LEN); /* answer and end: version, then the id */
+	s = find_sid(c, sid);
+	if (!s || strcmp(s->device, env->from) != 0)
+		return;
+	if (env->type == MSG_SESSION_ANSWER && s->state == CS_ANSWER)
+		on_answer(s, env);
+	else if (env->type == MSG_SESSION_END)
+		csess_done(s, CTL_HOP_NONE, "%s ended the session", s->device);
+}
+
+static void sr_request_done(void *arg, int err, const char *msg)
+{
+	struct clirole *c = arg;
+	(void)c;
+	if (err)
+		log_msg(PL_LOG_WARN, "ticket request not delivered: %s", msg);
+}
+
+struct csess *clirole_up(struct clirole *c, const char *device, const char *user,
+			 const struct clirole_cbs *cb)
+{
+	const struct pdconf *conf = c->ep->conf;
+	struct sr_request rq = {0};
+	uint8_t buf[SR_REQ_MAX];
+	struct csess *s, **tail;
+	size_t n;
+
+	if (!handle_valid(device) || !sess_user_valid(user) || conf->n_sr == 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->c = c;
+	s->cb = *cb;
+	snprintf(s->device, sizeof(s->device), "%s", device);
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(s->relay, sizeof(s->relay), "%s", conf->sr[0]);
+	s->start = ev_now(c->ep->loop);
+	ev_init(&s->step_w, step_timeout);
+	for (tail = &c->sessions; *tail; tail = &(*tail)->next)
+		;
+	*tail = s;
+	step(s, CS_TICKET, CLI_TICKET_TIMEOUT);
+	snprintf(rq.peer, sizeof(rq.peer), "%s", device);
+	if (sr_request_encode(&rq, buf, sizeof(buf), &n) < 0 ||
+	    cp_client_notify(c->ep->cp, s->relay, MSG_SR_REQUEST, buf, n, CLI_TICKET_TIMEOUT,
+			     sr_request_done, c) < 0) {
+		csess_free(s);
+		return NULL;
+	}
+	progress(s, c->ep->cp_up ? CTL_HOP_SR : CTL_HOP_HOME,
+		 c->ep->cp_up ? "asking the relay for a ticket"
+			      : "waiting for the control plane, then the relay");
+	return s;
+}
+
+void clirole_down(struct csess *s)
+{
+	if (s->state >= CS_ANSWER)
+		tell_device_end(s);
+	csess_free(s);
+}
+
+unsigned clirole_down_target(struct clirole *c, const char *target)
+{
+	unsigned n = 0;
+	struct csess *s = c->sessions, *next;
+
+	for (; s; s = next) {
+		next = s->next;
+		if (!strcmp(s->device, target) || !strcmp(s->hex, target)) {
+			csess_done(s, CTL_HOP_NONE, "ended by portless down");
+			n++;
+		}
+	}
+	return n;
+}
+
+size_t clirole_status(const struct clirole *c, struct ctl_row *rows, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct csess *s = c->sessions; s && n < max; s = s->next, n++) {
+		struct ctl_row *r = &rows[n];
+
+		memset(r, 0, sizeof(*r));
+		memcpy(r->sid, s->sid, SR_SID_LEN);
+		r->role = CTL_ROLE_CLIENT;
+		r->state = s->state == CS_UP ? CTL_STATE_UP : CTL_STATE_SETUP;
+		r->transport = s->transport == SR_TR_UDP   ? CTL_TRANSPORT_UDP
+			       : s->transport == SR_TR_TCP ? CTL_TRANSPORT_TCP
+							   : CTL_TRANSPORT_NONE;
+		snprintf(r->peer, sizeof(r->peer), "%s", s->device);
+		snprintf(r->user, sizeof(r->user), "%s", s->user);
+		snprintf(r->device_ip, sizeof(r->device_ip), "%s", s->dev_ip);
+		snprintf(r->client_ip, sizeof(r->client_ip), "%s", s->cli_ip);
+		r->bytes_in = s->bytes_in;
+		r->bytes_out = s->bytes_out;
+		r->age = (uint32_t)(ev_now(c->ep->loop) - s->start);
+	}
+	return n;
+}
+
+void clirole_free(struct clirole *c)
+{
+	if (!c)
+		return;
+	while (c->sessions)
+		clirole_down(c->sessions);
+	free(c->buf);
+	free(c);
+}

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "clirole.h"
+#include "ctl.h"
+#include "devrole.h"
+#include "ep.h"
+#include "knownhosts.h"
+#include "log.h"
+#include "pdconf.h"
+#include "sshkey.h"
+
+enum { DAEMON_MAX_ROWS = 256 };
+
+/* One UP request from a local user, and the session it holds. */
+struct creq {
+	struct daemon *dm;
+	struct creq *next;
+	struct ctl_peer *peer; /* NULL once the requester hung up (detached sessions) */
+	struct csess *s;       /* NULL once the session is gone */
+	uid_t uid;
+	gid_t gid;
+	uint32_t flags;
+	int pidfd;
+	ev_io pid_w;
+	bool ready;
+	char device[HANDLE_BUF];
+	char sidhex[33];
+	char key_name[96], kh_name[96];
+};
+
+struct daemon {
+	struct ev_loop *loop;
+	struct pdconf *conf;
+	struct ep ep;
+	struct ctl_server ctl;
+	bool ctl_open;
+	char rundir[PDCONF_PATH_MAX];
+	struct creq *reqs;
+	ev_signal sigterm_w, sigint_w;
+	bool notified_ready;
+};
+
+static void creq_free(struct creq *q)
+{
+	struct daemon *dm = q->dm;
+
+	if (q->pidfd >= 0) {
+		ev_io_stop(dm->loop, &q->pid_w);
+		close(q->pidfd);
+	}
+	if (q->key_name[0])
+		ctl_remove_user_file(q->uid, dm->rundir, q->key_name);
+	if (q->kh_name[0])
+		ctl_remove_user_file(q->uid, dm->rundir, q->kh_name);
+	if (q->peer)
+		q->peer->user = NULL;
+	for (struct creq **pp = &dm->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	free(q);
+}
+
+static void send_text(struct ctl_peer *p, int type, int hop, const char *text)
+{
+	struct ctl_msg m = {.type = (uint8_t)type};
+
+	m.progress.hop = (uint8_t)hop;
+	snprintf(m.progress.text, sizeof(m.progress.text), "%s", text);
+	if (ctl_peer_send(p, &m) < 0)
+		log_msg(PL_LOG_DEBUG, "control socket: reply dropped");
+}
+
+static void q_progress(void *arg, int hop, const char *text)
+{
+	struct creq *q = arg;
+
+	if (q->peer)
+		send_text(q->peer, CTL_PROGRESS, hop, text);
+}
+
+/* The ephemeral SSH key and a known_hosts file, owned by the requesting user, 0600. */
+static int write_user_files(struct creq *q, const struct clirole_ready *r, struct ctl_ready *m)
+{
+	struct sshkey_pub keys[KNOWNHOSTS_MAX_KEYS];
+	size_t n = 0;
+	const char *l = r->hostkeys;
+	int rc;
+
+	while (*l && n < KNOWNHOSTS_MAX_KEYS) {
+		char line[SSHKEY_LINE_BUF];
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+
+		if (len >= sizeof(line))
+			return -EINVAL;
+		memcpy(line, l, len);
+		line[len] = '\0';
+		if (sshkey_pub_parse(line, &keys[n]) == 0)
+			n++;
+		l += len + (nl ? 1 : 0);
+	}
+	snprintf(q->key_name, sizeof(q->key_name), "%s-%.16s.key", r->device + 1, q->sidhex);
+	rc = ctl_write_user_file(q->uid, q->gid, q->dm->rundir, q->key_name, r->sshkey,
+				 strlen(r->sshkey), m->key_path, sizeof(m->key_path));
+	if (rc < 0) {
+		q->key_name[0] = '\0';
+		return rc;
+	}
+	snprintf(q->kh_name, sizeof(q->kh_name), "%s-%.16s.known_hosts", r->device + 1,
+		 q->sidhex);
+	rc = knownhosts_write_user(q->uid, q->gid, q->dm->rundir, q->kh_name, r->device, keys, n,
+				   m->known_hosts_path, sizeof(m->known_hosts_path));
+	if (rc < 0)
+		q->kh_name[0] = '\0';
+	return rc;
+}
+
+static void pid_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct creq *q = container_of(w, struct creq, pid_w);
+
+	log_msg(PL_LOG_INFO, "session %.8s: the requesting process exited; ending it", q->sidhex);
+	if (q->s)
+		clirole_down(q->s);
+	q->s = NULL;
+	creq_free(q);
+}
+
+static int follow_pid(struct creq *q, pid_t pid)
+{
+	q->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (q->pidfd < 0)
+		return -errno;
+	ev_io_init(&q->pid_w, pid_cb, q->pidfd, EV_READ);
+	ev_io_start(q->dm->loop, &q->pid_w);
+	return 0;
+}
+
+static void q_ready(void *arg, const struct clirole_ready *r)
+{
+	struct creq *q = arg;
+	struct ctl_msg m = {.type = CTL_READY};
+	int rc;
+
+	q->ready = true;
+	sodium_bin2hex(q->sidhex, sizeof(q->sidhex), r->sid, 16);
+	if (!q->peer)
+		return;
+	memcpy(m.ready.sid, r->sid, CTL_SID_LEN);
+	snprintf(m.ready.device, sizeof(m.ready.device), "%s", r->device);
+	snprintf(m.ready.device_ip, sizeof(m.ready.device_ip), "%s", r->device_ip);
+	snprintf(m.ready.client_ip, sizeof(m.ready.client_ip), "%s", r->client_ip);
+	snprintf(m.ready.user, sizeof(m.ready.user), "%s", r->user);
+	snprintf(m.ready.host_alias, sizeof(m.ready.host_alias), "%s", r->device);
+	rc = write_user_files(q, r, &m.ready);
+	if (rc < 0) {
+		send_text(q->peer, CTL_ERROR, CTL_HOP_DAEMON, "cannot write the session's key files");
+		goto fail;
+	}
+	if ((q->flags & CTL_UP_FOLLOW_PID) && follow_pid(q, q->peer->pid) < 0) {
+		send_text(q->peer, CTL_ERROR, CTL_HOP_DAEMON, "cannot follow the requesting process");
+		goto fail;
+	}
+	if (ctl_peer_send(q->peer, &m) < 0)
+		goto fail;
+	return;
+fail:
+	clirole_down(q->s);
+	q->s = NULL;
+	creq_free(q);
+}
+
+static void q_done(void *arg, int hop, const char *text)
+{
+	struct creq *q = arg;
+	struct ctl_msg m = {.type = CTL_ENDED};
+
+	q->s = NULL;
+	if (q->peer && !q->ready) {
+		send_text(q->peer, CTL_ERROR, hop, text);
+	} else if (q->peer) {
+		sodium_hex2bin(m.ended.sid, CTL_SID_LEN, q->sidhex, 32, NULL, NULL, NULL);
+		m.ended.hop = (uint8_t)hop;
+		snprintf(m.ended.text, sizeof(m.ended.text), "%s", text);
+		if (ctl_peer_send(q->peer, &m) < 0)
+			log_msg(PL_LOG_DEBUG, "control socket: ENDED dropped");
+	}
+	creq_free(q);
+}
+
+static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up *up)
+{
+	static const struct clirole_cbs cbs_tmpl = {q_progress, q_ready, q_done, NULL};
+	struct clirole_cbs cbs = cbs_tmpl;
+	char user[CTL_USER_BUF];
+	struct creq *q;
+
+	if (!dm->ep.cli) {
+		send_text(p, CTL_ERROR, CTL_HOP_DAEMON, "the client role is not enabled");
+		return 0;
+	}
+	if (p->user) {
+		send_text(p, CTL_ERROR, CTL_HOP_DAEMON, "one session per connection");
+		return 0;
+	}
+	if (up->user[0]) {
+		snprintf(user, sizeof(user), "%s", up->user);
+	} else {
+		struct passwd *pw = getpwuid(p->uid);
+
+		snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "");
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return 0;
+	q->dm = dm;
+	q->peer = p;
+	q->uid = p->uid;
+	q->gid = p->gid;
+	q->flags = up->flags;
+	q->pidfd = -1;
+	snprintf(q->device, sizeof(q->device), "%s", up->device);
+	cbs.arg = q;
+	q->next = dm->reqs;
+	dm->reqs = q;
+	p->user = q;
+	log_msg(PL_LOG_INFO, "uid %u asks for %s as '%s'", (unsigned)p->uid, up->device, user);
+	q->s = clirole_up(dm->ep.cli, up->device, user, &cbs);
+	if (!q->s) {
+		send_text(p, CTL_ERROR, CTL_HOP_DAEMON,
+			  "bad request (device handle or user name) or no relay configured");
+		creq_free(q);
+	}
+	return 0;
+}
+
+static int handle_down(struct daemon *dm, struct ctl_peer *p, const struct ctl_down *d)
+{
+	struct ctl_msg m = {.type = CTL_DOWN_OK};
+	struct creq *q, *next;
+
+	for (q = dm->reqs; q; q = next) {
+		next = q->next;
+		if (strcmp(q->device, d->target) && strcmp(q->sidhex, d->target))
+			continue;
+		if (p->uid != 0 && p->uid != q->uid)
+			continue; /* only root ends other users' sessions */
+		if (q->s)
+			clirole_down(q->s);
+		q->s = NULL;
+		if (q->peer && q->peer != p) {
+			struct ctl_msg e = {.type = CTL_ENDED};
+
+			e.ended.hop = CTL_HOP_NONE;
+			sodium_hex2bin(e.ended.sid, CTL_SID_LEN, q->sidhex, 32, NULL, NULL, NULL);
+			snprintf(e.ended.text, sizeof(e.ended.text), "ended by portless down");
+			if (ctl_peer_send(q->peer, &e) < 0)
+				log_msg(PL_LOG_DEBUG, "control socket: ENDED dropped");
+		}
+		creq_free(q);
+		m.count++;
+	}
+	if (ctl_peer_send(p, &m) < 0)
+		log_msg(PL_LOG_DEBUG, "control socket: DOWN_OK dropped");
+	return 0;
+}
+
+static int handle_status(struct daemon *dm, struct ctl_peer *p)
+{
+	struct ctl_row *rows = calloc(DAEMON_MAX_ROWS, sizeof(*rows));
+	struct ctl_msg m;
+	size_t n = 0;
+
+	if (!rows)
+		return 0;
+	if (dm->ep.cli)
+		n += clirole_status(dm->ep.cli, rows, DAEMON_MAX_ROWS);
+	if (dm->ep.dev)
+		n += devrole_status(dm->ep.dev, rows + n, DAEMON_MAX_ROWS - n);
+	for (size_t i = 0; i < n; i++) {
+		m.type = CTL_STATUS_ROW;
+		m.row = rows[i];
+		if (ctl_peer_send(p, &m) < 0)
+			break;
+	}
+	m.type = CTL_STATUS_END;
+	m.count = (uint16_t)n;
+	if (ctl_peer_send(p, &m) < 0)
+		log_msg(PL_LOG_DEBUG, "control socket: status dropped");
+	free(rows);
+	return 0;
+}
+
+static int on_request(struct ctl_peer *p, const struct ctl_msg *m)
+{
+	struct daemon *dm = p->srv->ctx;
+
+	switch (m->type) {
+	case CTL_UP:
+		return handle_up(dm, p, &m->up);
+	case CTL_DOWN:
+		return handle_down(dm, p, &m->down);
+	case CTL_STATUS:
+		return handle_status(dm, p);
+	}
+	return 0;
+}
+
+/* The requester hung up: its session ends with it unless it asked to detach. */
+static void on_close(struct ctl_peer *p)
+{
+	struct creq *q = p->user;
+
+	if (!q)
+		return;
+	q->peer = NULL;
+	p->user = NULL;
+	if (q->flags & (CTL_UP_DETACH | CTL_UP_FOLLOW_PID))
+		return;
+	if (q->s)
+		clirole_down(q->s);
+	q->s = NULL;
+	creq_free(q);
+}
+
+static const struct ctl_server_ops ctl_ops = {on_request, on_close};
+
+static int open_ctl(struct daemon *dm)
+{
+	char copy[PDCONF_PATH_MAX];
+	int r;
+
+	snprintf(copy, sizeof(copy), "%s", dm->conf->socket_path);
+	snprintf(dm->rundir, sizeof(dm->rundir), "%s", dirname(copy));
+	if (mkdir(dm->rundir, 0755) < 0 && errno != EEXIST) {
+		log_msg_errno(PL_LOG_ERR, errno, "%s", dm->rundir);
+		return -errno;
+	}
+	r = ctl_server_open(&dm->ctl, dm->loop, dm->conf->socket_path, (gid_t)-1, &ctl_ops, dm);
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "control socket %s: %s", dm->conf->socket_path, strerror(-r));
+		return r;
+	}
+	dm->ctl_open = true;
+	return 0;
+}
+
+/* Ready = the control plane took us in and the roles are up (systemd Type=notify). */
+static void on_cp_state(struct ep *ep, bool up)
+{
+	struct daemon *dm = container_of(ep, struct daemon, ep);
+
+	if (!up || dm->notified_ready)
+		return;
+	dm->notified_ready = true;
+	log_msg(PL_LOG_INFO, "ready");
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "READY=1\nSTATUS=connected to the control plane");
+#endif
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_msg(PL_LOG_INFO, "signal %d: shutting down", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void shutdown_all(struct daemon *dm)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	if (dm->ctl_open)
+		ctl_server_close(&dm->ctl); /* peers' on_close ends their sessions */
+	while (dm->reqs) {
+		if (dm->reqs->s)
+			clirole_down(dm->reqs->s);
+		dm->reqs->s = NULL;
+		creq_free(dm->reqs);
+	}
+	clirole_free(dm->ep.cli);
+	devrole_free(dm->ep.dev);
+	/* Let the last notifications (session ends) leave before the connection closes. */
+	for (int i = 0; i < 20 && dm->ep.cp_up; i++)
+		ev_run(dm->loop, EVRUN_NOWAIT | EVRUN_ONCE), usleep(10000);
+	ep_fini(&dm->ep);
+}
+
+int daemon_run(const char *config_path)
+{
+	struct daemon dm;
+	char err[PDCONF_ERR_BUF];
+	int r, rc = 1;
+
+	memset(&dm, 0, sizeof(dm));
+	dm.conf = calloc(1, sizeof(*dm.conf));
+	if (!dm.conf)
+		return 1;
+	if (pdconf_load(dm.conf, config_path, err, sizeof(err)) < 0) {
+		log_msg(PL_LOG_ERR, "%s", err);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	dm.loop = EV_DEFAULT;
+	r = ep_init(&dm.ep, dm.loop, dm.conf, err, sizeof(err));
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "%s", err);
+		goto out;
+	}
+	dm.ep.on_cp_state = on_cp_state;
+	if (dm.conf->device_enabled && devrole_new(&dm.ep, &dm.ep.dev, err, sizeof(err)) < 0) {
+		log_msg(PL_LOG_ERR, "device role: %s", err);
+		goto out_ep;
+	}
+	if (dm.conf->client_enabled &&
+	    (clirole_new(&dm.ep, &dm.ep.cli) < 0 || open_ctl(&dm) < 0))
+		goto out_ep;
+	ev_signal_init(&dm.sigterm_w, stop_cb, SIGTERM);
+	ev_signal_init(&dm.sigint_w, stop_cb, SIGINT);
+	ev_signal_start(dm.loop, &dm.sigterm_w);
+	ev_signal_start(dm.loop, &dm.sigint_w);
+	log_msg(PL_LOG_INFO, "portlessd %s as %s: device role %s, client role %s",
+		PORTLESS_VERSION, ep_handle(&dm.ep), dm.ep.dev ? "on" : "off",
+		dm.ep.cli ? "on" : "off");
+	ev_run(dm.loop, 0);
+	rc = 0;
+out_ep:
+	shutdown_all(&dm);
+out:
+	free(dm.conf);
+	return rc;
+}

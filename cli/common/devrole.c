@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: MIT */
+#include "devrole.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrplan.h"
+#include "authkeys.h"
+#include "filter.h"
+#include "log.h"
+#include "msgtypes.h"
+#include "net.h"
+#include "sess.h"
+#include "sr_client.h"
+#include "sshkey.h"
+#include "text.h"
+#include "tun.h"
+
+enum {
+	DEV_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
+	DEV_ANSWER_TTL = 60,  /**< s an answer may wait in the client's queue */
+	DEV_READS_PER_WAKEUP = 64,
+};
+
+struct dsess {
+	struct devrole *d;
+	struct dsess *next;
+	uint8_t sid[SR_SID_LEN];
+	char hex[33];
+	char peer[HANDLE_BUF];
+	char user[SESS_USER_MAX + 1];
+	struct ipaddr c4, c6;
+	uint64_t fid; /* filter session id */
+	struct sr_client *sr;
+	ev_timer idle_w, max_w;
+	double start, last;
+	uint64_t bytes_in, bytes_out;
+	int transport;
+	bool key_installed, routes, in_filter, addrs;
+};
+
+struct devrole {
+	struct ep *ep;
+	struct tun_dev *tun;
+	int ifindex;
+	ev_io tun_w;
+	struct ipaddr dev4, dev6;
+	char addr4[INET_ADDRSTRLEN];
+	struct filter *filter;
+	struct addrpool *pool;
+	char hostkeys[SESS_HOSTKEYS_MAX + 1];
+	struct dsess *sessions;
+	unsigned n_sessions;
+	uint64_t next_fid;
+	uint8_t *buf; /* one packet with SR head- and tailroom */
+};
+
+const char *devrole_ifname(const struct devrole *d)
+{
+	return tun_name(d->tun);
+}
+
+const char *devrole_addr4(const struct devrole *d)
+{
+	return d->addr4;
+}
+
+static struct dsess *find_sid(struct devrole *d, const uint8_t sid[SR_SID_LEN])
+{
+	for (struct dsess *s = d->sessions; s; s = s->next)
+		if (!memcmp(s->sid, sid, SR_SID_LEN))
+			return s;
+	return NULL;
+}
+
+static void sent_cb(void *arg, int err, const char *msg)
+{
+	if (err)
+		log_msg(PL_LOG_WARN, "notification not delivered: %s", msg);
+}
+
+static void notify_end(struct devrole *d, struct dsess *s, uint8_t reason)
+{
+	struct sess_end e = {.reason = reason};
+	uint8_t buf[64];
+	size_t n;
+
+	memcpy(e.session_id, s->sid, SR_SID_LEN);
+	if (sess_end_encode(&e, buf, sizeof(buf), &n) == 0 &&
+	    cp_client_notify(d->ep->cp, s->peer, MSG_SESSION_END, buf, n, 60, sent_cb, NULL) < 0)
+		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->peer);
+}
+
+static const char *end_reason_str(int reason)
+{
+	switch (reason) {
+	case SESS_END_CLOSED:
+		return "closed";
+	case SESS_END_IDLE:
+		return "idle";
+	case SESS_END_EXPIRED:
+		return "maximum duration";
+	case SESS_END_SR_LOST:
+		return "relay lost";
+	default:
+		return "error";
+	}
+}
+
+/*
+ * End a session: everything it created is undone in reverse order, its
+ * keys are wiped. @p tell_peer: send MSG_SESSION_END to the client.
+ */
+static void dsess_end(struct dsess *s, int reason, bool tell_peer)
+{
+	struct devrole *d = s->d;
+	struct ev_loop *loop = d->ep->loop;
+	unsigned removed = 0;
+
+	log_msg(PL_LOG_INFO,
+		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s",
+		s->hex, s->peer, s->user, end_reason_str(reason), (unsigned long long)s->bytes_in,
+		(unsigned long long)s->bytes_out, ev_now(loop) - s->start);
+	if (tell_peer)
+		notify_end(d, s, (uint8_t)reason);
+	ev_timer_stop(loop, &s->idle_w);
+	ev_timer_stop(loop, &s->max_w);
+	sr_client_free(s->sr);
+	s->sr = NULL;
+	if (s->in_filter)
+		filter_session_remove(d->filter, s->fid);
+	if (s->routes) {
+		netcfg_route_del(d->ep->nc, d->ifindex, &s->c4);
+		netcfg_route_del(d->ep->nc, d->ifindex, &s->c6);
+	}
+	if (s->key_installed && authkeys_remove(s->user, s->sid, SR_SID_LEN, &removed) < 0)
+		log_msg(PL_LOG_ERR, "session %.8s: could not remove the key line of %s", s->hex,
+			s->user);
+	if (s->addrs) {
+		addrpool_release(d->pool, &s->c4);
+	}
+	for (struct dsess **pp = &d->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	d->n_sessions--;
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dsess *s = container_of(w, struct dsess, idle_w);
+	double idle = s->d->ep->conf->idle_timeout, left = s->last + idle - ev_now(loop);
+
+	if (left > 0.5) {
+		w->repeat = left;
+		ev_timer_again(loop, w);
+		return;
+	}
+	dsess_end(s, SESS_END_IDLE, true);
+}
+
+static void max_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	dsess_end(container_of(w, struct dsess, max_w), SESS_END_EXPIRED, true);
+}
+
+/* ---- data path ---- */
+
+static void sr_up(void *arg, int transport)
+{
+	struct dsess *s = arg;
+
+	s->transport = transport;
+	log_msg(PL_LOG_INFO, "session %.8s: data path up over %s", s->hex,
+		transport == SR_TR_UDP ? "UDP" : "TCP");
+}
+
+/* A packet from the client: admit it only if the filter says so. */
+static void sr_packet(void *arg, struct pkt *p)
+{
+	struct dsess *s = arg;
+	struct filter_match m;
+
+	if (filter_inbound_pkt(s->d->filter, s->fid, p, &m) != FILTER_PASS)
+		return; /* counted by the filter */
+	s->last = ev_now(s->d->ep->loop);
+	s->bytes_in += p->len;
+	if (tun_write(s->d->tun, p) < 0)
+		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
+}
+
+static void sr_down(void *arg, int reason, const char *msg)
+{
+	struct dsess *s = arg;
+
+	log_msg(PL_LOG_INFO, "session %.8s: relay path down: %s", s->hex, msg ? msg : "?");
+	dsess_end(s, reason == SR_DOWN_CLOSED ? SESS_END_CLOSED : SESS_END_SR_LOST,
+		  reason != SR_DOWN_CLOSED);
+}
+
+/* Packets the device sends: only replies to a session pass, to that session. */
+static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct devrole *d = container_of(w, struct devrole, tun_w);
+	struct filter_match m;
+	struct pkt p;
+
+	for (int i = 0; i < DEV_READS_PER_WAKEUP; i++) {
+		pkt_init(&p, d->buf, DEV_PKT_BUF - SR_TAILROOM, SR_HEADROOM);
+		ssize_t n = tun_read(d->tun, &p);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			continue;
+		p.cap = DEV_PKT_BUF; /* give the tag its room back */
+		if (filter_outbound_pkt(d->filter, &p, &m) != FILTER_PASS || !m.ctx)
+			continue;
+		struct dsess *s = m.ctx;
+
+		if (!s->sr || sr_client_send(s->sr, &p) < 0)
+			continue;
+		s->last = ev_now(loop);
+		s->bytes_out += (uint64_t)n;
+	}
+}
+
+/* ---- session set-up ---- */
+
+static void answer(struct devrole *d, const char *to, const struct sess_answer *a)
+{
+	uint8_t buf[SESS_ANSWER_MAX];
+	size_t n;
+
+	if (sess_answer_encode(a, buf, sizeof(buf), &n) < 0 ||
+	    cp_client_notify(d->ep->cp, to, MSG_SESSION_ANSWER, buf, n, DEV_ANSWER_TTL, sent_cb,
+			     NULL) < 0)
+		log_msg(PL_LOG_ERR, "cannot send the session answer to %s", to);
+	sodium_memzero(buf, sizeof(buf));
+}
+
+static void answer_error(struct devrole *d, const char *to, const uint8_t sid[SR_SID_LEN],
+			 int status, const char *reason)
+{
+	struct sess_answer a;
+
+	memset(&a, 0, sizeof(a));
+	memcpy(a.session_id, sid, SR_SID_LEN);
+	a.status = (uint8_t)status;
+	snprintf(a.reason, sizeof(a.reason), "%s", reason);
+	answer(d, to, &a);
+}
+
+/* Ephemeral SSH key: private half into the answer, public half into authorized_keys. */
+static int install_key(struct dsess *s, struct sess_answer *a, uint64_t expiry)
+{
+	char comment[64], pub[SSHKEY_LINE_BUF], line[SSHKEY_LINE_BUF + 256], from[IPADDR_STRLEN];
+	struct sshkey *k = NULL;
+	struct sshkey_pub kp;
+	size_t len;
+	int r;
+
+	snprintf(comment, sizeof(comment), "portless-session-%s", s->hex);
+	r = sshkey_generate(comment, &k);
+	if (r < 0)
+		goto out;
+	sshkey_get_pub(k, &kp);
+	r = sshkey_pub_format(&kp, 0, pub, sizeof(pub));
+	if (r < 0)
+		goto out;
+	r = sshkey_private_format(k, a->sshkey, sizeof(a->sshkey), &len);
+	if (r < 0)
+		goto out;
+	struct authkeys_entry e = {
+		.from = ipaddr_str(&s->c4, false, from, sizeof(from)),
+		.expiry = expiry,
+		.key = pub,
+		.sid = s->sid,
+		.sid_len = SR_SID_LEN,
+	};
+	r = authkeys_format_line(&e, line, sizeof(line));
+	if (r < 0)
+		goto out;
+	r = authkeys_install(s->user, line);
+	if (r == 0)
+		s->key_installed = true;
+out:
+	sshkey_free(k);
+	return r;
+}
+
+/* Routes, filter entry and relay path of a session (the key is already installed). */
+static int open_path(struct dsess *s, const struct sess_request *rq, struct dp_keys *keys)
+{
+	struct devrole *d = s->d;
+	const struct pdconf *conf = d->ep->conf;
+	struct sr_session_params sp;
+	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
+	struct filter_session_cfg fc = {
+		.id = s->fid, .client4 = s->c4, .client6 = s->c6,
+		.ports = conf->ports, .nports = conf->n_ports, .ctx = s,
+	};
+	int r;
+
+	r = filter_session_add(d->filter, &fc);
+	if (r < 0)
+		return r;
+	s->in_filter = true;
+	r = netcfg_route_add(d->ep->nc, d->ifindex, &s->c4, &d->dev4);
+	if (r == 0)
+		r = netcfg_route_add(d->ep->nc, d->ifindex, &s->c6, &d->dev6);
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "session %.8s: %s", s->hex, netcfg_error(d->ep->nc));
+		netcfg_route_del(d->ep->nc, d->ifindex, &s->c4);
+		return r;
+	}
+	s->routes = true;
+	memset(&sp, 0, sizeof(sp));
+	sp.ticket = rq->ticket;
+	sp.keys = *keys;
+	s->sr = sr_client_new(d->ep->loop, &sp, &cb);
+	sodium_memzero(&sp, sizeof(sp));
+	return s->sr ? 0 : -ENOMEM;
+}
+
+static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
+			       const struct sess_request *rq)
+{
+	struct dsess *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->d = d;
+	memcpy(s->sid, rq->session_id, SR_SID_LEN);
+	ep_sid_hex(s->sid, s->hex);
+	snprintf(s->peer, sizeof(s->peer), "%s", env->from);
+	snprintf(s->user, sizeof(s->user), "%s", rq->user);
+	s->fid = ++d->next_fid;
+	s->start = s->last = ev_now(d->ep->loop);
+	ev_init(&s->idle_w, idle_cb);
+	ev_init(&s->max_w, max_cb);
+	s->next = d->sessions;
+	d->sessions = s;
+	d->n_sessions++;
+	return s;
+}
+
+/* Everything after the policy said yes. Fills @p a; on failure the caller ends @p s. */
+static int setup_session(struct dsess *s, const struct sess_request *rq, struct sess_answer *a)
+{
+	struct devrole *d = s->d;
+	const struct pdconf *conf = d->ep->conf;
+	struct dp_keypair kp;
+	struct dp_keys keys;
+	struct dp_transcript t;
+	int aead, r;
+	uint64_t expiry = net_unix_now() + conf->max_duration;
+
+	r = addrpool_alloc(d->pool, &s->c4, &s->c6);
+	if (r < 0)
+		return r;
+	s->addrs = true;
+	aead = dp_aead_choose(dp_aead_supported(), rq->aead_mask);
+	if (aead < 0)
+		return aead;
+	dp_keypair_new(&kp);
+	memset(&t, 0, sizeof(t));
+	memcpy(t.session_id, s->sid, SR_SID_LEN);
+	t.handle_a = s->peer;
+	t.handle_b = ep_handle(d->ep);
+	memcpy(t.pk_a, rq->client_pk, DP_PK_LEN);
+	memcpy(t.pk_b, kp.pk, DP_PK_LEN);
+	t.aead = (uint8_t)aead;
+	r = dp_derive(&kp, SR_SIDE_B, &t, &keys);
+	if (r == 0)
+		r = install_key(s, a, expiry);
+	if (r == 0)
+		r = open_path(s, rq, &keys);
+	if (r == 0) {
+		memcpy(a->session_id, s->sid, SR_SID_LEN);
+		a->status = SESS_OK;
+		memcpy(a->device_pk, kp.pk, DP_PK_LEN);
+		a->aead = (uint8_t)aead;
+		memcpy(&a->device_v4, d->dev4.a, 4);
+		memcpy(&a->client_v4, s->c4.a, 4);
+		memcpy(&a->device_v6, d->dev6.a, 16);
+		memcpy(&a->client_v6, s->c6.a, 16);
+		a->mtu = TUN_DEFAULT_MTU;
+		a->expiry = expiry;
+		snprintf(a->user, sizeof(a->user), "%s", s->user);
+		snprintf(a->hostkeys, sizeof(a->hostkeys), "%s", d->hostkeys);
+		ev_timer_set(&s->max_w, conf->max_duration, 0);
+		ev_timer_start(d->ep->loop, &s->max_w);
+		ev_timer_set(&s->idle_w, conf->idle_timeout, conf->idle_timeout);
+		ev_timer_start(d->ep->loop, &s->idle_w);
+	}
+	dp_keypair_wipe(&kp);
+	dp_keys_wipe(&keys);
+	return r;
+}
+
+void devrole_on_request(struct devrole *d, const struct envelope *env)
+{
+	const struct pdconf *conf = d->ep->conf;
+	struct sess_request rq;
+	struct sess_answer *a = NULL;
+	struct dsess *s;
+	char hex[33];
+	int r;
+
+	if (!sess_request_decode(env->payload, env->payload_len, &rq)) {
+		log_msg(PL_LOG_WARN, "malformed session request from %s dropped", env->from);
+		return;
+	}
+	ep_sid_hex(rq.session_id, hex);
+	/* Policy first: an unauthorised request gets no answer and creates nothing. */
+	if (!pdconf_user_allowed(conf, env->from, rq.user)) {
+		log_msg(PL_LOG_WARN, "session %.8s refused (no answer): %s may not log in as '%s'",
+			hex, env->from, rq.user);
+		goto out;
+	}
+	if (find_sid(d, rq.session_id)) {
+		log_msg(PL_LOG_INFO, "session %.8s: duplicate request ignored", hex);
+		goto out;
+	}
+	if (d->n_sessions >= conf->max_sessions) {
+		log_msg(PL_LOG_WARN, "session %.8s from %s: busy (%u sessions)", hex, env->from,
+			d->n_sessions);
+		answer_error(d, env->from, rq.session_id, SESS_BUSY, "too many sessions");
+		goto out;
+	}
+	if (!getpwnam(rq.user)) {
+		log_msg(PL_LOG_WARN, "session %.8s from %s: no local user '%s'", hex, env->from,
+			rq.user);
+		answer_error(d, env->from, rq.session_id, SESS_FAILED, "no such user on the device");
+		goto out;
+	}
+	a = sodium_malloc(sizeof(*a));
+	s = dsess_new(d, env, &rq);
+	if (!a || !s) {
+		if (s)
+			dsess_end(s, SESS_END_ERROR, false);
+		goto out;
+	}
+	memset(a, 0, sizeof(*a));
+	r = setup_session(s, &rq, a);
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "session %.8s from %s: set-up failed: %s", hex, env->from,
+			strerror(-r));
+		answer_error(d, env->from, rq.session_id, SESS_FAILED, "device-side set-up failed");
+		dsess_end(s, SESS_END_ERROR, false);
+		goto out;
+	}
+	log_msg(PL_LOG_INFO, "session %.8s start: peer %s user %s client %s aead %s", hex,
+		env->from, rq.user, ipaddr_str(&s->c4, false, hex, sizeof(hex)),
+		dp_aead_name(a->aead));
+	answer(d, env->from, a);
+out:
+	if (a)
+		sodium_free(a);
+	sess_request_wipe(&rq);
+}
+
+void devrole_on_end(struct devrole *d, const struct envelope *env)
+{
+	struct sess_end e;
+	struct dsess *s;
+
+	if (!sess_end_decode(env->payload, env->payload_len, &e))
+		return;
+	s = find_sid(d, e.session_id);
+	if (s && !strcmp(s->peer, env->from))
+		dsess_end(s, SESS_END_CLOSED, false);
+}
+
+size_t devrole_status(const struct devrole *d, struct ctl_row *rows, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct dsess *s = d->sessions; s && n < max; s = s->next, n++) {
+		struct ctl_row *r = &rows[n];
+
+		memset(r, 0, sizeof(*r));
+		memcpy(r->sid, s->sid, SR_SID_LEN);
+		r->role = CTL_ROLE_DEVICE;
+		r->state = s->transport ? CTL_STATE_UP : CTL_STATE_SETUP;
+		r->transport = s->transport == SR_TR_UDP   ? CTL_TRANSPORT_UDP
+			       : s->transport == SR_TR_TCP ? CTL_TRANSPORT_TCP
+							   : CTL_TRANSPORT_NONE;
+		snprintf(r->peer, sizeof(r->peer), "%s", s->peer);
+		snprintf(r->user, sizeof(r->user), "%s", s->user);
+		snprintf(r->device_ip, sizeof(r->device_ip), "%s", d->addr4);
+		ipaddr_str(&s->c4, false, r->client_ip, sizeof(r->client_ip));
+		r->bytes_in = s->bytes_in;
+		r->bytes_out = s->bytes_out;
+		r->age = (uint32_t)(ev_now(d->ep->loop) - s->start);
+	}
+	return n;
+}
+
+/* ---- start-up ---- */
+
+/* Host keys named in the config, as known_hosts key lines (type base64). */
+static int load_hostkeys(struct devrole *d, char *err, size_t errlen)
+{
+	const struct pdconf *conf = d->ep->conf;
+	size_t off = 0;
+
+	for (size_t i = 0; i < conf->n_host_keys; i++) {
+		struct sshkey_pub pub;
+		char line[SSHKEY_LINE_BUF];
+		int r = sshkey_pub_load(conf->host_keys[i], &pub);
+
+		if (r == 0)
+			r = sshkey_pub_format(&pub, 0, line, sizeof(line));
+		if (r < 0) {
+			snprintf(err, errlen, "host key %s: %s", conf->host_keys[i], strerror(-r));
+			return r;
+		}
+		if (strlen(line) + 1 > sizeof(d->hostkeys) - off) {
+			snprintf(err, errlen, "too many host keys");
+			return -ENOSPC;
+		}
+		off += (size_t)snprintf(d->hostkeys + off, sizeof(d->hostkeys) - off, "%s\n", line);
+	}
+	if (off == 0) {
+		snprintf(err, errlen, "no sshd host key configured ([device] sshd-host-keys)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Derive the stable addresses and make sure nothing on the host uses them. */
+static int plan_addresses(struct devrole *d, char *err, size_t errlen)
+{
+	const struct pdconf *conf = d->ep->conf;
+	struct addrplan_cfg pc;
+	struct addrplan_host host = {0};
+	char why[256];
+	uint32_t net = htonl(conf->prefix_addr);
+	int r;
+
+	addrplan_defaults(&pc);
+	ipaddr_from_bytes(&pc.dev4, AF_INET, &net, conf->prefix_len);
+	r = addrplan_device_ex(ep_handle(d->ep), &pc.dev4, &pc.pool4, 0, &d->dev4);
+	if (r == 0)
+		r = addrplan_device_v6(ep_handle(d->ep), &pc.dev6, &d->dev6);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot derive the virtual address: %s", strerror(-r));
+		return r;
+	}
+	ipaddr_str(&d->dev4, false, d->addr4, sizeof(d->addr4));
+	r = netcfg_host_snapshot(d->ep->nc, &host);
+	if (r == 0 && addrplan_check(&host, &d->dev4, 0, why, sizeof(why)) >= ADDRPLAN_ROUTE_EXACT) {
+		snprintf(err, errlen, "virtual address conflict: %s", why);
+		r = -EADDRINUSE;
+	}
+	if (r == 0)
+		r = addrpool_new(&pc.pool4, &pc.pool6, &d->pool);
+	if (r == 0)
+		addrpool_reserve_host(d->pool, &host, 0);
+	addrplan_host_clear(&host);
+	return r;
+}
+
+static int bring_up_tun(struct devrole *d, char *err, size_t errlen)
+{
+	struct netcfg *nc = d->ep->nc;
+	int r = tun_open(NULL, &d->tun);
+
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create the TUN interface: %s", strerror(-r));
+		return r;
+	}
+	d->ifindex = netcfg_ifindex(nc, tun_name(d->tun));
+	r = d->ifindex < 0 ? d->ifindex : 0;
+	if (r == 0)
+		r = netcfg_link_set_mtu(nc, d->ifindex, TUN_DEFAULT_MTU);
+	if (r == 0)
+		r = netcfg_link_no_ipv6_ll(nc, d->ifindex);
+	if (r == 0)
+		r = netcfg_addr_add(nc, d->ifindex, &d->dev4, NULL);
+	if (r == 0)
+		r = netcfg_addr_add(nc, d->ifindex, &d->dev6, NULL);
+	if (r == 0)
+		r = netcfg_link_set_up(nc, d->ifindex, true);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", tun_name(d->tun), netcfg_error(nc));
+		return r;
+	}
+	ev_io_init(&d->tun_w, tun_cb, tun_fd(d->tun), EV_READ);
+	ev_io_start(d->ep->loop, &d->tun_w);
+	return 0;
+}
+
+static void cleanup_stale_keys(struct devrole *d)
+{
+	const struct pdconf *conf = d->ep->conf;
+	const char *users[PDCONF_MAX_USERS + 1];
+	unsigned removed = 0;
+
+	for (size_t i = 0; i < conf->n_ak_users; i++)
+		users[i] = conf->ak_users[i];
+	users[conf->n_ak_users] = NULL;
+	if (authkeys_remove_all(users, &removed) < 0)
+		log_msg(PL_LOG_WARN, "start-up clean-up of authorized_keys was incomplete");
+	if (removed)
+		log_msg(PL_LOG_INFO, "removed %u stale portless key line(s) left by a crash", removed);
+}
+
+static void record_done(void *arg, int err, const char *msg)
+{
+	if (err)
+		log_msg(PL_LOG_WARN, "device record not published: %s", msg);
+}
+
+/* The device record: what listings and clients may read about us (signed by us). */
+static void publish_record(struct devrole *d)
+{
+	char text[SESS_HOSTKEYS_MAX + 512], v6[IPADDR_STRLEN], b64[128];
+	uint8_t sig[crypto_sign_BYTES];
+	int n;
+
+	n = snprintf(text, sizeof(text), "name %s\nversion %s\nv4 %s\nv6 %s\n", ep_handle(d->ep),
+		     PORTLESS_VERSION, d->addr4, ipaddr_str(&d->dev6, false, v6, sizeof(v6)));
+	for (const char *l = d->hostkeys; *l && n > 0 && (size_t)n < sizeof(text);) {
+		const char *nl = strchr(l, '\n');
+		int len = nl ? (int)(nl - l) : (int)strlen(l);
+
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "hostkey %.*s\n", len, l);
+		l += len + (nl ? 1 : 0);
+	}
+	if (n < 0 || (size_t)n >= sizeof(text) - 200)
+		return;
+	crypto_sign_detached(sig, NULL, (const uint8_t *)text, (size_t)n,
+			     identity_sign_sk(d->ep->cpcfg.id));
+	if (text_to_b64(b64, sizeof(b64), sig, sizeof(sig)) < 0)
+		return;
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "sig %s\n", b64);
+	if (cp_client_put_record(d->ep->cp, "device", (const uint8_t *)text, (size_t)n, record_done,
+				 NULL) < 0)
+		log_msg(PL_LOG_WARN, "device record not published");
+}
+
+int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
+{
+	struct devrole *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->ep = ep;
+	d->buf = malloc(DEV_PKT_BUF);
+	if (!d->buf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	cleanup_stale_keys(d);
+	r = load_hostkeys(d, err, errlen);
+	if (r == 0)
+		r = plan_addresses(d, err, errlen);
+	if (r == 0)
+		r = filter_new(&d->dev4, &d->dev6, ep->conf->max_sessions, &d->filter);
+	if (r == 0)
+		r = bring_up_tun(d, err, errlen);
+	if (r < 0)
+		goto fail;
+	publish_record(d);
+	log_msg(PL_LOG_INFO, "device role: %s is %s on %s", ep_handle(ep), d->addr4,
+		tun_name(d->tun));
+	*out = d;
+	return 0;
+fail:
+	devrole_free(d);
+	return r;
+}
+
+void devrole_free(struct devrole *d)
+{
+	if (!d)
+		return;
+	while (d->sessions)
+		dsess_end(d->sessions, SESS_END_CLOSED, true);
+	if (d->tun) {
+		ev_io_stop(d->ep->loop, &d->tun_w);
+		tun_close(d->tun);
+	}
+	filter_free(d->filter);
+	addrpool_free(d->pool);
+	free(d->buf);
+	free(d);
+}

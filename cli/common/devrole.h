@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file devrole.h  portlessd's device role.
+ *
+ * Owns the device's TUN (its stable virtual addresses), the packet filter,
+ * the client address pool and the sessions. For each authorised session
+ * request (policy first: an unauthorised request gets no answer and creates
+ * nothing) it makes an ephemeral SSH key, installs it for the requested user
+ * restricted to the session, answers sealed, joins the SR as side B, and
+ * admits only that session's allowed traffic. Session end removes the key
+ * line, the routes, the filter entry and the addresses, and wipes the keys.
+ */
+#ifndef PORTLESS_DEVROLE_H
+#define PORTLESS_DEVROLE_H
+
+#include <stddef.h>
+
+#include "ctl.h"
+#include "envelope.h"
+#include "ep.h"
+
+struct devrole;
+
+/**
+ * Start the role: remove key lines a crash left behind, derive and check the
+ * virtual addresses, bring the TUN up, publish the device record.
+ * Returns 0 or -errno with a reason in @p err.
+ */
+int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/** End every session (key lines removed, routes gone), close the TUN, free. NULL: no-op. */
+void devrole_free(struct devrole *d);
+
+/** A MSG_SESSION_REQUEST arrived (verified envelope). */
+void devrole_on_request(struct devrole *d, const struct envelope *env);
+
+/** A MSG_SESSION_END arrived. */
+void devrole_on_end(struct devrole *d, const struct envelope *env);
+
+/** Status rows of the device's sessions; returns how many were written (<= max). */
+size_t devrole_status(const struct devrole *d, struct ctl_row *rows, size_t max);
+
+/** The TUN interface name and the device's IPv4 as text. */
+const char *devrole_ifname(const struct devrole *d);
+const char *devrole_addr4(const struct devrole *d);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#include "ep.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clirole.h"
+#include "devrole.h"
+#include "log.h"
+#include "msgtypes.h"
+
+const char *ep_handle(const struct ep *ep)
+{
+	return ep->cpcfg.id->pub.handle;
+}
+
+void ep_sid_hex(const uint8_t sid[16], char out[33])
+{
+	sodium_bin2hex(out, 33, sid, 16);
+}
+
+static void on_state(void *arg, bool up, int err, const char *msg)
+{
+	struct ep *ep = arg;
+
+	if (up != ep->cp_up) {
+		if (up)
+			log_msg(PL_LOG_INFO, "control plane: connected to %s as %s", ep->cpcfg.server,
+				ep_handle(ep));
+		else
+			log_msg(PL_LOG_WARN, "control plane: disconnected (%s); reconnecting",
+				msg ? msg : "?");
+	}
+	ep->cp_up = up;
+	if (ep->on_cp_state)
+		ep->on_cp_state(ep, up);
+}
+
+/* Route a verified notification to the role that handles its type. */
+static void on_notification(void *arg, const struct envelope *env)
+{
+	struct ep *ep = arg;
+
+	switch (env->type) {
+	case MSG_SESSION_REQUEST:
+		if (ep->dev)
+			devrole_on_request(ep->dev, env);
+		else
+			log_msg(PL_LOG_INFO, "session request from %s ignored: device role off",
+				env->from);
+		return;
+	case MSG_SR_TICKET:
+	case MSG_SESSION_ANSWER:
+		if (ep->cli)
+			clirole_on_notification(ep->cli, env);
+		return;
+	case MSG_SESSION_END:
+		if (ep->dev)
+			devrole_on_end(ep->dev, env);
+		if (ep->cli)
+			clirole_on_notification(ep->cli, env);
+		return;
+	default:
+		log_msg(PL_LOG_DEBUG, "notification type %u from %s ignored", env->type, env->from);
+	}
+}
+
+int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
+	    size_t errlen)
+{
+	int r;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->loop = loop;
+	ep->conf = conf;
+	/* identity.key and cp.conf, both written by `portless enroll`. */
+	r = cp_client_cfg_load(conf->keys_dir[0] ? conf->keys_dir : NULL, &ep->cpcfg, err, errlen);
+	if (r < 0)
+		return r;
+	if (conf->have_cp_address)
+		ep->cpcfg.server = conf->cp_address;
+	if (conf->have_cp_key)
+		memcpy(ep->cpcfg.server_pk, conf->cp_server_key, sizeof(ep->cpcfg.server_pk));
+	ep->cpcfg.on_state = on_state;
+	ep->cpcfg.on_notification = on_notification;
+	ep->cpcfg.arg = ep;
+	r = netcfg_open(&ep->nc);
+	if (r < 0) {
+		snprintf(err, errlen, "netlink: %s", strerror(-r));
+		goto fail;
+	}
+	ep->cp = cp_client_new(loop, &ep->cpcfg);
+	if (!ep->cp) {
+		snprintf(err, errlen, "cannot create the control-plane client");
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = cp_client_monitor(ep->cp);
+	if (r < 0) {
+		snprintf(err, errlen, "control-plane monitor: %s", strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	ep_fini(ep);
+	return r;
+}
+
+void ep_fini(struct ep *ep)
+{
+	cp_client_free(ep->cp);
+	ep->cp = NULL;
+	netcfg_close(ep->nc);
+	ep->nc = NULL;
+	cp_client_cfg_release(&ep->cpcfg);
+}

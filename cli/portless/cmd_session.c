@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * portless ssh / up / down / status: ask the local portlessd (client role)
+ * over its control socket, then run the system's ssh over the tunnel.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cliutil.h"
+#include "cmds.h"
+#include "ctl.h"
+#include "handle.h"
+
+#define DEFAULT_SOCKET "/run/portless/portlessd.sock"
+
+enum { SETUP_TIMEOUT_MS = 60000 };
+
+static const char *socket_path(const char *opt)
+{
+	const char *env = getenv("PORTLESS_SOCKET");
+
+	return opt ? opt : (env && *env) ? env : DEFAULT_SOCKET;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* "user@@device" or "@device" -> user ("" = mine) and device handle. */
+static int parse_target(const char *s, char *user, size_t ucap, char *dev, size_t dcap)
+{
+	const char *at = strstr(s, "@@");
+	size_t ul = at ? (size_t)(at - s) : 0;
+	const char *d = at ? at + 1 : s;
+
+	if (ul >= ucap || strlen(d) >= dcap || !handle_valid(d))
+		return -1;
+	memcpy(user, s, ul);
+	user[ul] = '\0';
+	strcpy(dev, d);
+	return 0;
+}
+
+static int connect_daemon(struct ctl_client *cc, const char *path)
+{
+	int r = ctl_client_open(cc, path);
+
+	if (r < 0)
+		fprintf(stderr, "portless: cannot reach portlessd at %s: %s (is the service running?)\n",
+			path, strerror(-r));
+	return r;
+}
+
+/*
+ * Send UP and wait for READY, printing progress (which hop we wait on) to
+ * stderr. Returns 0 with @p ready filled, or -1 after printing the error.
+ */
+static int bring_up(struct ctl_client *cc, const char *dev, const char *user, uint32_t flags,
+		    struct ctl_ready *ready)
+{
+	struct ctl_msg m = {.type = CTL_UP};
+	double t0 = now_ms();
+	int r;
+
+	snprintf(m.up.device, sizeof(m.up.device), "%s", dev);
+	snprintf(m.up.user, sizeof(m.up.user), "%s", user);
+	m.up.flags = flags;
+	if (ctl_client_send(cc, &m) < 0) {
+		fprintf(stderr, "portless: cannot talk to portlessd\n");
+		return -1;
+	}
+	for (;;) {
+		int left = SETUP_TIMEOUT_MS - (int)(now_ms() - t0);
+
+		r = left > 0 ? ctl_client_recv(cc, &m, left) : -ETIMEDOUT;
+		if (r < 0) {
+			fprintf(stderr, "portless: %s: %s\n", ctl_hop_name(CTL_HOP_TUNNEL),
+				r == -ETIMEDOUT ? "timed out waiting for the tunnel"
+						: "portlessd closed the connection");
+			return -1;
+		}
+		if (m.type == CTL_PROGRESS) {
+			fprintf(stderr, "portless: [%s] %s\n", ctl_hop_name(m.progress.hop),
+				m.progress.text);
+		} else if (m.type == CTL_ERROR) {
+			fprintf(stderr, "portless: %s: %s\n", ctl_hop_name(m.error.hop),
+				m.error.text);
+			return -1;
+		} else if (m.type == CTL_READY) {
+			*ready = m.ready;
+			fprintf(stderr, "portless: tunnel to %s ready in %.0f ms (%s -> %s)\n",
+				ready->device, now_ms() - t0, ready->client_ip, ready->device_ip);
+			return 0;
+		}
+	}
+}
+
+/* Fill @p argv with the ssh command for a ready session; returns argc. */
+static int ssh_argv(const struct ctl_ready *r, char **argv, size_t cap, char *opt_kh,
+		    size_t khcap, char *opt_alias, size_t acap)
+{
+	int n = 0;
+
+	snprintf(opt_kh, khcap, "UserKnownHostsFile=%s", r->known_hosts_path);
+	snprintf(opt_alias, acap, "HostKeyAlias=%s", r->host_alias);
+	const char *fixed[] = {"ssh",  "-i", r->key_path, "-o", "IdentitiesOnly=yes",
+			       "-o",   opt_alias, "-o", "StrictHostKeyChecking=yes",
+			       "-o",   opt_kh, "-o", "GlobalKnownHostsFile=/dev/null",
+			       "-o",   "BatchMode=yes"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && (size_t)n < cap - 1; i++)
+		argv[n++] = (char *)fixed[i];
+	return n;
+}
+
+int cmd_ssh(int argc, char **argv)
+{
+	static const char *const names[] = {"--socket", NULL};
+	const char *vals[1] = {NULL};
+	char user[CTL_USER_BUF], dev[HANDLE_BUF], kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
+	char dest[CTL_USER_BUF + CTL_IP_BUF + 2];
+	struct ctl_client cc;
+	struct ctl_ready ready;
+	char **av;
+	int n, extra_at = 0;
+
+	/* Options only before the target; everything after "--" goes to ssh. */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			extra_at = i;
+			break;
+		}
+	n = cli_take_opts(extra_at ? extra_at : argc, argv, names, vals, NULL, NULL);
+	if (n != 2 || parse_target(argv[1], user, sizeof(user), dev, sizeof(dev)) < 0) {
+		fprintf(stderr, "usage: portless ssh [user@]@device [--socket PATH] [-- ssh args...]\n");
+		return CLI_USAGE;
+	}
+	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
+		return CLI_FAIL;
+	if (bring_up(&cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, &ready) < 0)
+		return CLI_FAIL;
+	/* The session lives as long as this process, which becomes ssh. */
+	int extra = extra_at ? argc - extra_at - 1 : 0;
+	av = calloc((size_t)extra + 32, sizeof(*av));
+	if (!av)
+		return CLI_FAIL;
+	n = ssh_argv(&ready, av, 28, kh, sizeof(kh), alias, sizeof(alias));
+	snprintf(dest, sizeof(dest), "%s@%s", ready.user, ready.device_ip);
+	av[n++] = dest;
+	for (int i = 0; i < extra; i++)
+		av[n++] = argv[extra_at + 1 + i];
+	av[n] = NULL;
+	ctl_client_close(&cc);
+	fflush(NULL);
+	execvp("ssh", av);
+	fprintf(stderr, "portless: cannot run ssh: %s\n", strerror(errno));
+	return CLI_FAIL;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_sig(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+int cmd_up(int argc, char **argv)
+{
+	static const char *const names[] = {"--socket", NULL};
+	static const char *const flags[] = {"--detach", NULL};
+	const char *vals[1] = {NULL};
+	bool detach[1] = {false};
+	char user[CTL_USER_BUF], dev[HANDLE_BUF];
+	struct ctl_client cc;
+	struct ctl_ready r;
+	struct ctl_msg m;
+
+	argc = cli_take_opts(argc, argv, names, vals, flags, detach);
+	if (argc != 2 || parse_target(argv[1], user, sizeof(user), dev, sizeof(dev)) < 0) {
+		fprintf(stderr, "usage: portless up [user@]@device [--detach] [--socket PATH]\n");
+		return CLI_USAGE;
+	}
+	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
+		return CLI_FAIL;
+	if (bring_up(&cc, dev, user, detach[0] ? CTL_UP_DETACH : 0, &r) < 0)
+		return CLI_FAIL;
+	printf("ssh -i %s -o IdentitiesOnly=yes -o HostKeyAlias=%s -o StrictHostKeyChecking=yes "
+	       "-o UserKnownHostsFile=%s %s@%s\n",
+	       r.key_path, r.host_alias, r.known_hosts_path, r.user, r.device_ip);
+	fflush(stdout);
+	if (detach[0]) {
+		ctl_client_close(&cc);
+		return CLI_OK;
+	}
+	fprintf(stderr, "portless: holding the tunnel; Ctrl-C or 'portless down %s' ends it\n",
+		r.device);
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+	while (!stop) {
+		int rc = ctl_client_recv(&cc, &m, 500);
+
+		if (rc == -ETIMEDOUT)
+			continue;
+		if (rc < 0 || m.type == CTL_ENDED) {
+			fprintf(stderr, "portless: session ended: %s\n",
+				rc < 0 ? "portlessd went away" : m.ended.text);
+			ctl_client_close(&cc);
+			return CLI_OK;
+		}
+	}
+	ctl_client_close(&cc); /* the daemon ends the session with the connection */
+	fprintf(stderr, "portless: tunnel closed\n");
+	return CLI_OK;
+}
+
+int cmd_down(int argc, char **argv)
+{
+	static const char *const names[] = {"--socket", NULL};
+	const char *vals[1] = {NULL};
+	struct ctl_client cc;
+	struct ctl_msg m = {.type = CTL_DOWN};
+
+	argc = cli_take_opts(argc, argv, names, vals, NULL, NULL);
+	if (argc != 2 || strlen(argv[1]) >= sizeof(m.down.target)) {
+		fprintf(stderr, "usage: portless down @device|SESSION-ID [--socket PATH]\n");
+		return CLI_USAGE;
+	}
+	snprintf(m.down.target, sizeof(m.down.target), "%s", argv[1]);
+	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
+		return CLI_FAIL;
+	if (ctl_client_send(&cc, &m) < 0 || ctl_client_recv(&cc, &m, 10000) < 0 ||
+	    m.type != CTL_DOWN_OK) {
+		fprintf(stderr, "portless: no answer from portlessd\n");
+		return CLI_FAIL;
+	}
+	printf("closed %u session(s)\n", m.count);
+	ctl_client_close(&cc);
+	return m.count ? CLI_OK : CLI_FAIL;
+}
+
+static const char *human(uint64_t b, char *buf, size_t cap)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int u = 0;
+
+	while (v >= 1024 && u < 4)
+		v /= 1024, u++;
+	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const char *const names[] = {"--socket", NULL};
+	static const char *const tr[] = {"-", "UDP", "TCP"};
+	const char *vals[1] = {NULL};
+	struct ctl_client cc;
+	struct ctl_msg m = {.type = CTL_STATUS};
+	char in[32], out[32];
+	int rows = 0;
+
+	argc = cli_take_opts(argc, argv, names, vals, NULL, NULL);
+	if (argc != 1) {
+		fprintf(stderr, "usage: portless status [--socket PATH]\n");
+		return CLI_USAGE;
+	}
+	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
+		return CLI_FAIL;
+	if (ctl_client_send(&cc, &m) < 0) {
+		fprintf(stderr, "portless: cannot talk to portlessd\n");
+		return CLI_FAIL;
+	}
+	printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s\n", "SESSION", "ROLE", "PEER",
+	       "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE");
+	while (ctl_client_recv(&cc, &m, 10000) == 0 && m.type == CTL_STATUS_ROW) {
+		char sid[9];
+
+		snprintf(sid, sizeof(sid), "%02x%02x%02x%02x", m.row.sid[0], m.row.sid[1],
+			 m.row.sid[2], m.row.sid[3]);
+		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us\n", sid,
+		       m.row.role == CTL_ROLE_DEVICE ? "device" : "client", m.row.peer, m.row.user,
+		       m.row.device_ip, m.row.client_ip,
+		       m.row.state == CTL_STATE_UP && m.row.transport <= 2 ? tr[m.row.transport]
+									  : "setup",
+		       human(m.row.bytes_in, in, sizeof(in)), human(m.row.bytes_out, out, sizeof(out)),
+		       m.row.age);
+		rows++;
+	}
+	ctl_client_close(&cc);
+	if (m.type != CTL_STATUS_END) {
+		fprintf(stderr, "portless: incomplete answer from portlessd\n");
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
