@@ -18,6 +18,7 @@
 
 enum {
 	IN_CAP_IDLE = 512,
+	IN_CAP_BUSY = 65536,
 	OUT_MAX = 8 * 1024 * 1024,
 	CONNECT_TIMEOUT = 10,   /**< s for TCP connect + handshake + auth */
 	NEG_TTL = 5,            /**< s a failed key fetch is remembered */
@@ -804,8 +805,7 @@ static void deliver(struct cp_client *c, uint64_t seq, const uint8_t *env, size_
 		log_msg(PL_LOG_WARN, "cp client: dropping notification from %s: %s", k->pk.handle,
 			envelope_strerror(r));
 	sodium_memzero(c->work.p, len);
-	if (!c->closing)
-		ack(c, seq);
+	ack(c, seq); /* even when the callback freed us: it has handled the notification */
 }
 
 static int park(struct cp_client *c, const struct cp_msg *m, const char *from)
@@ -1030,6 +1030,10 @@ static int on_data(struct conn *cn)
 	int r;
 
 	enter(c);
+	/* a read that filled the small idle buffer: grow so a busy stream costs fewer reads */
+	if (cn->in_len == cn->in_cap && cn->in_cap < IN_CAP_BUSY &&
+	    conn_set_in_cap(cn, IN_CAP_BUSY) < 0)
+		log_msg(PL_LOG_DEBUG, "cp client: cannot grow the input buffer");
 	r = frames(c);
 	if (!c->conn_live)
 		r = -1;

@@ -41,7 +41,7 @@ enum {
 	CP_CLIENT_KEY_TTL = 300,     /**< seconds fetched keys stay cached in memory */
 	CP_CLIENT_MAX_PENDING = 4096,/**< requests queued or in flight per client */
 	CP_CLIENT_PING = 60,         /**< keepalive interval of a monitor connection (s) */
-	CP_CLIENT_REPLAY = 65536,    /**< replay-cache entries */
+	CP_CLIENT_REPLAY = 4096,     /**< replay-cache entries (replay_cache_add scans linearly) */
 };
 
 struct cp_client;

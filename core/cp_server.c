@@ -796,6 +796,10 @@ static int sc_on_data(struct conn *c)
 	size_t flen;
 	int r;
 
+	/* A read that filled the small idle buffer: the peer is busy, read more at once. */
+	if (c->in_len == c->in_cap && c->in_cap < IN_CAP_BUSY && want_bytes(sc, IN_CAP_BUSY) < 0)
+		return -1;
+
 	if (sc->state == SC_CLOSING) {
 		conn_consume(c, conn_in_len(c)); /* discard while lingering */
 		return 0;

@@ -17,6 +17,7 @@
 
 struct listen_ctx {
 	struct ev_loop *loop;
+	struct cp_client *c;
 	unsigned long left; /**< 0: forever */
 };
 
@@ -38,8 +39,12 @@ static void on_note(void *arg, const struct envelope *env)
 	print_payload(env->payload, env->payload_len);
 	putchar('\n');
 	fflush(stdout);
-	if (l->left && --l->left == 0)
+	if (l->left && --l->left == 0) {
+		/* stop at once: later pushes stay unacknowledged and queued */
+		cp_client_free(l->c);
+		l->c = NULL;
 		ev_break(l->loop, EVBREAK_ALL);
+	}
 }
 
 static void on_state(void *arg, bool up, int err, const char *msg)
@@ -80,7 +85,7 @@ int cmd_listen(int argc, char **argv)
 	cfg.on_state = on_state;
 	cfg.arg = &l;
 	signal(SIGPIPE, SIG_IGN);
-	c = cp_client_new(l.loop, &cfg);
+	c = l.c = cp_client_new(l.loop, &cfg);
 	if (!c || cp_client_monitor(c) < 0) {
 		fprintf(stderr, "error: cannot start the client\n");
 		cp_client_free(c);
@@ -92,7 +97,7 @@ int cmd_listen(int argc, char **argv)
 	ev_signal_start(l.loop, &sint);
 	ev_signal_start(l.loop, &sterm);
 	ev_run(l.loop, 0);
-	cp_client_free(c);
+	cp_client_free(l.c);
 	cp_client_cfg_release(&cfg);
 	return CLI_OK;
 }

@@ -41,7 +41,9 @@ expect() {
 	local name=$1 rc=$2 text=$3 out got
 	shift 3
 	out=$(timeout 20 "$@" 2>&1); got=$?
-	if [ "$got" = "$rc" ] && grep -q -- "$text" <<<"$out"; then
+	if grep -q "Sanitizer\|runtime error" <<<"$out"; then
+		bad "$name: sanitizer report: $out"
+	elif [ "$got" = "$rc" ] && grep -q -- "$text" <<<"$out"; then
 		ok "$name"
 	else
 		bad "$name (rc $got, want $rc '$text'): $out"
@@ -103,6 +105,9 @@ dd if=/dev/urandom of="$T/bad/cp.db" bs=1024 count=8 conv=notrunc 2>/dev/null
 rm -f "$T/bad/cp.db-wal" "$T/bad/cp.db-shm"
 expect "damaged store reported" 1 "damaged or unusable store" "$CP" serve --data "$T/bad" --listen 127.0.0.1:$PORT
 
+if grep -q "Sanitizer\|runtime error" "$T/srv.log"; then
+	bad "sanitizer report in the server log"
+fi
 if [ $fails -ne 0 ]; then
 	echo "--- server log"; tail -50 "$T/srv.log"
 	exit 1
