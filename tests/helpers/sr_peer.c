@@ -15,7 +15,7 @@
  *           --ticket-file F] [--count N] [--size S] [--transport auto|udp|tcp]
  *           [--rate PPS] [--marker STR] [--sr-udp H:P] [--sr-tcp H:P]
  *           [--exact] [--min-recv FRAC] [--expect-tamper] [--rekey-packets N]
- *           [--rebind-at N] [--timeout S]
+ *           [--rebind-at N] [--timeout S] [--expect N (peer's count, default --count)]
  */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -39,7 +39,7 @@ struct opts {
 	char side;
 	const char *me, *peer, *handoff, *keys, *relay, *ticket_file, *marker;
 	const char *sr_udp, *sr_tcp;
-	unsigned long count, size, rate, rekey_packets, rebind_at;
+	unsigned long count, expect, size, rate, rekey_packets, rebind_at;
 	double min_recv, timeout;
 	int transport;
 	bool exact, expect_tamper;
@@ -172,7 +172,7 @@ static bool check_payload(struct peer *p, const uint8_t *d, size_t n, uint32_t *
 	*seq = get_be32(d);
 	if (*seq == DONE_SEQ)
 		return n == HDR + ml + 4;
-	if (*seq >= p->o.count || n != p->o.size)
+	if (*seq >= p->o.expect || n != p->o.size)
 		return false;
 	for (size_t i = HDR + ml; i < n; i++)
 		if (d[i] != (uint8_t)(*seq + i))
@@ -450,6 +450,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		else if (!strcmp(k, "--sr-udp")) o->sr_udp = v;
 		else if (!strcmp(k, "--sr-tcp")) o->sr_tcp = v;
 		else if (!strcmp(k, "--count")) o->count = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--expect")) o->expect = strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--size")) o->size = strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--rate")) o->rate = strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--rekey-packets")) o->rekey_packets = strtoul(v, NULL, 10);
@@ -460,6 +461,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->transport = !strcmp(v, "udp") ? SR_TR_UDP : !strcmp(v, "tcp") ? SR_TR_TCP : SR_TR_NONE;
 		else return -1;
 	}
+	if (!o->expect)
+		o->expect = o->count;
 	if ((o->side != 'a' && o->side != 'b') || !o->me || !o->peer || !o->handoff ||
 	    (o->side == 'a' && !o->ticket_file && !(o->keys && o->relay)) ||
 	    o->size < HDR + strlen(o->marker) + 4 || o->size > SR_TCP_PLAIN_MAX)
@@ -472,9 +475,9 @@ static bool verdict(struct peer *p, const struct sr_client_stats *st)
 	bool ok = !p->failed && p->dup == 0 && p->bad == 0 && p->peer_done;
 
 	if (p->o.exact)
-		ok = ok && p->recv == p->peer_total && p->recv == p->o.count;
+		ok = ok && p->recv == p->peer_total && p->recv == p->o.expect;
 	else
-		ok = ok && p->recv >= (unsigned long)(p->o.min_recv * (double)p->o.count);
+		ok = ok && p->recv >= (unsigned long)(p->o.min_recv * (double)p->o.expect);
 	if (p->o.expect_tamper)
 		ok = ok && st->drop_tag > 0;
 	return ok;
@@ -495,7 +498,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	p->loop = ev_default_loop(0);
-	p->seen = calloc(p->o.count + 1, 1);
+	p->seen = calloc(p->o.expect + 1, 1);
 	ev_timer_init(&p->pace, pace_cb, 0.001, 0.001);
 	ev_timer_init(&p->deadline, deadline_cb, p->o.timeout, 0);
 	ev_timer_init(&p->linger, linger_cb, 0.5, 0);
