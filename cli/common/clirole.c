@@ -259,12 +259,17 @@ static int open_tun(struct csess *s, char *why, size_t cap)
 		r = netcfg_link_set_mtu(nc, s->ifindex, a->mtu);
 	if (r == 0)
 		r = netcfg_link_no_ipv6_ll(nc, s->ifindex);
+	/* Our addresses, then host routes to the device's (with ours as source). */
 	if (r == 0)
-		r = netcfg_addr_add(nc, s->ifindex, &c4, &d4);
+		r = netcfg_addr_add(nc, s->ifindex, &c4, NULL);
 	if (r == 0)
-		r = netcfg_addr_add(nc, s->ifindex, &c6, &d6);
+		r = netcfg_addr_add(nc, s->ifindex, &c6, NULL);
 	if (r == 0)
 		r = netcfg_link_set_up(nc, s->ifindex, true);
+	if (r == 0)
+		r = netcfg_route_add(nc, s->ifindex, &d4, &c4);
+	if (r == 0)
+		r = netcfg_route_add(nc, s->ifindex, &d6, &c6);
 	if (r < 0) {
 		snprintf(why, cap, "%s: %s", tun_name(s->tun), netcfg_error(nc));
 		return r;

@@ -541,10 +541,10 @@ static int finish(struct pdconf *c, const char *name, char *err, size_t cap)
 {
 	const char *why = NULL;
 
-	if (!c->have_cp_address)
-		why = "missing 'address' in [controlplane]";
-	else if (!c->have_cp_key)
-		why = "missing 'server-key' in [controlplane]";
+	/* [controlplane] is optional (cp.conf in the key directory, written by
+	 * `portless enroll`, is the default), but it is all or nothing. */
+	if (c->have_cp_address != c->have_cp_key)
+		why = "[controlplane] needs both 'address' and 'server-key'";
 	else if (!c->device_enabled && !c->client_enabled)
 		why = "neither [device] nor [client] is enabled";
 	else if (c->device_enabled && c->n_allow == 0)

@@ -129,21 +129,25 @@ pl_wait_log() {
 pl_user() {
 	local u=$1
 	if ! id "$u" >/dev/null 2>&1; then
-		useradd -m -s /bin/bash "$u"
+			useradd -m -s /bin/bash "$u"
 		PL_USERS+=("$u")
 	fi
-	passwd -d "$u" >/dev/null 2>&1 || true
-	usermod -p '*' "$u" 2>/dev/null || true
+	usermod -p '*' "$u" # no password, not locked: public keys only
 }
 
 # pl_sshd NS LISTEN_ADDRS...: a real OpenSSH sshd in NS listening only on
 # the given addresses (port 22), its own host key, no passwords, logs to
 # $PL_TMP/sshd.log. Sets PL_SSHD_HOSTKEY to the public host key path.
+pl_sshd_hostkey() {
+	mkdir -p "$PL_TMP/sshd" /run/sshd
+	[ -f "$PL_TMP/sshd/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$PL_TMP/sshd/host_ed25519"
+	PL_SSHD_HOSTKEY="$PL_TMP/sshd/host_ed25519.pub"
+}
+
 pl_sshd() {
 	local ns=$1
 	shift
-	mkdir -p "$PL_TMP/sshd" /run/sshd
-	[ -f "$PL_TMP/sshd/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$PL_TMP/sshd/host_ed25519"
+	pl_sshd_hostkey
 	{
 		for a in "$@"; do echo "ListenAddress $a"; done
 		echo "HostKey $PL_TMP/sshd/host_ed25519"
@@ -157,7 +161,86 @@ pl_sshd() {
 		echo "StrictModes yes"
 		echo "LogLevel VERBOSE"
 	} >"$PL_TMP/sshd/sshd_config"
-	PL_SSHD_HOSTKEY="$PL_TMP/sshd/host_ed25519.pub"
 	pl_start sshd "$ns" /usr/sbin/sshd -D -e -f "$PL_TMP/sshd/sshd_config"
 	PL_SSHD_PID=$PL_LAST_PID
+}
+
+# pl_world: control plane and relay in pub, enrolled @relay, @device, @alice
+# (plus any extra handles given), a device user, configs written. Sets
+# PL_CP_KEY and PL_CODES. Call after pl_topology_up.
+pl_world() {
+	local extra=("$@") h
+	PL_CP_KEY=$("$PL_BIN/portless-cp" init --data "$PL_TMP/cp")
+	"$PL_BIN/portless-cp" add @relay @device @alice "${extra[@]}" --data "$PL_TMP/cp" >"$PL_TMP/codes"
+	pl_start cp "$PL_NS_PUB" "$PL_BIN/portless-cp" serve --data "$PL_TMP/cp" \
+		--listen 0.0.0.0:7443 --advertise "$PL_PUB_CLI_IP:7443"
+	PL_CP_PID=$PL_LAST_PID
+	pl_wait_tcp "$PL_NS_PUB" "$PL_PUB_CLI_IP" 7443
+	pl_enroll "$PL_NS_PUB" @relay "$PL_TMP/relay"
+	pl_enroll "$PL_NS_DEV" @device "$PL_TMP/device"
+	pl_enroll "$PL_NS_CLI" @alice "$PL_TMP/alice"
+	for h in "${extra[@]}"; do
+		pl_enroll "$PL_NS_CLI" "$h" "$PL_TMP/${h#@}"
+	done
+	pl_start sr "$PL_NS_PUB" "$PL_BIN/portless-sr" --keys "$PL_TMP/relay" \
+		--tcp 0.0.0.0:7444 --udp 0.0.0.0:7444 --advertise "$PL_PUB_CLI_IP"
+	PL_SR_PID=$PL_LAST_PID
+	pl_wait_tcp "$PL_NS_PUB" "$PL_PUB_CLI_IP" 7444
+}
+
+# pl_enroll NS HANDLE KEYDIR
+pl_enroll() {
+	local code
+	code=$(awk -v h="$2" '$1==h{print $2}' "$PL_TMP/codes")
+	ip netns exec "$1" "$PL_BIN/portless" enroll "$2" --cp "$PL_PUB_CLI_IP:7443" \
+		--server-key "$PL_CP_KEY" --code "$code" --keys "$3" >/dev/null
+}
+
+# pl_device USER [ALLOWED_HANDLE]: device config + portlessd + sshd on loopback and
+# the virtual address. Sets PL_DEV_VIP and PL_DEV_PID.
+pl_device() {
+	local user=$1 allow=${2:-@alice}
+	pl_sshd_hostkey
+	cat >"$PL_TMP/device.conf" <<CONF
+[identity]
+keys = $PL_TMP/device
+
+[device]
+enabled = yes
+sshd-host-keys = $PL_SSHD_HOSTKEY
+idle-timeout = ${PL_IDLE:-10m}
+max-duration = 1h
+authorized-keys-users = $user
+
+[allow $allow]
+users = $user
+CONF
+	pl_start portlessd-dev "$PL_NS_DEV" "$PL_BIN/portlessd" -c "$PL_TMP/device.conf"
+	PL_DEV_PID=$PL_LAST_PID
+	pl_wait_log "$PL_TMP/portlessd-dev.log" "ready" 15
+	PL_DEV_VIP=$(sed -n 's/.*device role: @device is \([0-9.]*\) on .*/\1/p' "$PL_TMP/portlessd-dev.log" | head -1)
+	[ -n "$PL_DEV_VIP" ] || { echo "no virtual address in the device log" >&2; return 1; }
+	if [ -z "${PL_SSHD_PID:-}" ]; then
+		pl_sshd "$PL_NS_DEV" 127.0.0.1 "$PL_DEV_VIP"
+		pl_wait_tcp "$PL_NS_DEV" "$PL_DEV_VIP" 22
+	fi
+}
+
+# pl_client [KEYDIR]: client-role portlessd in the client namespace. Sets PL_SOCK.
+pl_client() {
+	local keys=${1:-$PL_TMP/alice} name
+	name=$(basename "$keys")
+	PL_SOCK="$PL_TMP/run-$name/portlessd.sock"
+	cat >"$PL_TMP/client-$name.conf" <<CONF
+[identity]
+keys = $keys
+
+[client]
+enabled = yes
+socket = $PL_SOCK
+sr = @relay
+CONF
+	pl_start "portlessd-$name" "$PL_NS_CLI" "$PL_BIN/portlessd" -c "$PL_TMP/client-$name.conf"
+	PL_CLI_PID=$PL_LAST_PID
+	pl_wait_log "$PL_TMP/portlessd-$name.log" "ready" 15
 }

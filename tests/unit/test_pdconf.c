@@ -179,7 +179,8 @@ static const struct {
 	{CP "[allow @alice]\nusers = alice\n  bob\n",
 	 "portlessd.conf:6: duplicate key 'users' for [allow @alice]: \"  bob\""},
 	/* cross-field checks */
-	{"[device]\nenabled = yes\n", "portlessd.conf: missing 'address' in [controlplane]"},
+	{"[controlplane]\naddress = 192.0.2.1:7443\n[client]\nenabled = yes\nsr = @r\n",
+	 "portlessd.conf: [controlplane] needs both 'address' and 'server-key'"},
 	{CP, "portlessd.conf: neither [device] nor [client] is enabled"},
 	{CP "[device]\nenabled = yes\n",
 	 "portlessd.conf: [device] is enabled but no [allow @handle] section names a client"},
