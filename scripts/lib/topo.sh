@@ -183,7 +183,7 @@ pl_world() {
 		pl_enroll "$PL_NS_CLI" "$h" "$PL_TMP/${h#@}"
 	done
 	pl_start sr "$PL_NS_PUB" "$PL_BIN/portless-sr" --keys "$PL_TMP/relay" \
-		--tcp 0.0.0.0:7444 --udp 0.0.0.0:7444 --advertise "$PL_PUB_CLI_IP"
+		--tcp "$PL_PUB_CLI_IP:7444" --udp "$PL_PUB_CLI_IP:7444" --advertise "$PL_PUB_CLI_IP"
 	PL_SR_PID=$PL_LAST_PID
 	pl_wait_tcp "$PL_NS_PUB" "$PL_PUB_CLI_IP" 7444
 }
@@ -243,4 +243,59 @@ CONF
 	pl_start "portlessd-$name" "$PL_NS_CLI" "$PL_BIN/portlessd" -c "$PL_TMP/client-$name.conf"
 	PL_CLI_PID=$PL_LAST_PID
 	pl_wait_log "$PL_TMP/portlessd-$name.log" "ready" 15
+}
+
+# pl_ssh USER CMD...: `portless ssh USER@@device -- CMD` from the client namespace.
+pl_ssh() {
+	local user=$1
+	shift
+	ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" \
+		timeout 120 "$PL_BIN/portless" ssh "$user@@device" -- "$@"
+}
+
+# Test bookkeeping: pl_ok / pl_fail print and count; pl_finish exits.
+PL_NFAIL=0
+PL_NOK=0
+pl_ok() { PL_NOK=$((PL_NOK + 1)); echo "ok: $*"; }
+pl_fail() { PL_NFAIL=$((PL_NFAIL + 1)); echo "FAIL: $*"; }
+pl_check() { # pl_check DESCRIPTION CMD...: ok when CMD succeeds
+	local d=$1
+	shift
+	if "$@"; then pl_ok "$d"; else pl_fail "$d"; fi
+}
+pl_finish() {
+	echo "$PL_NOK passed, $PL_NFAIL failed"
+	if [ "$PL_NFAIL" -ne 0 ]; then
+		for f in "$PL_TMP"/*.log; do echo "--- $f"; tail -25 "$f"; done
+		exit 1
+	fi
+	exit 0
+}
+
+# Number of TUN interfaces named pl* in namespace NS.
+pl_tun_count() {
+	ip -n "$1" -o link show 2>/dev/null | grep -c ': pl[0-9]*:' || true
+}
+
+# Lines with the portless marker in USER's authorized_keys.
+pl_key_lines() {
+	local home
+	home=$(getent passwd "$1" | cut -d: -f6)
+	grep -c 'portless-session:' "$home/.ssh/authorized_keys" 2>/dev/null || true
+}
+
+# Standard e2e set-up: root check, build dir, temp dir, cleanup trap,
+# topology, control plane + relay, device user + sshd + portlessd, client.
+pl_e2e_setup() {
+	pl_need_root
+	pl_find_build || exit 1
+	pl_tmp
+	trap pl_cleanup EXIT
+	trap 'exit 130' INT TERM
+	PL_USER=${PL_USER:-pl$$u}
+	pl_topology_up
+	pl_world "$@"
+	pl_user "$PL_USER"
+	pl_device "$PL_USER"
+	pl_client
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole flow with real OpenSSH: a command through `portless ssh` returns
+# the device's output and exit code; status shows the session; afterwards no
+# key line, no session TUN on either side; the device's physical interface has
+# no listening socket and port 22 there refuses.
+set -uo pipefail
+. "$(dirname "$0")/../../scripts/lib/topo.sh"
+pl_e2e_setup
+
+dev_tuns_before=$(pl_tun_count "$PL_NS_DEV")
+out=$(pl_ssh "$PL_USER" 'echo "hello from $(hostname -I | tr " " "\n" | grep -c .) addrs as $(id -un)"; exit 7' 2>"$PL_TMP/ssh.err")
+rc=$?
+pl_check "ssh command output comes from the device as the right user" \
+	grep -q "hello from .* as $PL_USER" <<<"$out"
+pl_check "ssh exit code passes through (7, got $rc)" test "$rc" -eq 7
+pl_check "portless reported the tunnel ready" grep -q "tunnel to @device ready" "$PL_TMP/ssh.err"
+
+# A session held open (portless up) is listed by status on both ends.
+ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
+	"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/up.out" 2>"$PL_TMP/up.err" &
+UP_PID=$!
+PL_PIDS+=("$UP_PID")
+pl_wait_log "$PL_TMP/up.out" "ssh -i" 20
+st=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless" status)
+pl_check "status lists the client session to @device over UDP or TCP" \
+	grep -Eq "client +@device +$PL_USER .*(UDP|TCP)" <<<"$st"
+pl_check "one portless key line while the session is up" test "$(pl_key_lines "$PL_USER")" -eq 1
+# The printed ssh command works as is.
+cmd=$(cat "$PL_TMP/up.out")
+out=$(ip netns exec "$PL_NS_CLI" timeout 30 $cmd true 2>&1)
+pl_check "the ssh command printed by portless up logs in" test $? -eq 0
+down=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless" down @device)
+pl_check "portless down closes it" grep -q "closed 1 session" <<<"$down"
+wait "$UP_PID" 2>/dev/null
+
+# After the sessions end: nothing left behind on either side.
+for _ in $(seq 1 50); do
+	[ "$(pl_key_lines "$PL_USER")" -eq 0 ] && [ "$(pl_tun_count "$PL_NS_CLI")" -eq 0 ] && break
+	sleep 0.1
+done
+pl_check "no portless line left in authorized_keys" test "$(pl_key_lines "$PL_USER")" -eq 0
+pl_check "no TUN left on the client" test "$(pl_tun_count "$PL_NS_CLI")" -eq 0
+pl_check "device keeps only its own TUN ($dev_tuns_before)" \
+	test "$(pl_tun_count "$PL_NS_DEV")" -eq "$dev_tuns_before"
+pl_check "the session's key file is gone" \
+	test -z "$(find "$(dirname "$PL_SOCK")" -name '*.key' 2>/dev/null)"
+
+# No port on the device's physical interface.
+# Local addresses of every listening TCP/UDP socket: only loopback and the virtual IP.
+listen=$(ip netns exec "$PL_NS_DEV" ss -Hltnu | awk '{print $5}')
+echo "device listens on: $(echo $listen)"
+bad=$(grep -v -e '^127\.0\.0\.1:' -e "^$PL_DEV_VIP:" -e '^\[::1\]:' <<<"$listen")
+pl_check "nothing listens on the device's physical address or a wildcard" test -z "$bad"
+pl_check "sshd listens on the virtual address" grep -q "^$PL_DEV_VIP:22$" <<<"$listen"
+pl_check "TCP connect to the device's physical port 22 fails" \
+	bash -c "! ip netns exec $PL_NS_CLI timeout 3 bash -c 'exec 3<>/dev/tcp/$PL_DEV_IP/22' 2>/dev/null"
+pl_finish
