@@ -700,7 +700,12 @@ static void conn_down(struct cp_client *c, int err, const char *msg)
 		failed = r;
 	}
 	if ((c->monitor || c->nreqs > 0) && !c->closing) {
-		ev_timer_set(&c->retry_w, net_backoff(c->attempt++, 0.5, 30), 0);
+		double delay = net_backoff(c->attempt++, 0.5, 30);
+
+		if (c->monitor) /* fault tests check the back-off and jitter here */
+			log_msg(PL_LOG_INFO, "control plane: reconnect attempt %u in %.3f s",
+				c->attempt, delay);
+		ev_timer_set(&c->retry_w, delay, 0);
 		ev_timer_start(c->loop, &c->retry_w);
 	}
 	if (was_up || c->attempt <= 1 || fatal)
