@@ -280,8 +280,10 @@ pl_tun_count() {
 # Lines with the portless marker in USER's authorized_keys.
 pl_key_lines() {
 	local home
+	local n
 	home=$(getent passwd "$1" | cut -d: -f6)
-	grep -c 'portless-session:' "$home/.ssh/authorized_keys" 2>/dev/null || true
+	n=$(grep -c 'portless-session:' "$home/.ssh/authorized_keys" 2>/dev/null)
+	echo "${n:-0}"
 }
 
 # Standard e2e set-up: root check, build dir, temp dir, cleanup trap,
