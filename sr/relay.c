@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "relay.h"
+#include "sr_side.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -471,12 +472,14 @@ struct head {
 
 static bool parse_head(const uint8_t *m, size_t n, size_t want, struct head *h)
 {
-	if (n != want || m[1] != SR_VERSION || m[2] > SR_SIDE_B)
+	struct sr_side_msg sm;
+
+	if (n != want || sr_side_parse(m, n, &sm) != 0)
 		return false;
-	h->type = m[0];
-	h->side = m[2];
-	h->x = m[3];
-	h->sid = m + 4;
+	h->type = sm.type;
+	h->side = sm.side;
+	h->x = sm.x;
+	h->sid = sm.sid;
 	return true;
 }
 

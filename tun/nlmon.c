@@ -5,6 +5,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +185,33 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	return m->dead ? MNL_CB_STOP : MNL_CB_OK;
 }
 
+/*
+ * Every header's length must lie within the buffer before libmnl walks it:
+ * mnl_nlmsg_ok() compares (int)nlmsg_len, so a length >= 2^31 passes as
+ * negative and the walk jumps backwards (found by fuzz_nlmon).
+ */
+static bool chain_ok(const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (len > INT32_MAX)
+		return false;
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		uint32_t l = ((const struct nlmsghdr *)(const void *)(buf + off))->nlmsg_len;
+
+		if (l < sizeof(struct nlmsghdr) || l > len - off)
+			return false;
+		off += NLMSG_ALIGN(l);
+		if (off >= len)
+			break;
+	}
+	return true;
+}
+
 static int feed(struct nlmon *m, const void *buf, size_t len)
 {
+	if (!chain_ok(buf, len))
+		return -EBADMSG;
 	return mnl_cb_run(buf, len, 0, 0, msg_cb, m) < 0 ? -EBADMSG : 0;
 }
 

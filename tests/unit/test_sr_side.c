@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sr_side.h"
+
+static size_t head(uint8_t *b, uint8_t type, uint8_t side, uint8_t x)
+{
+	memset(b, 0, SR_SIDE_MSG_MAX);
+	b[0] = type;
+	b[1] = SR_VERSION;
+	b[2] = side;
+	b[3] = x;
+	for (int i = 0; i < SR_SID_LEN; i++)
+		b[4 + i] = (uint8_t)(0x40 + i);
+	return sr_side_len(type);
+}
+
+static void test_lengths(void **state)
+{
+	(void)state;
+	assert_int_equal(sr_side_len(SR_MSG_HELLO), 64);
+	assert_int_equal(sr_side_len(SR_MSG_CHALLENGE), 36);
+	assert_int_equal(sr_side_len(SR_MSG_AUTH), 68);
+	assert_int_equal(sr_side_len(SR_MSG_WELCOME), 25);
+	assert_int_equal(sr_side_len(SR_MSG_ERROR), 20);
+	assert_int_equal(sr_side_len(SR_MSG_ROAM), 64);
+	assert_int_equal(sr_side_len(SR_MSG_DATA), 0);
+	assert_int_equal(sr_side_len(0), 0);
+}
+
+static void test_parse(void **state)
+{
+	static const uint8_t types[] = {SR_MSG_HELLO,   SR_MSG_CHALLENGE, SR_MSG_AUTH,
+					SR_MSG_WELCOME, SR_MSG_ERROR,     SR_MSG_ROAM};
+	uint8_t b[SR_SIDE_MSG_MAX];
+	struct sr_side_msg m;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(types); i++) {
+		n = head(b, types[i], SR_SIDE_B, 7);
+		assert_int_equal(sr_side_parse(b, n, &m), 0);
+		assert_int_equal(m.type, types[i]);
+		assert_int_equal(m.side, SR_SIDE_B);
+		assert_int_equal(m.x, 7);
+		assert_ptr_equal(m.sid, b + 4);
+		assert_ptr_equal(m.body, b + SR_SIDE_HDR);
+		assert_int_equal(m.body_len, n - SR_SIDE_HDR);
+		/* one byte short or long: refused */
+		assert_int_equal(sr_side_parse(b, n - 1, &m), -EBADMSG);
+		assert_int_equal(sr_side_parse(b, n + 1 <= sizeof(b) ? n + 1 : n - 2, &m), -EBADMSG);
+		b[1] = SR_VERSION + 1;
+		assert_int_equal(sr_side_parse(b, n, &m), -EBADMSG);
+		b[1] = SR_VERSION;
+		b[2] = 2;
+		assert_int_equal(sr_side_parse(b, n, &m), -EBADMSG);
+	}
+	b[0] = SR_MSG_DATA;
+	assert_int_equal(sr_side_parse(b, 36, &m), -ENOTSUP);
+	assert_int_equal(sr_side_parse(b, 0, &m), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_parse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
