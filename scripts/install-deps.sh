@@ -10,7 +10,7 @@ PKGS=(
   libseccomp-dev libcap-ng-dev
   openssh-server openssh-client iproute2 iputils-ping netcat-openbsd
   procps tcpdump jq socat iperf3 coreutils util-linux kmod bc passwd
-  wireguard-go wireguard-tools nebula fastd linux-perf python3
+  wireguard-go wireguard-tools nebula fastd linux-perf python3 nftables
 )
 
 missing=()

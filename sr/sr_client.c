@@ -48,7 +48,7 @@ struct sr_client {
 	uint8_t state, tr;
 	uint32_t relay_id;
 	uint64_t roam_ctr;
-	double started, last_tx, last_ka;
+	double started, last_tx, last_ka, last_rx;
 	uint32_t epoch;
 	unsigned busy;
 	bool freed;
@@ -276,7 +276,7 @@ static void go_up(struct sr_client *c)
 	double now = ev_now(c->loop);
 
 	c->state = CS_UP;
-	c->last_tx = c->last_ka = now;
+	c->last_tx = c->last_ka = c->last_rx = now;
 	ev_timer_stop(c->loop, &c->retry);
 	ev_timer_stop(c->loop, &c->deadline);
 	ev_timer_start(c->loop, &c->tick);
@@ -317,6 +317,7 @@ static void on_data(struct sr_client *c, struct pkt *p)
 		count_drop(c, r);
 		return;
 	}
+	c->last_rx = ev_now(c->loop); /* only authentic packets prove the path alive */
 	if (dp_epoch(c->dp) != c->epoch) {
 		c->epoch = dp_epoch(c->dp);
 		c->st.rekeys++;
@@ -400,6 +401,11 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 			c->rmsg[i].msg_hdr = (struct msghdr){.msg_iov = &c->riov[i], .msg_iovlen = 1};
 		}
 		n = recvmmsg(c->ufd, c->rmsg, BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && errno == ECONNREFUSED && c->state == CS_UP) {
+			/* ICMP port unreachable: nothing listens at the SR's port any more. */
+			go_down(c, SR_DOWN_UNREACHABLE, "the SR's UDP port is closed");
+			break;
+		}
 		for (int i = 0; i < n && c->ufd >= 0 && !c->freed; i++) {
 			pkt_init(&p, c->rxbuf + (size_t)i * UDP_BUF, UDP_BUF, 0);
 			if ((c->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) ||
@@ -588,6 +594,12 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		send_ctrl(c, msg, n);
 	if (c->state == CS_UP && c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
 		send_roam(c, SR_ROAM_KEEPALIVE);
+	/* Both ends send a keepalive when idle: long silence means the path is lost. */
+	if (c->state == CS_UP && now - c->last_rx >= c->p.dead_after) {
+		go_down(c, SR_DOWN_UNREACHABLE, "nothing from the peer through the SR");
+		leave(c);
+		return;
+	}
 	if (c->state == CS_UP && now - c->last_tx >= c->p.keepalive) {
 		msg[0] = DPC_KEEPALIVE;
 		send_ctrl(c, msg, 1);
@@ -634,12 +646,22 @@ static int setup(struct sr_client *c, const struct sr_session_params *p)
 	int r;
 
 	c->p = *p;
+	if (c->p.transport == SR_TR_NONE) { /* benchmarks and tests may force one */
+		const char *t = getenv("PORTLESS_TRANSPORT");
+
+		if (t && !strcmp(t, "udp"))
+			c->p.transport = SR_TR_UDP;
+		else if (t && !strcmp(t, "tcp"))
+			c->p.transport = SR_TR_TCP;
+	}
 	if (!c->p.udp_timeout)
 		c->p.udp_timeout = 0.3;
 	if (!c->p.keepalive)
 		c->p.keepalive = 15;
 	if (!c->p.connect_timeout)
 		c->p.connect_timeout = 30;
+	if (!c->p.dead_after)
+		c->p.dead_after = 4 * c->p.keepalive;
 	lim = p->limits;
 	if (!lim.rekey_after_packets && !lim.rekey_after_seconds && !lim.reject_after_packets)
 		dp_limits_default(&lim);

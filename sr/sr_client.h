@@ -8,7 +8,8 @@
  * caller leaves SR_HEADROOM in front and SR_TAILROOM behind) and sends it;
  * received packets are opened and handed to on_packet as plaintext.
  *
- * Transport: UDP first; when the UDP HELLO gets no answer within
+ * Transport: UDP first (the environment variable PORTLESS_TRANSPORT=udp|tcp
+ * forces one when the caller left transport at SR_TR_NONE); when the UDP HELLO gets no answer within
  * udp_timeout (default 0.3 s) it falls back to a TCP stream of
  * length-prefixed frames by itself. on_up says which one is in use.
  * Keys rekey in band (dp_seal.h) after limits.rekey_after_* without
@@ -38,6 +39,9 @@ struct sr_session_params {
 	double udp_timeout;           /**< s before falling back to TCP (0: 0.3) */
 	double keepalive;             /**< s between keepalives (0: 15) */
 	double connect_timeout;       /**< s to get authenticated and paired (0: 30) */
+	double dead_after;            /**< s without an authentic packet from the peer before the
+				       *   path counts as lost (0: 4 x keepalive); a closed SR UDP
+				       *   port (ICMP unreachable) counts at once */
 };
 
 /** Why a session went down (on_down). */
