@@ -3,6 +3,8 @@
 # corpus (tests/fuzz/corpus/<name>/). New inputs go to a scratch directory,
 # not the repository. Prints executions per second for each harness.
 # usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
+# Environment: PORTLESS_FUZZ_ONLY=REGEX runs only harnesses whose name
+# (without fuzz_) matches; PORTLESS_FUZZ_RUNS=N stops each after N executions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
@@ -17,11 +19,15 @@ status=0
 for f in "$dir"/tests/fuzz_*; do
 	[ -x "$f" ] || continue
 	name=$(basename "$f")
+	if [ -n "${PORTLESS_FUZZ_ONLY:-}" ] && ! [[ ${name#fuzz_} =~ $PORTLESS_FUZZ_ONLY ]]; then
+		continue
+	fi
 	corpus="tests/fuzz/corpus/${name#fuzz_}"
 	mkdir -p "$scratch/$name"
 	args=("$scratch/$name")
 	[ -d "$corpus" ] && args+=("$corpus")
 	if ! "$f" -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=1024 \
+		-runs="${PORTLESS_FUZZ_RUNS:--1}" \
 		-artifact_prefix="$scratch/" "${args[@]}" >"$scratch/$name.log" 2>&1; then
 		echo "fuzz: $name FAILED" >&2
 		tail -40 "$scratch/$name.log" >&2

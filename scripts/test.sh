@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 jobs=${PORTLESS_TEST_JOBS:-2}
-fuzz_secs=${PORTLESS_FUZZ_SECONDS:-30}
+fuzz_secs=${PORTLESS_FUZZ_SECONDS:-10}
 
 bash scripts/install-deps.sh
 
