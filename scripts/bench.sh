@@ -77,10 +77,11 @@ stop_pid() { # PID: TERM, wait up to 3 s, KILL
 	kill -9 "$p" 2>/dev/null || true
 }
 
-wait_ping() { # NS IP SECONDS: until one ping answers
+wait_ping() { # NS IP SECONDS: until one ping answers (an unreachable route fails at once)
 	local i
-	for i in $(seq 1 "$3"); do
+	for i in $(seq 1 $(($3 * 2))); do
 		ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1 && return 0
+		sleep 0.5
 	done
 	echo "bench: no ping reply from $2 in $1" >&2
 	return 1
@@ -115,6 +116,18 @@ measure() {
 		res+=("$(median <"$PL_TMP/tp" | awk '{printf "%.3f", $1/1e9}')")
 	done
 	for i in "${!CASE_PIDS[@]}"; do t1[i]=$(ticks "${CASE_PIDS[i]}"); done
+	if [ -n "${BENCH_PERF:-}" ] && [ ${#CASE_PIDS[@]} -gt 0 ]; then # profile one 1-stream run
+		local pids
+		pids=$(IFS=,; echo "${CASE_PIDS[*]}")
+		iperf "$TGT" "$IPORT" 1 0 >/dev/null &
+		local ip=$!
+		sleep 1
+		timeout 30 perf record -q -g -p "$pids" -o "$OUT/perf-$name.data" -- sleep $((SECS > 2 ? SECS - 1 : 1)) >/dev/null 2>&1
+		wait "$ip"
+		perf report -i "$OUT/perf-$name.data" --stdio --no-children --sort comm,dso,sym 2>/dev/null |
+			grep -v '^$' | grep -E '^ +[0-9]' | head -60 >"$OUT/perf-$name.txt"
+		pl_log "case $name: perf profile in $OUT/perf-$name.txt"
+	fi
 	gb=$(echo "scale=6; $bytes_total / 1000000000" | bc)
 	local cpu="" cpu_total=0
 	for i in "${!CASE_PIDS[@]}"; do
@@ -161,8 +174,8 @@ case_socat() {
 case_wireguard-go() {
 	local d=$PL_TMP/wg pc pd
 	mkdir -p "$d"
-	wg genkey >"$d/c.key" && wg pubkey <"$d/c.key" >"$d/c.pub"
-	wg genkey >"$d/d.key" && wg pubkey <"$d/d.key" >"$d/d.pub"
+	(umask 077; wg genkey >"$d/c.key") && wg pubkey <"$d/c.key" >"$d/c.pub"
+	(umask 077; wg genkey >"$d/d.key") && wg pubkey <"$d/d.key" >"$d/d.pub"
 	export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
 	pl_start wg-cli "$PL_NS_CLI" wireguard-go -f wgc
 	pc=$PL_LAST_PID
@@ -222,7 +235,7 @@ case_nebula() {
 	# Drop the direct path: the relay host forwards no UDP between client and device.
 	ip netns exec "$PL_NS_PUB" nft -f - <<EOF || return 1
 table inet plbench {
-	chain fwd { type filter hook forward priority 0; policy accept; meta l4proto udp drop; }
+	chain pass { type filter hook forward priority 0; policy accept; meta l4proto udp drop; }
 }
 EOF
 	pl_start nebula-r "$PL_NS_PUB" nebula -config "$d/r.yml"
@@ -263,10 +276,11 @@ case_fastd() {
 	read -r ds dp <<<"$(fastd --generate-key 2>/dev/null | awk '/Secret/{s=$2} /Public/{p=$2} END{print s, p}')"
 	fastd_conf fstc "$cs" 10.79.0.1 "$dp" "$PL_DEV_IP" >"$d/c.conf"
 	fastd_conf fstd "$ds" 10.79.0.2 "$cp" "$PL_CLI_IP" >"$d/d.conf"
-	pl_start fastd-c "$PL_NS_CLI" fastd -c "$d/c.conf"
-	pc=$PL_LAST_PID
 	pl_start fastd-d "$PL_NS_DEV" fastd -c "$d/d.conf"
 	pd=$PL_LAST_PID
+	sleep 0.5 # listening before the client's first handshake (else it backs off for seconds)
+	pl_start fastd-c "$PL_NS_CLI" fastd -c "$d/c.conf"
+	pc=$PL_LAST_PID
 	wait_ping "$PL_NS_CLI" 10.79.0.2 20 || return 1
 	TGT=10.79.0.2 IPORT=5201 PPORT=5202 PING=yes CASE_PIDS=("$pc" "$pd") CASE_NOTE="direct, salsa2012+umac, MTU 1420"
 	CASE_PNAMES=(fastd-cli fastd-dev)
@@ -388,7 +402,8 @@ pl_wait_tcp "$PL_NS_DEV" "$PL_DEV_IP" 5201 || exit 1
 SETUP_READY=nan SETUP_PL=nan SETUP_SSH=nan SETUP_N=0
 for c in $CASES; do
 	if ! "case_$c"; then
-		pl_log "case $c FAILED (logs in $PL_TMP)"
+		pl_log "case $c FAILED; last log lines:"
+		for f in "$PL_TMP"/*.log; do echo "--- $f"; tail -n 4 "$f"; done >&2
 		printf '%s\tnan\tnan\tnan\tnan\tnan\tnan\tnan\t\tFAILED\n' "$c" >>"$ROWS"
 	fi
 done
