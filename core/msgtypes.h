@@ -15,6 +15,8 @@ enum msg_type {
 	MSG_SESSION_ANSWER = 0x21,  /**< device -> client: SSH key, addresses, ephemeral key */
 	MSG_SESSION_END = 0x22,     /**< either side: session closed */
 	MSG_REKEY = 0x23,           /**< either side: new ephemeral key for rekeying */
+	MSG_SESSION_RESUME = 0x24,  /**< client -> device: re-rendezvous after the relay path was lost */
+	MSG_SESSION_RESUMED = 0x25, /**< device -> client: its new ephemeral key for the resumed path */
 };
 
 #endif

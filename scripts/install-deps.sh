@@ -9,7 +9,7 @@ PKGS=(
   libcmocka-dev libsqlite3-dev libinih-dev libsystemd-dev
   libseccomp-dev libcap-ng-dev
   openssh-server openssh-client iproute2 iputils-ping netcat-openbsd
-  procps tcpdump jq socat iperf3 coreutils util-linux kmod bc passwd
+  procps tcpdump jq socat iperf3 coreutils util-linux kmod bc passwd pv
   wireguard-go wireguard-tools nebula fastd linux-perf python3 nftables
 )
 

@@ -49,6 +49,7 @@ struct sr_client {
 	uint32_t relay_id;
 	uint64_t roam_ctr;
 	double started, last_tx, last_ka, last_rx;
+	double last_rebind; /* the last re-bind after the local address went away */
 	uint32_t epoch;
 	unsigned busy;
 	bool freed;
@@ -119,13 +120,40 @@ static void destroy(struct sr_client *c)
 
 /* ---- sending ---------------------------------------------------------- */
 
+static int open_udp(struct sr_client *c);
+static void send_roam(struct sr_client *c, uint8_t flag);
+
+/*
+ * A UDP send failed. When the local address the connected socket was bound
+ * to went away (address change: EINVAL / EADDRNOTAVAIL; link without a
+ * route: ENETUNREACH), open a fresh socket (new source address) and prove
+ * ourselves from it with a ROAM keepalive, at most once a second. Without
+ * this every send fails until dead_after ends the session.
+ */
+static int udp_send_failed(struct sr_client *c, int err)
+{
+	double now = ev_now(c->loop);
+
+	if ((err != -EINVAL && err != -EADDRNOTAVAIL && err != -ENETUNREACH) ||
+	    now - c->last_rebind < 1.0 || c->state == CS_DOWN)
+		return err;
+	c->last_rebind = now;
+	if (open_udp(c) < 0)
+		return err;
+	c->st.rebinds++;
+	log_msg(PL_LOG_INFO, "sr session: UDP send failed (%s): re-bound the socket", strerror(-err));
+	if (c->state == CS_UP || c->state == CS_WAITING)
+		send_roam(c, SR_ROAM_KEEPALIVE);
+	return err;
+}
+
 /* Put a side message on the wire (UDP datagram or TCP frame). */
 static int send_msg(struct sr_client *c, const uint8_t *m, size_t n)
 {
 	uint8_t buf[SR_FRAME_HDR + SR_SIDE_MSG_MAX];
 
 	if (c->tr == SR_TR_UDP)
-		return send(c->ufd, m, n, MSG_DONTWAIT) < 0 ? -errno : 0;
+		return send(c->ufd, m, n, MSG_DONTWAIT) < 0 ? udp_send_failed(c, -errno) : 0;
 	put_be32(buf, (uint32_t)n);
 	memcpy(buf + SR_FRAME_HDR, m, n);
 	return conn_write(&c->tc, buf, SR_FRAME_HDR + n);
@@ -180,7 +208,7 @@ static int transmit(struct sr_client *c, struct pkt *p)
 	c->last_tx = ev_now(c->loop);
 	if (c->tr == SR_TR_UDP) {
 		if (send(c->ufd, pkt_data(p), p->len, MSG_DONTWAIT) < 0)
-			return -errno;
+			return udp_send_failed(c, -errno);
 		return 0;
 	}
 	h = pkt_push(p, SR_FRAME_HDR);

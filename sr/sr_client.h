@@ -77,6 +77,7 @@ struct sr_client_stats {
 	uint64_t drop_format;     /**< malformed */
 	uint64_t drop_congested;  /**< sr_client_send() refused: TCP queue full */
 	uint32_t rekeys;          /**< completed key changes */
+	uint32_t rebinds;         /**< UDP socket re-opened after the local address went away */
 };
 
 struct sr_client;

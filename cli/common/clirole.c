@@ -22,9 +22,11 @@ enum {
 	CLI_REQUEST_TTL = 30,    /**< s a session request may wait in the device's queue */
 	CLI_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
 	CLI_READS_PER_WAKEUP = 64,
+	CLI_RESUME_GRACE = 55, /**< s to re-establish a lost relay path (device waits 60) */
 };
 
-enum cstate { CS_TICKET = 1, CS_ANSWER, CS_PATH, CS_UP };
+/* States; everything from CS_ANSWER on has a session id. */
+enum cstate { CS_TICKET = 1, CS_ANSWER, CS_PATH, CS_UP, CS_RESUME_TICKET, CS_RESUME_ANSWER };
 
 struct csess {
 	struct clirole *c;
@@ -45,6 +47,8 @@ struct csess {
 	ev_timer step_w;
 	struct sr_client *sr;
 	int transport;
+	bool was_ready;      /* READY was reported: later path changes are resumes */
+	double resume_until; /* give up re-establishing the path after this */
 	double start;
 	uint64_t bytes_in, bytes_out;
 	char dev_ip[INET6_ADDRSTRLEN], cli_ip[INET6_ADDRSTRLEN];
@@ -143,10 +147,22 @@ static void progress(struct csess *s, int hop, const char *text)
 		s->cb.progress(s->cb.arg, hop, text);
 }
 
+static void begin_resume(struct csess *s);
+static int request_ticket(struct csess *s);
+
 static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct csess *s = container_of(w, struct csess, step_w);
 
+	if (s->was_ready) {
+		if (ev_now(loop) < s->resume_until) {
+			begin_resume(s); /* ask again: the relay may be back by now */
+			return;
+		}
+		csess_done(s, CTL_HOP_SR, "relay path lost and not re-established within %d s",
+			   CLI_RESUME_GRACE);
+		return;
+	}
 	switch (s->state) {
 	case CS_TICKET:
 		csess_done(s, CTL_HOP_SR, "no ticket from %s within %d s (relay offline?)", s->relay,
@@ -207,6 +223,13 @@ static void sr_up(void *arg, int transport)
 
 	s->transport = transport;
 	step(s, CS_UP, 0);
+	if (s->was_ready) {
+		log_msg(PL_LOG_INFO, "session %.8s to %s resumed over %s after %.0f ms", s->hex,
+			s->device, transport == SR_TR_UDP ? "UDP" : "TCP",
+			(ev_now(s->c->ep->loop) - (s->resume_until - CLI_RESUME_GRACE)) * 1000);
+		return;
+	}
+	s->was_ready = true;
 	log_msg(PL_LOG_INFO, "session %.8s to %s up: %s -> %s on %s over %s (%.0f ms)", s->hex,
 		s->device, s->cli_ip, s->dev_ip, tun_name(s->tun),
 		transport == SR_TR_UDP ? "UDP" : "TCP", (ev_now(s->c->ep->loop) - s->start) * 1000);
@@ -229,6 +252,14 @@ static void sr_down(void *arg, int reason, const char *msg)
 
 	sr_client_free(s->sr);
 	s->sr = NULL;
+	if (s->was_ready && reason != SR_DOWN_CLOSED) {
+		/* Keep TUN and addresses: re-rendezvous, and the SSH connection lives on. */
+		log_msg(PL_LOG_WARN, "session %.8s: relay path lost (%s); re-establishing", s->hex,
+			msg ? msg : "?");
+		s->resume_until = ev_now(s->c->ep->loop) + CLI_RESUME_GRACE;
+		begin_resume(s);
+		return;
+	}
 	csess_done(s, s->state == CS_UP && reason == SR_DOWN_CLOSED ? CTL_HOP_NONE : CTL_HOP_SR,
 		   "relay path down: %s", msg ? msg : "?");
 }
@@ -279,7 +310,8 @@ static int open_tun(struct csess *s, char *why, size_t cap)
 	return 0;
 }
 
-static int open_path(struct csess *s)
+/* Derive our keys for the current ticket's SR session and join it as side A. */
+static int open_path(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_t aead)
 {
 	struct sr_session_params sp;
 	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
@@ -288,12 +320,12 @@ static int open_path(struct csess *s)
 
 	memset(&sp, 0, sizeof(sp));
 	memset(&t, 0, sizeof(t));
-	memcpy(t.session_id, s->sid, SR_SID_LEN);
+	memcpy(t.session_id, s->ticket.session_id, SR_SID_LEN);
 	t.handle_a = ep_handle(s->c->ep);
 	t.handle_b = s->device;
 	memcpy(t.pk_a, s->kp.pk, DP_PK_LEN);
-	memcpy(t.pk_b, s->ans->device_pk, DP_PK_LEN);
-	t.aead = s->ans->aead;
+	memcpy(t.pk_b, device_pk, DP_PK_LEN);
+	t.aead = aead;
 	r = dp_derive(&s->kp, SR_SIDE_A, &t, &sp.keys);
 	if (r == 0) {
 		sr_ticket_side(&s->ticket, SR_SIDE_A, &sp.ticket);
@@ -327,7 +359,7 @@ static void on_answer(struct csess *s, const struct envelope *env)
 		csess_done(s, CTL_HOP_TUNNEL, "%s", why);
 		return;
 	}
-	if (open_path(s) < 0) {
+	if (open_path(s, s->ans->device_pk, s->ans->aead) < 0) {
 		csess_done(s, CTL_HOP_TUNNEL, "cannot start the relay path");
 		return;
 	}
@@ -342,6 +374,57 @@ static void request_done(void *arg, int err, const char *msg)
 		log_msg(PL_LOG_WARN, "session request not delivered: %s", msg);
 }
 
+/* Lost the relay path after READY: a new ticket, then MSG_SESSION_RESUME. */
+static void begin_resume(struct csess *s)
+{
+	sr_client_free(s->sr);
+	s->sr = NULL;
+	s->transport = 0;
+	step(s, CS_RESUME_TICKET, CLI_TICKET_TIMEOUT);
+	if (request_ticket(s) < 0)
+		log_msg(PL_LOG_WARN, "session %.8s: cannot ask for a new ticket yet", s->hex);
+}
+
+static void send_resume(struct csess *s)
+{
+	struct sess_resume rq;
+	uint8_t buf[SESS_RESUME_MAX];
+	size_t n;
+	int r;
+
+	dp_keypair_wipe(&s->kp);
+	dp_keypair_new(&s->kp);
+	memset(&rq, 0, sizeof(rq));
+	memcpy(rq.session_id, s->sid, SR_SID_LEN);
+	sr_ticket_side(&s->ticket, SR_SIDE_B, &rq.ticket);
+	memcpy(rq.client_pk, s->kp.pk, DP_PK_LEN);
+	rq.aead_mask = (uint8_t)dp_aead_supported();
+	r = sess_resume_encode(&rq, buf, sizeof(buf), &n);
+	if (r == 0)
+		r = cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_RESUME, buf, n,
+				     CLI_REQUEST_TTL, request_done, NULL);
+	sodium_memzero(&rq, sizeof(rq));
+	sodium_memzero(buf, sizeof(buf));
+	if (r < 0)
+		log_msg(PL_LOG_WARN, "session %.8s: cannot send the resume request", s->hex);
+	step(s, CS_RESUME_ANSWER, CLI_ANSWER_TIMEOUT);
+}
+
+static void on_resumed(struct csess *s, const struct envelope *env)
+{
+	struct sess_resumed rs;
+
+	if (!sess_resumed_decode(env->payload, env->payload_len, &rs) || rs.status != SESS_OK) {
+		csess_done(s, CTL_HOP_DEVICE_ANSWER, "%s could not resume the session", s->device);
+		return;
+	}
+	if (!(dp_aead_supported() & (1u << rs.aead)) || open_path(s, rs.device_pk, rs.aead) < 0) {
+		csess_done(s, CTL_HOP_TUNNEL, "cannot restart the relay path");
+		return;
+	}
+	step(s, CS_PATH, CLI_PATH_TIMEOUT);
+}
+
 static void on_ticket(struct csess *s, const struct envelope *env)
 {
 	struct sess_request rq;
@@ -349,12 +432,17 @@ static void on_ticket(struct csess *s, const struct envelope *env)
 	size_t n;
 	int r;
 
+	sr_ticket_wipe(&s->ticket);
 	if (!sr_ticket_decode(env->payload, env->payload_len, &s->ticket)) {
 		csess_done(s, CTL_HOP_SR, "malformed ticket from %s", s->relay);
 		return;
 	}
 	if (s->ticket.status != SR_TK_OK) {
 		csess_done(s, CTL_HOP_SR, "%s refused: %s", s->relay, s->ticket.reason);
+		return;
+	}
+	if (s->state == CS_RESUME_TICKET) {
+		send_resume(s);
 		return;
 	}
 	memcpy(s->sid, s->ticket.session_id, SR_SID_LEN);
@@ -384,7 +472,8 @@ static void on_ticket(struct csess *s, const struct envelope *env)
 static struct csess *ticket_waiter(struct clirole *c, const char *relay)
 {
 	for (struct csess *s = c->sessions; s; s = s->next)
-		if (s->state == CS_TICKET && !strcmp(s->relay, relay))
+		if ((s->state == CS_TICKET || s->state == CS_RESUME_TICKET) &&
+		    !strcmp(s->relay, relay))
 			return s;
 	return NULL;
 }
@@ -416,26 +505,39 @@ void clirole_on_notification(struct clirole *c, const struct envelope *env)
 		return;
 	if (env->type == MSG_SESSION_ANSWER && s->state == CS_ANSWER)
 		on_answer(s, env);
+	else if (env->type == MSG_SESSION_RESUMED && s->state == CS_RESUME_ANSWER)
+		on_resumed(s, env);
 	else if (env->type == MSG_SESSION_END)
 		csess_done(s, CTL_HOP_NONE, "%s ended the session", s->device);
 }
 
 static void sr_request_done(void *arg, int err, const char *msg)
 {
-	struct clirole *c = arg;
-	(void)c;
 	if (err)
 		log_msg(PL_LOG_WARN, "ticket request not delivered: %s", msg);
+}
+
+/* Ask the relay for a ticket (answered with MSG_SR_TICKET). */
+static int request_ticket(struct csess *s)
+{
+	struct sr_request rq = {0};
+	uint8_t buf[SR_REQ_MAX];
+	size_t n;
+	int r;
+
+	snprintf(rq.peer, sizeof(rq.peer), "%s", s->device);
+	r = sr_request_encode(&rq, buf, sizeof(buf), &n);
+	if (r == 0)
+		r = cp_client_notify(s->c->ep->cp, s->relay, MSG_SR_REQUEST, buf, n,
+				     CLI_TICKET_TIMEOUT, sr_request_done, NULL);
+	return r;
 }
 
 struct csess *clirole_up(struct clirole *c, const char *device, const char *user,
 			 const struct clirole_cbs *cb)
 {
 	const struct pdconf *conf = c->ep->conf;
-	struct sr_request rq = {0};
-	uint8_t buf[SR_REQ_MAX];
 	struct csess *s, **tail;
-	size_t n;
 
 	if (!handle_valid(device) || !sess_user_valid(user) || conf->n_sr == 0)
 		return NULL;
@@ -453,10 +555,7 @@ struct csess *clirole_up(struct clirole *c, const char *device, const char *user
 		;
 	*tail = s;
 	step(s, CS_TICKET, CLI_TICKET_TIMEOUT);
-	snprintf(rq.peer, sizeof(rq.peer), "%s", device);
-	if (sr_request_encode(&rq, buf, sizeof(buf), &n) < 0 ||
-	    cp_client_notify(c->ep->cp, s->relay, MSG_SR_REQUEST, buf, n, CLI_TICKET_TIMEOUT,
-			     sr_request_done, c) < 0) {
+	if (request_ticket(s) < 0) {
 		csess_free(s);
 		return NULL;
 	}

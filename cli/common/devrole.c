@@ -25,6 +25,7 @@ enum {
 	DEV_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
 	DEV_ANSWER_TTL = 60,  /**< s an answer may wait in the client's queue */
 	DEV_READS_PER_WAKEUP = 64,
+	DEV_RESUME_GRACE = 60, /**< s a session whose relay path was lost waits for the client */
 };
 
 struct dsess {
@@ -37,7 +38,7 @@ struct dsess {
 	struct ipaddr c4, c6;
 	uint64_t fid; /* filter session id */
 	struct sr_client *sr;
-	ev_timer idle_w, max_w;
+	ev_timer idle_w, max_w, grace_w;
 	double start, last;
 	uint64_t bytes_in, bytes_out;
 	int transport;
@@ -130,6 +131,7 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 		notify_end(d, s, (uint8_t)reason);
 	ev_timer_stop(loop, &s->idle_w);
 	ev_timer_stop(loop, &s->max_w);
+	ev_timer_stop(loop, &s->grace_w);
 	sr_client_free(s->sr);
 	s->sr = NULL;
 	if (s->in_filter)
@@ -197,13 +199,33 @@ static void sr_packet(void *arg, struct pkt *p)
 		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
 }
 
+static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	dsess_end(container_of(w, struct dsess, grace_w), SESS_END_SR_LOST, true);
+}
+
+/*
+ * The relay path is gone. A close by the peer ends the session; anything
+ * else (the SR died, the network broke) keeps addresses, key line and routes
+ * for DEV_RESUME_GRACE seconds so the client can re-rendezvous
+ * (MSG_SESSION_RESUME) and the SSH connection inside survives.
+ */
 static void sr_down(void *arg, int reason, const char *msg)
 {
 	struct dsess *s = arg;
 
-	log_msg(PL_LOG_INFO, "session %.8s: relay path down: %s", s->hex, msg ? msg : "?");
-	dsess_end(s, reason == SR_DOWN_CLOSED ? SESS_END_CLOSED : SESS_END_SR_LOST,
-		  reason != SR_DOWN_CLOSED);
+	if (reason == SR_DOWN_CLOSED) {
+		log_msg(PL_LOG_INFO, "session %.8s: the client closed it", s->hex);
+		dsess_end(s, SESS_END_CLOSED, false);
+		return;
+	}
+	log_msg(PL_LOG_INFO, "session %.8s: relay path lost (%s); waiting up to %d s for a resume",
+		s->hex, msg ? msg : "?", DEV_RESUME_GRACE);
+	sr_client_free(s->sr);
+	s->sr = NULL;
+	s->transport = 0;
+	ev_timer_set(&s->grace_w, DEV_RESUME_GRACE, 0);
+	ev_timer_start(s->d->ep->loop, &s->grace_w);
 }
 
 /* Packets the device sends: only replies to a session pass, to that session. */
@@ -297,13 +319,25 @@ out:
 	return r;
 }
 
+/* Join the SR as side B with @p keys. */
+static int start_relay(struct dsess *s, const struct sr_side_ticket *tk, const struct dp_keys *keys)
+{
+	struct sr_session_params sp;
+	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
+
+	memset(&sp, 0, sizeof(sp));
+	sp.ticket = *tk;
+	sp.keys = *keys;
+	s->sr = sr_client_new(s->d->ep->loop, &sp, &cb);
+	sodium_memzero(&sp, sizeof(sp));
+	return s->sr ? 0 : -ENOMEM;
+}
+
 /* Routes, filter entry and relay path of a session (the key is already installed). */
 static int open_path(struct dsess *s, const struct sess_request *rq, struct dp_keys *keys)
 {
 	struct devrole *d = s->d;
 	const struct pdconf *conf = d->ep->conf;
-	struct sr_session_params sp;
-	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
 	struct filter_session_cfg fc = {
 		.id = s->fid, .client4 = s->c4, .client6 = s->c6,
 		.ports = conf->ports, .nports = conf->n_ports, .ctx = s,
@@ -323,12 +357,7 @@ static int open_path(struct dsess *s, const struct sess_request *rq, struct dp_k
 		return r;
 	}
 	s->routes = true;
-	memset(&sp, 0, sizeof(sp));
-	sp.ticket = rq->ticket;
-	sp.keys = *keys;
-	s->sr = sr_client_new(d->ep->loop, &sp, &cb);
-	sodium_memzero(&sp, sizeof(sp));
-	return s->sr ? 0 : -ENOMEM;
+	return start_relay(s, &rq->ticket, keys);
 }
 
 static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
@@ -347,10 +376,36 @@ static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
 	s->start = s->last = ev_now(d->ep->loop);
 	ev_init(&s->idle_w, idle_cb);
 	ev_init(&s->max_w, max_cb);
+	ev_init(&s->grace_w, grace_cb);
 	s->next = d->sessions;
 	d->sessions = s;
 	d->n_sessions++;
 	return s;
+}
+
+/*
+ * Our side of the data-plane key exchange for SR session @p sr_sid with the
+ * client's ephemeral @p client_pk: fills @p kp (our new ephemeral pair),
+ * @p aead and @p keys. Returns 0 or -errno.
+ */
+static int derive_keys(struct dsess *s, const uint8_t sr_sid[SR_SID_LEN],
+		       const uint8_t client_pk[DP_PK_LEN], unsigned client_mask,
+		       struct dp_keypair *kp, int *aead, struct dp_keys *keys)
+{
+	struct dp_transcript t;
+
+	*aead = dp_aead_choose(dp_aead_supported(), client_mask);
+	if (*aead < 0)
+		return *aead;
+	dp_keypair_new(kp);
+	memset(&t, 0, sizeof(t));
+	memcpy(t.session_id, sr_sid, SR_SID_LEN);
+	t.handle_a = s->peer;
+	t.handle_b = ep_handle(s->d->ep);
+	memcpy(t.pk_a, client_pk, DP_PK_LEN);
+	memcpy(t.pk_b, kp->pk, DP_PK_LEN);
+	t.aead = (uint8_t)*aead;
+	return dp_derive(kp, SR_SIDE_B, &t, keys);
 }
 
 /* Everything after the policy said yes. Fills @p a; on failure the caller ends @p s. */
@@ -358,9 +413,8 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 {
 	struct devrole *d = s->d;
 	const struct pdconf *conf = d->ep->conf;
-	struct dp_keypair kp;
-	struct dp_keys keys;
-	struct dp_transcript t;
+	struct dp_keypair kp = {0};
+	struct dp_keys keys = {0};
 	int aead, r;
 	uint64_t expiry = net_unix_now() + conf->max_duration;
 
@@ -368,18 +422,7 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 	if (r < 0)
 		return r;
 	s->addrs = true;
-	aead = dp_aead_choose(dp_aead_supported(), rq->aead_mask);
-	if (aead < 0)
-		return aead;
-	dp_keypair_new(&kp);
-	memset(&t, 0, sizeof(t));
-	memcpy(t.session_id, s->sid, SR_SID_LEN);
-	t.handle_a = s->peer;
-	t.handle_b = ep_handle(d->ep);
-	memcpy(t.pk_a, rq->client_pk, DP_PK_LEN);
-	memcpy(t.pk_b, kp.pk, DP_PK_LEN);
-	t.aead = (uint8_t)aead;
-	r = dp_derive(&kp, SR_SIDE_B, &t, &keys);
+	r = derive_keys(s, s->sid, rq->client_pk, rq->aead_mask, &kp, &aead, &keys);
 	if (r == 0)
 		r = install_key(s, a, expiry);
 	if (r == 0)
@@ -467,6 +510,61 @@ out:
 	if (a)
 		sodium_free(a);
 	sess_request_wipe(&rq);
+}
+
+static void send_resumed(struct devrole *d, const char *to, const struct sess_resumed *rs)
+{
+	uint8_t buf[SESS_RESUMED_MAX];
+	size_t n;
+
+	if (sess_resumed_encode(rs, buf, sizeof(buf), &n) < 0 ||
+	    cp_client_notify(d->ep->cp, to, MSG_SESSION_RESUMED, buf, n, DEV_ANSWER_TTL, sent_cb,
+			     NULL) < 0)
+		log_msg(PL_LOG_ERR, "cannot send the resume answer to %s", to);
+}
+
+void devrole_on_resume(struct devrole *d, const struct envelope *env)
+{
+	struct sess_resume rq;
+	struct sess_resumed rs = {0};
+	struct dp_keypair kp = {0};
+	struct dp_keys keys = {0};
+	struct dsess *s;
+	int aead, r;
+
+	if (!sess_resume_decode(env->payload, env->payload_len, &rq))
+		return;
+	memcpy(rs.session_id, rq.session_id, SR_SID_LEN);
+	rs.status = SESS_FAILED;
+	s = find_sid(d, rq.session_id);
+	/* Only the session's own client may move it (the envelope is signed by it). */
+	if (!s || strcmp(s->peer, env->from) != 0) {
+		log_msg(PL_LOG_WARN, "resume from %s for an unknown session refused", env->from);
+		send_resumed(d, env->from, &rs);
+		goto out;
+	}
+	sr_client_free(s->sr); /* the client saw the loss first: drop the old path */
+	s->sr = NULL;
+	r = derive_keys(s, rq.ticket.session_id, rq.client_pk, rq.aead_mask, &kp, &aead, &keys);
+	if (r == 0)
+		r = start_relay(s, &rq.ticket, &keys);
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "session %.8s: resume failed: %s", s->hex, strerror(-r));
+		send_resumed(d, env->from, &rs);
+		dsess_end(s, SESS_END_ERROR, false);
+		goto out;
+	}
+	ev_timer_stop(d->ep->loop, &s->grace_w);
+	s->last = ev_now(d->ep->loop);
+	rs.status = SESS_OK;
+	memcpy(rs.device_pk, kp.pk, DP_PK_LEN);
+	rs.aead = (uint8_t)aead;
+	log_msg(PL_LOG_INFO, "session %.8s: resuming through a new relay session", s->hex);
+	send_resumed(d, env->from, &rs);
+out:
+	dp_keypair_wipe(&kp);
+	dp_keys_wipe(&keys);
+	sodium_memzero(&rq, sizeof(rq));
 }
 
 void devrole_on_end(struct devrole *d, const struct envelope *env)

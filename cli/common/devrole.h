@@ -35,6 +35,9 @@ void devrole_free(struct devrole *d);
 /** A MSG_SESSION_REQUEST arrived (verified envelope). */
 void devrole_on_request(struct devrole *d, const struct envelope *env);
 
+/** A MSG_SESSION_RESUME arrived: rejoin a session whose relay path was lost. */
+void devrole_on_resume(struct devrole *d, const struct envelope *env);
+
 /** A MSG_SESSION_END arrived. */
 void devrole_on_end(struct devrole *d, const struct envelope *env);
 

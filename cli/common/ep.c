@@ -51,8 +51,13 @@ static void on_notification(void *arg, const struct envelope *env)
 			log_msg(PL_LOG_INFO, "session request from %s ignored: device role off",
 				env->from);
 		return;
+	case MSG_SESSION_RESUME:
+		if (ep->dev)
+			devrole_on_resume(ep->dev, env);
+		return;
 	case MSG_SR_TICKET:
 	case MSG_SESSION_ANSWER:
+	case MSG_SESSION_RESUMED:
 		if (ep->cli)
 			clirole_on_notification(ep->cli, env);
 		return;

@@ -186,3 +186,77 @@ void sess_answer_wipe(struct sess_answer *a)
 {
 	sodium_memzero(a, sizeof(*a));
 }
+
+int sess_resume_encode(const struct sess_resume *r, uint8_t *out, size_t cap, size_t *len)
+{
+	uint8_t tk[SR_SIDE_TICKET_MAX];
+	size_t tklen;
+	struct wr w;
+	int rc = sr_side_ticket_encode(&r->ticket, tk, sizeof(tk), &tklen);
+
+	if (rc < 0)
+		return rc;
+	wr_init(&w, out, cap);
+	wr_u8(&w, SESS_VERSION);
+	wr_bytes(&w, r->session_id, SR_SID_LEN);
+	wr_lv16(&w, tk, tklen);
+	wr_bytes(&w, r->client_pk, DP_PK_LEN);
+	wr_u8(&w, r->aead_mask);
+	sodium_memzero(tk, sizeof(tk));
+	if (!wr_ok(&w))
+		return -ENOSPC;
+	*len = w.len;
+	return 0;
+}
+
+bool sess_resume_decode(const uint8_t *in, size_t len, struct sess_resume *r)
+{
+	const uint8_t *tk;
+	size_t tklen;
+	struct rd d;
+
+	memset(r, 0, sizeof(*r));
+	rd_init(&d, in, len);
+	if (rd_u8(&d) != SESS_VERSION)
+		return false;
+	rd_bytes(&d, r->session_id, SR_SID_LEN);
+	tk = rd_lv16(&d, &tklen);
+	rd_bytes(&d, r->client_pk, DP_PK_LEN);
+	r->aead_mask = rd_u8(&d);
+	if (!rd_done(&d) || !tk || !sr_side_ticket_decode(tk, tklen, &r->ticket) ||
+	    r->ticket.side != SR_SIDE_B) {
+		sodium_memzero(r, sizeof(*r));
+		return false;
+	}
+	return true;
+}
+
+int sess_resumed_encode(const struct sess_resumed *r, uint8_t *out, size_t cap, size_t *len)
+{
+	struct wr w;
+
+	wr_init(&w, out, cap);
+	wr_u8(&w, SESS_VERSION);
+	wr_bytes(&w, r->session_id, SR_SID_LEN);
+	wr_u8(&w, r->status);
+	wr_bytes(&w, r->device_pk, DP_PK_LEN);
+	wr_u8(&w, r->aead);
+	if (!wr_ok(&w))
+		return -ENOSPC;
+	*len = w.len;
+	return 0;
+}
+
+bool sess_resumed_decode(const uint8_t *in, size_t len, struct sess_resumed *r)
+{
+	struct rd d;
+
+	rd_init(&d, in, len);
+	if (rd_u8(&d) != SESS_VERSION)
+		return false;
+	rd_bytes(&d, r->session_id, SR_SID_LEN);
+	r->status = rd_u8(&d);
+	rd_bytes(&d, r->device_pk, DP_PK_LEN);
+	r->aead = rd_u8(&d);
+	return rd_done(&d);
+}

@@ -80,6 +80,40 @@ enum sess_end_reason {
 	SESS_END_ERROR = 5,
 };
 
+/**
+ * Resume (client -> device, MSG_SESSION_RESUME): the relay path of session
+ * @p session_id was lost; here is a new ticket (its own, new SR session id)
+ * and a fresh ephemeral key. Addresses, key line and TUNs stay as they are.
+ */
+struct sess_resume {
+	uint8_t session_id[SR_SID_LEN]; /**< the session being resumed */
+	struct sr_side_ticket ticket;   /**< side B of the new ticket */
+	uint8_t client_pk[DP_PK_LEN];
+	uint8_t aead_mask;
+};
+
+/** Resumed (device -> client, MSG_SESSION_RESUMED). */
+struct sess_resumed {
+	uint8_t session_id[SR_SID_LEN];
+	uint8_t status; /**< SESS_OK, or SESS_FAILED (unknown or ended session) */
+	uint8_t device_pk[DP_PK_LEN];
+	uint8_t aead;
+};
+
+enum {
+	SESS_RESUME_MAX = 1 + SR_SID_LEN + 2 + SR_SIDE_TICKET_MAX + DP_PK_LEN + 1,
+	SESS_RESUMED_MAX = 1 + SR_SID_LEN + 1 + DP_PK_LEN + 1,
+};
+
+int sess_resume_encode(const struct sess_resume *r, uint8_t *out, size_t cap, size_t *len)
+	__attribute__((warn_unused_result));
+bool sess_resume_decode(const uint8_t *in, size_t len, struct sess_resume *r)
+	__attribute__((warn_unused_result));
+int sess_resumed_encode(const struct sess_resumed *r, uint8_t *out, size_t cap, size_t *len)
+	__attribute__((warn_unused_result));
+bool sess_resumed_decode(const uint8_t *in, size_t len, struct sess_resumed *r)
+	__attribute__((warn_unused_result));
+
 int sess_request_encode(const struct sess_request *r, uint8_t *out, size_t cap, size_t *len)
 	__attribute__((warn_unused_result));
 /** Decode; false on any malformation (bad lengths, trailing bytes, bad user name). */

@@ -132,6 +132,41 @@ static void test_end(void **state)
 	assert_false(sess_end_decode(buf, len - 1, &back));
 }
 
+static void test_resume(void **state)
+{
+	struct sess_request r;
+	struct sess_resume rs, back;
+	struct sess_resumed ok = {.status = SESS_OK, .aead = DP_AEAD_CHACHA20POLY1305}, ob;
+	uint8_t buf[SESS_RESUME_MAX];
+	size_t len;
+
+	make_request(&r);
+	memset(&rs, 0, sizeof(rs));
+	randombytes_buf(rs.session_id, SR_SID_LEN); /* the old session, not the ticket's */
+	rs.ticket = r.ticket;
+	randombytes_buf(rs.client_pk, DP_PK_LEN);
+	rs.aead_mask = 2;
+	assert_int_equal(sess_resume_encode(&rs, buf, sizeof(buf), &len), 0);
+	assert_true(sess_resume_decode(buf, len, &back));
+	assert_memory_equal(back.session_id, rs.session_id, SR_SID_LEN);
+	assert_memory_equal(back.ticket.session_id, r.ticket.session_id, SR_SID_LEN);
+	assert_memory_equal(back.ticket.secret, r.ticket.secret, SR_SECRET_LEN);
+	assert_memory_equal(back.client_pk, rs.client_pk, DP_PK_LEN);
+	for (size_t n = 0; n < len; n++)
+		assert_false(sess_resume_decode(buf, n, &back));
+	rs.ticket.side = SR_SIDE_A; /* only the device's side may be forwarded */
+	assert_int_equal(sess_resume_encode(&rs, buf, sizeof(buf), &len), 0);
+	assert_false(sess_resume_decode(buf, len, &back));
+
+	randombytes_buf(ok.session_id, SR_SID_LEN);
+	randombytes_buf(ok.device_pk, DP_PK_LEN);
+	assert_int_equal(sess_resumed_encode(&ok, buf, sizeof(buf), &len), 0);
+	assert_true(sess_resumed_decode(buf, len, &ob));
+	assert_memory_equal(ob.device_pk, ok.device_pk, DP_PK_LEN);
+	assert_int_equal(ob.aead, DP_AEAD_CHACHA20POLY1305);
+	assert_false(sess_resumed_decode(buf, len - 1, &ob));
+}
+
 static void test_user_names(void **state)
 {
 	assert_true(sess_user_valid("alice"));
@@ -148,7 +183,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rejects),
 		cmocka_unit_test(test_answer_roundtrip),  cmocka_unit_test(test_end),
-		cmocka_unit_test(test_user_names),
+		cmocka_unit_test(test_user_names),        cmocka_unit_test(test_resume),
 	};
 	if (sodium_init() < 0)
 		return 1;
