@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "text.h"
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 int cli_keys_dir(const char *opt, char *out, size_t cap)
 {
@@ -85,4 +88,13 @@ int cli_take_opts(int argc, char **argv, const char *const *names, const char **
 	}
 	argv[out] = NULL;
 	return out;
+}
+
+void cli_notify_ready(const char *status)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+#else
+	(void)status;
+#endif
 }

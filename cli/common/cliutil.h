@@ -37,4 +37,10 @@ int cli_parse_key32(const char *s, unsigned char out[32]);
 int cli_take_opts(int argc, char **argv, const char *const *names, const char **vals,
 		  const char *const *flags, bool *flagvals);
 
+/**
+ * Tell systemd (Type=notify units) that the service is ready, with a status
+ * line; a no-op when not started by systemd or built without libsystemd.
+ */
+void cli_notify_ready(const char *status);
+
 #endif

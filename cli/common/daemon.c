@@ -17,6 +17,7 @@
 #endif
 
 #include "clirole.h"
+#include "cliutil.h"
 #include "ctl.h"
 #include "devrole.h"
 #include "ep.h"
@@ -372,9 +373,7 @@ static void on_cp_state(struct ep *ep, bool up)
 		return;
 	dm->notified_ready = true;
 	log_msg(PL_LOG_INFO, "ready");
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "READY=1\nSTATUS=connected to the control plane");
-#endif
+	cli_notify_ready("connected to the control plane");
 }
 
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)

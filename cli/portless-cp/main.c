@@ -86,6 +86,7 @@ static int cmd_serve(int argc, char **argv)
 	ev_signal_start(loop, &sint);
 	ev_signal_start(loop, &sterm);
 	fprintf(stderr, "portless-cp: listening on %s\n", cfg.listen);
+	cli_notify_ready("serving");
 	ev_run(loop, 0);
 	cp_server_free(s);
 	return CLI_OK;

@@ -307,6 +307,7 @@ int main(int argc, char **argv)
 	log_msg(PL_LOG_INFO, "relay %s up: tcp port %u, udp port %u, advertised as %s; %s",
 		d.cfg.id->pub.handle, relay_tcp_port(d.relay), relay_udp_port(d.relay), rc.host,
 		d.nallow ? "restricted by --allow" : "open to every identity");
+	cli_notify_ready("relaying");
 	ev_run(d.loop, 0);
 	relay_free(d.relay);
 	cp_client_free(d.cp);
