@@ -47,7 +47,9 @@ struct creq {
 
 struct daemon {
 	struct ev_loop *loop;
-	struct pdconf *conf;
+	const struct pdconf *conf;
+	bool oneshot;       /* exit when the first session is over */
+	bool had_session;
 	struct ep ep;
 	struct ctl_server ctl;
 	bool ctl_open;
@@ -77,6 +79,8 @@ static void creq_free(struct creq *q)
 			break;
 		}
 	free(q);
+	if (dm->oneshot && dm->had_session && !dm->reqs)
+		ev_break(dm->loop, EVBREAK_ALL);
 }
 
 static void send_text(struct ctl_peer *p, int type, int hop, const char *text)
@@ -243,6 +247,7 @@ static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up 
 	q->next = dm->reqs;
 	dm->reqs = q;
 	p->user = q;
+	dm->had_session = true;
 	log_msg(PL_LOG_INFO, "uid %u asks for %s as '%s'", (unsigned)p->uid, up->device, user);
 	q->s = clirole_up(dm->ep.cli, up->device, user, &cbs);
 	if (!q->s) {
@@ -405,24 +410,35 @@ static void shutdown_all(struct daemon *dm)
 
 int daemon_run(const char *config_path)
 {
+	struct pdconf *conf = calloc(1, sizeof(*conf));
+	char err[PDCONF_ERR_BUF];
+	int rc = 1;
+
+	if (!conf)
+		return 1;
+	if (pdconf_load(conf, config_path, err, sizeof(err)) < 0)
+		log_msg(PL_LOG_ERR, "%s", err);
+	else
+		rc = daemon_run_conf(conf, false);
+	free(conf);
+	return rc;
+}
+
+int daemon_run_conf(const struct pdconf *conf, bool oneshot)
+{
 	struct daemon dm;
 	char err[PDCONF_ERR_BUF];
 	int r, rc = 1;
 
 	memset(&dm, 0, sizeof(dm));
-	dm.conf = calloc(1, sizeof(*dm.conf));
-	if (!dm.conf)
-		return 1;
-	if (pdconf_load(dm.conf, config_path, err, sizeof(err)) < 0) {
-		log_msg(PL_LOG_ERR, "%s", err);
-		goto out;
-	}
+	dm.conf = conf;
+	dm.oneshot = oneshot;
 	signal(SIGPIPE, SIG_IGN);
 	dm.loop = EV_DEFAULT;
 	r = ep_init(&dm.ep, dm.loop, dm.conf, err, sizeof(err));
 	if (r < 0) {
 		log_msg(PL_LOG_ERR, "%s", err);
-		goto out;
+		return 1;
 	}
 	dm.ep.on_cp_state = on_cp_state;
 	if (dm.conf->device_enabled && devrole_new(&dm.ep, &dm.ep.dev, err, sizeof(err)) < 0) {
@@ -443,7 +459,5 @@ int daemon_run(const char *config_path)
 	rc = 0;
 out_ep:
 	shutdown_all(&dm);
-out:
-	free(dm.conf);
 	return rc;
 }

@@ -11,10 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include "cliutil.h"
 #include "cmds.h"
 #include "ctl.h"
+#include "daemon.h"
 #include "handle.h"
+#include "log.h"
+#include "pdconf.h"
 
 #define DEFAULT_SOCKET "/run/portless/portlessd.sock"
 
@@ -48,6 +55,116 @@ static int parse_target(const char *s, char *user, size_t ucap, char *dev, size_
 	user[ul] = '\0';
 	strcpy(dev, d);
 	return 0;
+}
+
+/*
+ * Root with no portlessd running: start a private one-shot client-role
+ * daemon (the same code as portlessd) on a private socket. It ends with the
+ * session. Config: /etc/portless/portlessd.conf when present (its identity
+ * and relays), else the default key directory and @p sr ("@relay").
+ */
+static int private_daemon(const char *sr, char *sock, size_t cap)
+{
+	struct pdconf *c = calloc(1, sizeof(*c));
+	char err[PDCONF_ERR_BUF], dir[64];
+	pid_t pid;
+	int fd;
+
+	if (!c)
+		return -ENOMEM;
+	pdconf_defaults(c);
+	if (access(PDCONF_DEFAULT_PATH, R_OK) == 0) {
+		if (pdconf_load(c, NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "portless: %s\n", err);
+			free(c);
+			return -EINVAL;
+		}
+	} else if (identity_default_dir(c->keys_dir, sizeof(c->keys_dir)) < 0) {
+		free(c);
+		return -ENOENT;
+	}
+	if (sr || c->n_sr == 0) {
+		snprintf(c->sr[0], sizeof(c->sr[0]), "%s", sr ? sr : "@relay");
+		c->n_sr = 1;
+	}
+	c->device_enabled = false;
+	c->client_enabled = true;
+	snprintf(dir, sizeof(dir), "/run/portless/private-%d", (int)getpid());
+	mkdir("/run/portless", 0755);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "portless: %s: %s\n", dir, strerror(errno));
+		free(c);
+		return -errno;
+	}
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s/portlessd.sock", dir);
+	snprintf(sock, cap, "%s", c->socket_path);
+	pid = fork();
+	if (pid < 0) {
+		free(c);
+		return -errno;
+	}
+	if (pid == 0) { /* the private daemon: detached, logging to a file beside its socket */
+		char logp[PDCONF_PATH_MAX + 8];
+		int rc;
+
+		setsid();
+		snprintf(logp, sizeof(logp), "%s/log", dir);
+		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			close(fd);
+		}
+		rc = daemon_run_conf(c, true);
+		unlink(logp);
+		snprintf(logp, sizeof(logp), "%s/u0", dir);
+		rmdir(logp);
+		rmdir(dir);
+		_exit(rc);
+	}
+	free(c);
+	/* Wait (bounded) for its socket. */
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+		int status;
+
+		if (stat(sock, &st) == 0)
+			return 0;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			fprintf(stderr, "portless: the private client daemon failed (see above)\n");
+			return -EIO;
+		}
+		usleep(10000);
+	}
+	fprintf(stderr, "portless: the private client daemon did not start\n");
+	return -ETIMEDOUT;
+}
+
+/*
+ * Connect to portlessd; as root with no portlessd, start a private one.
+ * @p path may be replaced by the private socket's path (buffer of PDCONF_PATH_MAX).
+ */
+static int connect_daemon_or_private(struct ctl_client *cc, char *path, const char *sr)
+{
+	int r = ctl_client_open(cc, path);
+
+	if (r < 0 && geteuid() == 0 && (r == -ENOENT || r == -ECONNREFUSED) &&
+	    !getenv("PORTLESS_SOCKET")) {
+		fprintf(stderr, "portless: no portlessd at %s; running the client role myself\n",
+			path);
+		r = private_daemon(sr, path, PDCONF_PATH_MAX);
+		if (r == 0)
+			r = ctl_client_open(cc, path);
+	}
+	if (r < 0)
+		fprintf(stderr, "portless: cannot reach portlessd at %s: %s (is the service running?)\n",
+			path, strerror(-r));
+	return r;
 }
 
 static int connect_daemon(struct ctl_client *cc, const char *path)
@@ -123,8 +240,9 @@ static int ssh_argv(const struct ctl_ready *r, char **argv, size_t cap, char *op
 
 int cmd_ssh(int argc, char **argv)
 {
-	static const char *const names[] = {"--socket", NULL};
-	const char *vals[1] = {NULL};
+	static const char *const names[] = {"--socket", "--sr", NULL};
+	const char *vals[2] = {NULL, NULL};
+	char path[PDCONF_PATH_MAX];
 	char user[CTL_USER_BUF], dev[HANDLE_BUF], kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
 	char dest[CTL_USER_BUF + CTL_IP_BUF + 2];
 	struct ctl_client cc;
@@ -140,10 +258,12 @@ int cmd_ssh(int argc, char **argv)
 		}
 	n = cli_take_opts(extra_at ? extra_at : argc, argv, names, vals, NULL, NULL);
 	if (n != 2 || parse_target(argv[1], user, sizeof(user), dev, sizeof(dev)) < 0) {
-		fprintf(stderr, "usage: portless ssh [user@]@device [--socket PATH] [-- ssh args...]\n");
+		fprintf(stderr, "usage: portless ssh [user@]@device [--socket PATH] [--sr @relay] "
+				"[-- ssh args...]\n");
 		return CLI_USAGE;
 	}
-	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
+	snprintf(path, sizeof(path), "%s", socket_path(vals[0]));
+	if (connect_daemon_or_private(&cc, path, vals[1]) < 0)
 		return CLI_FAIL;
 	if (bring_up(&cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, &ready) < 0)
 		return CLI_FAIL;
