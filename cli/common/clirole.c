@@ -132,8 +132,7 @@ static void csess_done(struct csess *s, int hop, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	log_msg(PL_LOG_INFO, "session %.8s to %s: %s", s->sid[0] || s->sid[1] ? s->hex : "-",
-		s->device, text);
+	log_msg(PL_LOG_INFO, "session %.8s to %s: %s", s->hex[0] ? s->hex : "-", s->device, text);
 	if (s->state >= CS_ANSWER)
 		tell_device_end(s);
 	csess_free(s);
@@ -254,11 +253,17 @@ static void sr_down(void *arg, int reason, const char *msg)
 	s->sr = NULL;
 	if (s->was_ready && reason != SR_DOWN_CLOSED) {
 		/* Keep TUN and addresses: re-rendezvous, and the SSH connection lives on. */
-		log_msg(PL_LOG_WARN, "session %.8s: relay path lost (%s); re-establishing", s->hex,
-			msg ? msg : "?");
-		s->resume_until = ev_now(s->c->ep->loop) + CLI_RESUME_GRACE;
-		begin_resume(s);
-		return;
+		double now = ev_now(s->c->ep->loop);
+
+		if (s->state == CS_UP) { /* the grace period starts with the first loss */
+			log_msg(PL_LOG_WARN, "session %.8s: relay path lost (%s); re-establishing",
+				s->hex, msg ? msg : "?");
+			s->resume_until = now + CLI_RESUME_GRACE;
+		}
+		if (now < s->resume_until) {
+			begin_resume(s);
+			return;
+		}
 	}
 	csess_done(s, s->state == CS_UP && reason == SR_DOWN_CLOSED ? CTL_HOP_NONE : CTL_HOP_SR,
 		   "relay path down: %s", msg ? msg : "?");
