@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/virtio_net.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -15,6 +17,7 @@
 struct tun_dev {
 	const struct tun_ops *ops;
 	int fd;
+	bool vnet, offload;
 	char name[TUN_NAME_MAX];
 	struct tun_stats st;
 };
@@ -28,7 +31,7 @@ static int kernel_open(const struct tun_open_opts *o, char name_out[TUN_NAME_MAX
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | ((o->flags & TUN_OPEN_VNET) ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", o->name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		err = -errno;
@@ -58,11 +61,33 @@ static void kernel_close(int fd)
 	close(fd);
 }
 
+static ssize_t kernel_readv(int fd, const struct iovec *iov, int n)
+{
+	ssize_t r = readv(fd, iov, n);
+
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t kernel_writev(int fd, const struct iovec *iov, int n)
+{
+	ssize_t r = writev(fd, iov, n);
+
+	return r < 0 ? -errno : r;
+}
+
+static int kernel_offload(int fd, unsigned f)
+{
+	return ioctl(fd, TUNSETOFFLOAD, (unsigned long)f) < 0 ? -errno : 0;
+}
+
 const struct tun_ops tun_ops_kernel = {
     .open = kernel_open,
     .read = kernel_read,
     .write = kernel_write,
     .close = kernel_close,
+    .readv = kernel_readv,
+    .writev = kernel_writev,
+    .offload = kernel_offload,
 };
 
 static bool name_ok(const char *name)
@@ -81,7 +106,8 @@ int tun_open_ex(const struct tun_ops *ops, const struct tun_open_opts *o, struct
 	*out = NULL;
 	if (!opts.name)
 		opts.name = "pl%d";
-	if (!name_ok(opts.name) || opts.flags) {
+	if (!name_ok(opts.name) || (opts.flags & ~(unsigned)TUN_OPEN_VNET) ||
+	    ((opts.flags & TUN_OPEN_VNET) && (!ops->readv || !ops->writev))) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -97,6 +123,7 @@ int tun_open_ex(const struct tun_ops *ops, const struct tun_open_opts *o, struct
 		goto out;
 	}
 	dev->fd = fd;
+	dev->vnet = opts.flags & TUN_OPEN_VNET;
 	log_msg(PL_LOG_DEBUG, "tun: opened %s (fd %d)", dev->name, fd);
 	*out = dev;
 	dev = NULL;
@@ -107,7 +134,7 @@ out:
 
 int tun_open(const char *name, struct tun_dev **out)
 {
-	struct tun_open_opts o = {.name = name};
+	struct tun_open_opts o = {.name = name, .flags = TUN_OPEN_VNET};
 
 	return tun_open_ex(&tun_ops_kernel, &o, out);
 }
@@ -122,13 +149,64 @@ const char *tun_name(const struct tun_dev *dev)
 	return dev->name;
 }
 
-ssize_t tun_read(struct tun_dev *dev, struct pkt *p)
+int tun_set_offload(struct tun_dev *dev)
+{
+	int r;
+
+	if (dev->offload)
+		return 0;
+	if (!dev->vnet || !dev->ops->offload)
+		return -EOPNOTSUPP;
+	r = dev->ops->offload(dev->fd, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+	if (r == 0)
+		dev->offload = true;
+	return r;
+}
+
+bool tun_offloading(const struct tun_dev *dev)
+{
+	return dev->offload;
+}
+
+static void gso_from_vnet(const struct virtio_net_hdr *h, struct tun_gso *g)
+{
+	g->needs_csum = (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+	switch (h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		g->type = GSO_TCP4;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		g->type = GSO_TCP6;
+		break;
+	default:
+		g->type = GSO_NONE;
+	}
+	g->size = h->gso_size;
+	g->csum_start = h->csum_start;
+	g->csum_offset = h->csum_offset;
+}
+
+ssize_t tun_read_gso(struct tun_dev *dev, struct pkt *p, struct tun_gso *g)
 {
 	size_t room = p->cap - p->off;
+	struct virtio_net_hdr h;
 	ssize_t n;
 
 	p->len = 0;
-	n = dev->ops->read(dev->fd, pkt_data(p), room);
+	memset(g, 0, sizeof(*g));
+	if (dev->vnet) {
+		struct iovec iov[2] = {{&h, sizeof(h)}, {pkt_data(p), room}};
+
+		n = dev->ops->readv(dev->fd, iov, 2);
+		if (n >= 0 && (size_t)n < sizeof(h))
+			return -EIO;
+		if (n >= 0) {
+			n -= (ssize_t)sizeof(h);
+			gso_from_vnet(&h, g);
+		}
+	} else {
+		n = dev->ops->read(dev->fd, pkt_data(p), room);
+	}
 	if (n < 0)
 		return n;
 	/* A read that fills the whole buffer may have been truncated. */
@@ -139,6 +217,22 @@ ssize_t tun_read(struct tun_dev *dev, struct pkt *p)
 	p->len = (size_t)n;
 	dev->st.rx_packets++;
 	dev->st.rx_bytes += (size_t)n;
+	if (g->type == GSO_NONE && g->needs_csum) {
+		if (gso_csum_finish(pkt_data(p), p->len, g->csum_start, g->csum_offset) < 0)
+			return -EINVAL;
+		g->needs_csum = 0;
+	}
+	return n;
+}
+
+ssize_t tun_read(struct tun_dev *dev, struct pkt *p)
+{
+	struct tun_gso g;
+	ssize_t n = tun_read_gso(dev, p, &g);
+
+	if (n > 0 && g.type != GSO_NONE && g.needs_csum &&
+	    gso_csum_finish(pkt_data(p), p->len, g.csum_start, g.csum_offset) < 0)
+		return -EINVAL;
 	return n;
 }
 
@@ -162,7 +256,12 @@ int tun_read_batch(struct tun_dev *dev, struct pkt **pkts, int n)
 
 int tun_write_buf(struct tun_dev *dev, const void *buf, size_t len)
 {
-	ssize_t n = dev->ops->write(dev->fd, buf, len);
+	struct virtio_net_hdr h = {0};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)buf, len}};
+	ssize_t n = dev->vnet ? dev->ops->writev(dev->fd, iov, 2) : dev->ops->write(dev->fd, buf, len);
+
+	if (dev->vnet && n >= (ssize_t)sizeof(h))
+		n -= (ssize_t)sizeof(h);
 
 	if (n < 0) {
 		if (n != -EAGAIN)

@@ -12,10 +12,14 @@
 #define PORTLESS_TUN_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "gso.h"
 #include "pkt.h"
+
+struct iovec;
 
 enum {
 	TUN_NAME_MAX = IFNAMSIZ, /**< buffer for an interface name, with NUL */
@@ -28,7 +32,12 @@ enum {
 /** Options for tun_open_ex(); zero-initialise, then set what you need. */
 struct tun_open_opts {
 	const char *name; /**< interface name or template ("pl%d" when NULL) */
-	unsigned flags;   /**< reserved for offloads/multi-queue; must be 0 */
+	unsigned flags;   /**< 0 or TUN_OPEN_VNET (needs ops with readv/writev) */
+};
+
+/** tun_open_opts.flags */
+enum {
+	TUN_OPEN_VNET = 1u << 1, /**< IFF_VNET_HDR: lets tun_set_offload() turn on TSO */
 };
 
 /**
@@ -41,16 +50,26 @@ struct tun_ops {
 	ssize_t (*read)(int fd, void *buf, size_t len);
 	ssize_t (*write)(int fd, const void *buf, size_t len);
 	void (*close)(int fd);
+	/** Optional (IFF_VNET_HDR devices): scatter/gather I/O and TUNSETOFFLOAD. */
+	ssize_t (*readv)(int fd, const struct iovec *iov, int n);
+	ssize_t (*writev)(int fd, const struct iovec *iov, int n);
+	int (*offload)(int fd, unsigned tun_f_flags);
 };
 
-/** The real thing: /dev/net/tun with IFF_TUN | IFF_NO_PI, O_NONBLOCK, O_CLOEXEC. */
+/**
+ * The real thing: /dev/net/tun with IFF_TUN | IFF_NO_PI (| IFF_VNET_HDR with
+ * TUN_OPEN_VNET), O_NONBLOCK, O_CLOEXEC. The 10-byte virtio header of a VNET
+ * device stays inside tun.c: tun_read()/tun_write() see plain IP packets.
+ */
 extern const struct tun_ops tun_ops_kernel;
 
 struct tun_dev;
 
 /**
  * Create a TUN interface named @p name ("pl%d" when NULL; a "%d" template
- * lets the kernel pick the number). The interface exists until tun_close().
+ * lets the kernel pick the number), with TUN_OPEN_VNET on the kernel ops
+ * (offloads stay off until tun_set_offload()).
+ * The interface exists until tun_close().
  * Returns 0 or -errno (-EPERM without CAP_NET_ADMIN, -ENOENT without
  * /dev/net/tun, -EBUSY when the name is taken).
  */
@@ -98,6 +117,26 @@ int tun_write_buf(struct tun_dev *dev, const void *buf, size_t len)
  * -EAGAIN), or -errno when the first failed otherwise.
  */
 int tun_write_batch(struct tun_dev *dev, struct pkt *const *pkts, int n)
+    __attribute__((warn_unused_result));
+
+/**
+ * Turn on checksum + TSO4/TSO6 offload (TUNSETOFFLOAD) on a TUN_OPEN_VNET
+ * device: reads may then return TCP super-packets up to 64 KiB (see
+ * tun_read_gso()) and packets with a partial checksum, which tun_read()
+ * completes. Idempotent. 0, -EOPNOTSUPP (no VNET), or -errno.
+ */
+int tun_set_offload(struct tun_dev *dev) __attribute__((warn_unused_result));
+
+/** True once tun_set_offload() succeeded. */
+bool tun_offloading(const struct tun_dev *dev);
+
+/**
+ * tun_read() that also reports GSO metadata in @p g. For g->type != GSO_NONE
+ * the packet is a TCP super-packet with a partial checksum (g->needs_csum):
+ * send it whole after gso_csum_finish(), or cut it with gso_segment().
+ * Non-GSO packets come back with their checksum complete.
+ */
+ssize_t tun_read_gso(struct tun_dev *dev, struct pkt *p, struct tun_gso *g)
     __attribute__((warn_unused_result));
 
 /** Counters since open. */
