@@ -1066,11 +1066,13 @@ static void on_close(struct conn *cn, int err)
 static void expire_reqs(struct cp_client *c, double now)
 {
 	struct req *r, *nx;
+	bool unanswered = false;
 
 	for (r = c->reqs; r && !c->closing; r = nx) {
 		nx = r->next;
 		if (now < r->deadline || r->kind == R_AUTH)
 			continue;
+		unanswered |= c->state == C_UP && r->state == Q_SENT;
 		if (r->kind == R_FETCH) {
 			fetch_done(c, r, CP_E_TIMEOUT, NULL);
 			nx = c->reqs; /* resume may have changed the list */
@@ -1078,6 +1080,13 @@ static void expire_reqs(struct cp_client *c, double now)
 			req_done(c, r, CP_E_TIMEOUT, NULL);
 		}
 	}
+	/*
+	 * A request sent on an "up" connection got no answer in time: the path is
+	 * dead (e.g. our address changed under an established TCP connection,
+	 * which the kernel would notice only after many minutes). Reconnect.
+	 */
+	if (unanswered && c->state == C_UP && !c->closing)
+		conn_down(c, CP_E_TIMEOUT, "no answer from the control plane");
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)

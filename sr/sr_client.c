@@ -130,21 +130,56 @@ static void send_roam(struct sr_client *c, uint8_t flag);
  * ourselves from it with a ROAM keepalive, at most once a second. Without
  * this every send fails until dead_after ends the session.
  */
-static int udp_send_failed(struct sr_client *c, int err)
+static void udp_rebind(struct sr_client *c, const char *why)
 {
 	double now = ev_now(c->loop);
 
-	if ((err != -EINVAL && err != -EADDRNOTAVAIL && err != -ENETUNREACH) ||
-	    now - c->last_rebind < 1.0 || c->state == CS_DOWN)
-		return err;
+	if (now - c->last_rebind < 1.0 || c->state == CS_DOWN || c->tr != SR_TR_UDP)
+		return;
 	c->last_rebind = now;
 	if (open_udp(c) < 0)
-		return err;
+		return;
 	c->st.rebinds++;
-	log_msg(PL_LOG_INFO, "sr session: UDP send failed (%s): re-bound the socket", strerror(-err));
+	log_msg(PL_LOG_INFO, "sr session: %s: re-bound the UDP socket", why);
 	if (c->state == CS_UP || c->state == CS_WAITING)
 		send_roam(c, SR_ROAM_KEEPALIVE);
+}
+
+static int udp_send_failed(struct sr_client *c, int err)
+{
+	if (err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH)
+		udp_rebind(c, err == -ENETUNREACH ? "UDP send: network unreachable"
+						  : "UDP send: local address gone");
 	return err;
+}
+
+/*
+ * Is the local address of the UDP socket still ours? A receiver sends
+ * nothing while it gets nothing, so a send error alone would notice an
+ * address change only at the next keepalive (up to 15 s): check once a tick.
+ */
+static bool udp_local_ok(const struct sr_client *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	bool ok = true;
+	int fd;
+
+	if (getsockname(c->ufd, (struct sockaddr *)&ss, &len) < 0)
+		return true;
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	else
+		return true;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true;
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 && errno == EADDRNOTAVAIL)
+		ok = false;
+	close(fd);
+	return ok;
 }
 
 /* Put a side message on the wire (UDP datagram or TCP frame). */
@@ -620,6 +655,9 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	n = dp_rekey_poll(c->dp, now, msg);
 	if (n)
 		send_ctrl(c, msg, n);
+	if (c->state == CS_UP && c->tr == SR_TR_UDP && c->ufd >= 0 && now - c->last_rx >= 1.0 &&
+	    !udp_local_ok(c))
+		udp_rebind(c, "local address gone");
 	if (c->state == CS_UP && c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
 		send_roam(c, SR_ROAM_KEEPALIVE);
 	/* Both ends send a keepalive when idle: long silence means the path is lost. */
