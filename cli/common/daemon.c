@@ -24,6 +24,7 @@
 #include "knownhosts.h"
 #include "log.h"
 #include "pdconf.h"
+#include "privdrop.h"
 #include "sshkey.h"
 
 enum { DAEMON_MAX_ROWS = 256 };
@@ -455,6 +456,7 @@ int daemon_run_conf(const struct pdconf *conf, bool oneshot)
 	log_msg(PL_LOG_INFO, "portlessd %s as %s: device role %s, client role %s",
 		PORTLESS_VERSION, ep_handle(&dm.ep), dm.ep.dev ? "on" : "off",
 		dm.ep.cli ? "on" : "off");
+	privdrop_keep_caps();
 	ev_run(dm.loop, 0);
 	rc = 0;
 out_ep:

@@ -2,6 +2,7 @@
 /* portless-cp: the control plane (directory + homes). Thin main: dispatch. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cp_store.h"
 #include "log.h"
 #include "net.h"
+#include "privdrop.h"
 #include "text.h"
 
 static int usage(FILE *f)
@@ -23,6 +25,7 @@ static int usage(FILE *f)
 		   "  portless-cp init --data DIR\n"
 		   "  portless-cp serve --data DIR --listen IP:PORT [--advertise HOST:PORT]"
 		   " [--max-conns N] [--log-level LEVEL]\n"
+		   "      [--user NAME] [--no-seccomp]\n"
 		   "  portless-cp add @name [@name...] --data DIR [--code-ttl SECONDS]\n"
 		   "  portless-cp list --data DIR\n"
 		   "  portless-cp remove @name --data DIR\n");
@@ -59,15 +62,17 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static int cmd_serve(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", "--listen", "--advertise", "--max-conns",
-					    "--log-level", NULL};
-	const char *v[5] = {NULL};
+					    "--log-level", "--user", NULL};
+	static const char *const flags[] = {"--no-seccomp", NULL};
+	const char *v[6] = {NULL};
+	bool no_seccomp = false;
 	struct cp_server_cfg cfg = {0};
 	struct ev_loop *loop = EV_DEFAULT;
 	ev_signal sint, sterm;
 	struct cp_server *s;
 	char err[512];
 
-	if (cli_take_opts(argc, argv, names, v, NULL, NULL) != 1 || !v[0] || !v[1])
+	if (cli_take_opts(argc, argv, names, v, flags, &no_seccomp) != 1 || !v[0] || !v[1])
 		return usage(stderr);
 	if (v[4] && log_level_parse(v[4]) >= 0)
 		log_set_level(log_level_parse(v[4]));
@@ -85,6 +90,11 @@ static int cmd_serve(int argc, char **argv)
 	ev_signal_init(&sterm, stop_cb, SIGTERM);
 	ev_signal_start(loop, &sint);
 	ev_signal_start(loop, &sterm);
+	if (privdrop_user(v[5], (const char *const[]){cfg.datadir, NULL}) < 0 ||
+	    (!no_seccomp && privdrop_seccomp(PRIVDROP_CP) < 0)) {
+		cp_server_free(s);
+		return CLI_FAIL;
+	}
 	fprintf(stderr, "portless-cp: listening on %s\n", cfg.listen);
 	cli_notify_ready("serving");
 	ev_run(loop, 0);

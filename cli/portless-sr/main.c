@@ -21,6 +21,7 @@
 #include "log.h"
 #include "msgtypes.h"
 #include "net.h"
+#include "privdrop.h"
 #include "relay.h"
 
 enum { MAX_ALLOW = 64 };
@@ -33,6 +34,8 @@ struct srd {
 	char allow[MAX_ALLOW][HANDLE_BUF];
 	int nallow; /* 0: open to everyone */
 	unsigned ticket_ttl;
+	const char *user; /* --user (NULL: default) */
+	bool no_seccomp;
 	ev_signal sigint, sigterm, sigusr1;
 };
 
@@ -40,7 +43,8 @@ static const char usage_text[] =
 	"usage: portless-sr --keys DIR --tcp ADDR:PORT --udp ADDR:PORT --advertise HOST\n"
 	"       [--advertise-tcp-port N] [--advertise-udp-port N] [--allow @a,@b]\n"
 	"       [--ticket-ttl S] [--unpaired-timeout S] [--idle-timeout S]\n"
-	"       [--max-sessions N] [--max-per-identity N] [--log-level LEVEL]\n";
+	"       [--max-sessions N] [--max-per-identity N] [--log-level LEVEL]\n"
+	"       [--user NAME] [--no-seccomp]\n";
 
 static bool allowed(const struct srd *d, const char *who)
 {
@@ -175,7 +179,7 @@ static int parse_uint(const char *s, const char *name, unsigned lo, unsigned hi,
 
 enum {
 	O_KEYS, O_TCP, O_UDP, O_ADV, O_ADV_TCP, O_ADV_UDP, O_ALLOW, O_TTL, O_UNPAIRED, O_IDLE,
-	O_MAX, O_PER_ID, O_LOG, O_N
+	O_MAX, O_PER_ID, O_LOG, O_USER, O_N
 };
 
 static int parse_limits(const char **v, struct relay_cfg *rc)
@@ -212,15 +216,15 @@ static int parse_args(int argc, char **argv, struct srd *d, struct relay_cfg *rc
 	static const char *const names[] = {
 		"--keys", "--tcp", "--udp", "--advertise", "--advertise-tcp-port",
 		"--advertise-udp-port", "--allow", "--ticket-ttl", "--unpaired-timeout",
-		"--idle-timeout", "--max-sessions", "--max-per-identity", "--log-level", NULL};
-	static const char *const flags[] = {"--help", NULL};
+		"--idle-timeout", "--max-sessions", "--max-per-identity", "--log-level", "--user", NULL};
+	static const char *const flags[] = {"--help", "--no-seccomp", NULL};
 	const char *v[O_N] = {0};
-	bool help = false;
+	bool fl[2] = {false, false}; /* --help, --no-seccomp */
 
-	if (cli_take_opts(argc - 1, argv + 1, names, v, flags, &help) != 0 || help || !v[O_TCP] ||
+	if (cli_take_opts(argc - 1, argv + 1, names, v, flags, fl) != 0 || fl[0] || !v[O_TCP] ||
 	    !v[O_UDP] || !v[O_ADV]) {
-		fputs(usage_text, help ? stdout : stderr);
-		return help ? 1 : -1;
+		fputs(usage_text, fl[0] ? stdout : stderr);
+		return fl[0] ? 1 : -1;
 	}
 	relay_cfg_default(rc);
 	*keys = v[O_KEYS];
@@ -246,6 +250,8 @@ static int parse_args(int argc, char **argv, struct srd *d, struct relay_cfg *rc
 		log_set_level(lvl);
 	}
 	d->ticket_ttl = rc->ticket_ttl;
+	d->user = v[O_USER];
+	d->no_seccomp = fl[1];
 	return 0;
 }
 
@@ -304,6 +310,13 @@ int main(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	signals(&d);
+	if (privdrop_user(d.user, (const char *const[]){d.cfg.keydir, NULL}) < 0 ||
+	    (!d.no_seccomp && privdrop_seccomp(PRIVDROP_SR) < 0)) {
+		relay_free(d.relay);
+		cp_client_free(d.cp);
+		cp_client_cfg_release(&d.cfg);
+		return CLI_FAIL;
+	}
 	log_msg(PL_LOG_INFO, "relay %s up: tcp port %u, udp port %u, advertised as %s; %s",
 		d.cfg.id->pub.handle, relay_tcp_port(d.relay), relay_udp_port(d.relay), rc.host,
 		d.nallow ? "restricted by --allow" : "open to every identity");
