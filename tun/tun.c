@@ -155,7 +155,9 @@ int tun_set_offload(struct tun_dev *dev)
 
 	if (dev->offload)
 		return 0;
-	if (!dev->vnet || !dev->ops->offload)
+	const char *env = getenv("PORTLESS_TUN_OFFLOAD"); /* "0": off, for A/B benchmarks */
+
+	if (!dev->vnet || !dev->ops->offload || (env && !strcmp(env, "0")))
 		return -EOPNOTSUPP;
 	r = dev->ops->offload(dev->fd, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
 	if (r == 0)

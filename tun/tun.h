@@ -123,7 +123,8 @@ int tun_write_batch(struct tun_dev *dev, struct pkt *const *pkts, int n)
  * Turn on checksum + TSO4/TSO6 offload (TUNSETOFFLOAD) on a TUN_OPEN_VNET
  * device: reads may then return TCP super-packets up to 64 KiB (see
  * tun_read_gso()) and packets with a partial checksum, which tun_read()
- * completes. Idempotent. 0, -EOPNOTSUPP (no VNET), or -errno.
+ * completes. Idempotent. 0, -EOPNOTSUPP (no VNET, or the environment
+ * variable PORTLESS_TUN_OFFLOAD=0), or -errno.
  */
 int tun_set_offload(struct tun_dev *dev) __attribute__((warn_unused_result));
 

@@ -190,22 +190,58 @@ static void step(struct csess *s, enum cstate st, double timeout)
 
 /* ---- data path ---- */
 
+
+/*
+ * Hand one packet read from the TUN to the relay path. A TCP super-packet
+ * (TUN offload) goes whole when the transport carries it (TCP: one seal,
+ * one frame) after its checksum is completed; over UDP it is cut into
+ * MTU-sized segments in cli_seg. Returns 0 when something was sent.
+ */
+static uint8_t cli_seg[SR_HEADROOM + SR_UDP_PLAIN_MAX + SR_TAILROOM];
+
+static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gso *g)
+{
+	int n, r = 0;
+
+	if (g->type == GSO_NONE)
+		return sr_client_send(sr, p);
+	if (p->len <= sr_client_mtu(sr)) {
+		if (g->needs_csum &&
+		    gso_csum_finish(pkt_data(p), p->len, g->csum_start, g->csum_offset) < 0)
+			return -EINVAL;
+		return sr_client_send(sr, p);
+	}
+	n = gso_count(pkt_data(p), p->len, g);
+	for (int i = 0; i < n && r == 0; i++) {
+		struct pkt s;
+		ssize_t l;
+
+		pkt_init(&s, cli_seg, sizeof(cli_seg), SR_HEADROOM);
+		l = gso_segment(pkt_data(p), p->len, g, i, pkt_data(&s), SR_UDP_PLAIN_MAX);
+		if (l < 0 || !pkt_put(&s, (size_t)l))
+			return l < 0 ? (int)l : -ENOSPC;
+		r = sr_client_send(sr, &s);
+	}
+	return n < 0 ? n : r;
+}
+
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct csess *s = container_of(w, struct csess, tun_w);
 	uint8_t *buf = s->c->buf;
+	struct tun_gso g;
 	struct pkt p;
 
 	for (int i = 0; i < CLI_READS_PER_WAKEUP; i++) {
 		pkt_init(&p, buf, CLI_PKT_BUF - SR_TAILROOM, SR_HEADROOM);
-		ssize_t n = tun_read(s->tun, &p);
+		ssize_t n = tun_read_gso(s->tun, &p, &g);
 
 		if (n == -EAGAIN)
 			break;
 		if (n < 0 || !s->sr)
 			continue;
 		p.cap = CLI_PKT_BUF;
-		if (sr_client_send(s->sr, &p) == 0)
+		if (send_tun_pkt(s->sr, &p, &g) == 0)
 			s->bytes_out += (uint64_t)n;
 	}
 }
@@ -221,6 +257,9 @@ static void sr_up(void *arg, int transport)
 	};
 
 	s->transport = transport;
+	/* TCP super-packets from now on (tun_cb cuts them for UDP). */
+	if (!tun_offloading(s->tun) && tun_set_offload(s->tun) < 0)
+		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read", tun_name(s->tun));
 	step(s, CS_UP, 0);
 	if (s->was_ready) {
 		log_msg(PL_LOG_INFO, "session %.8s to %s resumed over %s after %.0f ms", s->hex,

@@ -183,6 +183,9 @@ static void sr_up(void *arg, int transport)
 	s->transport = transport;
 	log_msg(PL_LOG_INFO, "session %.8s: data path up over %s", s->hex,
 		transport == SR_TR_UDP ? "UDP" : "TCP");
+	/* TCP super-packets from now on (tun_cb cuts them for UDP sessions). */
+	if (!tun_offloading(s->d->tun) && tun_set_offload(s->d->tun) < 0)
+		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read", tun_name(s->d->tun));
 }
 
 /* A packet from the client: admit it only if the filter says so. */
@@ -228,16 +231,52 @@ static void sr_down(void *arg, int reason, const char *msg)
 	ev_timer_start(s->d->ep->loop, &s->grace_w);
 }
 
+
+/*
+ * Hand one packet read from the TUN to the relay path. A TCP super-packet
+ * (TUN offload) goes whole when the transport carries it (TCP: one seal,
+ * one frame) after its checksum is completed; over UDP it is cut into
+ * MTU-sized segments in dev_seg. Returns 0 when something was sent.
+ */
+static uint8_t dev_seg[SR_HEADROOM + SR_UDP_PLAIN_MAX + SR_TAILROOM];
+
+static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gso *g)
+{
+	int n, r = 0;
+
+	if (g->type == GSO_NONE)
+		return sr_client_send(sr, p);
+	if (p->len <= sr_client_mtu(sr)) {
+		if (g->needs_csum &&
+		    gso_csum_finish(pkt_data(p), p->len, g->csum_start, g->csum_offset) < 0)
+			return -EINVAL;
+		return sr_client_send(sr, p);
+	}
+	n = gso_count(pkt_data(p), p->len, g);
+	for (int i = 0; i < n && r == 0; i++) {
+		struct pkt s;
+		ssize_t l;
+
+		pkt_init(&s, dev_seg, sizeof(dev_seg), SR_HEADROOM);
+		l = gso_segment(pkt_data(p), p->len, g, i, pkt_data(&s), SR_UDP_PLAIN_MAX);
+		if (l < 0 || !pkt_put(&s, (size_t)l))
+			return l < 0 ? (int)l : -ENOSPC;
+		r = sr_client_send(sr, &s);
+	}
+	return n < 0 ? n : r;
+}
+
 /* Packets the device sends: only replies to a session pass, to that session. */
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct devrole *d = container_of(w, struct devrole, tun_w);
 	struct filter_match m;
+	struct tun_gso g;
 	struct pkt p;
 
 	for (int i = 0; i < DEV_READS_PER_WAKEUP; i++) {
 		pkt_init(&p, d->buf, DEV_PKT_BUF - SR_TAILROOM, SR_HEADROOM);
-		ssize_t n = tun_read(d->tun, &p);
+		ssize_t n = tun_read_gso(d->tun, &p, &g);
 
 		if (n == -EAGAIN)
 			break;
@@ -248,7 +287,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		struct dsess *s = m.ctx;
 
-		if (!s->sr || sr_client_send(s->sr, &p) < 0)
+		if (!s->sr || send_tun_pkt(s->sr, &p, &g) < 0)
 			continue;
 		s->last = ev_now(loop);
 		s->bytes_out += (uint64_t)n;
