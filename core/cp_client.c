@@ -12,6 +12,7 @@
 #include "cp_hs.h"
 #include "cp_conf.h"
 #include "cp_pin.h"
+#include "cp_rot.h"
 #include "log.h"
 #include "net.h"
 #include "wire.h"
@@ -40,6 +41,7 @@ enum req_kind {
 	R_MONITOR,
 	R_PING,
 	R_AUTH,     /**< AUTH or ENROLL */
+	R_ROTATE,   /**< ROTATE: data = new keysig[64] | proof */
 };
 
 enum req_state { Q_WAIT_CONN, Q_WAIT_KEYS, Q_SENT };
@@ -239,6 +241,7 @@ static void req_call(struct cp_client *c, struct req *r, int err, const char *ms
 		case R_PUT:
 		case R_DEL:
 		case R_AUTH:
+		case R_ROTATE:
 			if (r->cb.done)
 				r->cb.done(r->arg, err, msg);
 			break;
@@ -387,7 +390,7 @@ static void fetch_done(struct cp_client *c, struct req *r, int err, const struct
 		if (strcmp(m->handle, handle) != 0 || !cp_keys_verify(&pk, m->keysig))
 			k->err = CP_E_BAD_KEYS;
 		else
-			k->err = cp_pin_check(c->cfg.keydir, &pk);
+			k->err = cp_pin_check_rot(c->cfg.keydir, &pk, m->data, m->data_len);
 		if (!k->err)
 			k->pk = pk;
 	}
@@ -472,6 +475,12 @@ static int send_req(struct cp_client *c, struct req *r)
 		m.expiry = r->expiry;
 		m.data = r->data;
 		m.data_len = r->len;
+		break;
+	case R_ROTATE:
+		m.type = CP_T_ROTATE;
+		memcpy(m.keysig, r->data, CP_SIG_LEN);
+		m.data = r->data + CP_SIG_LEN;
+		m.data_len = r->len - CP_SIG_LEN;
 		break;
 	case R_MONITOR:
 		m.type = CP_T_MONITOR;
@@ -1342,6 +1351,22 @@ int cp_client_del_record(struct cp_client *c, const char *name, cp_done_cb cb, v
 		return -ENOBUFS;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	return submit(c, r, 0);
+}
+
+int cp_client_rotate(struct cp_client *c, const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof,
+		     size_t proof_len, cp_done_cb cb, void *arg)
+{
+	uint8_t buf[CP_SIG_LEN + CP_ROT_MAX];
+	struct req *r;
+
+	if (!proof_len || proof_len > CP_ROT_MAX)
+		return -EINVAL;
+	memcpy(buf, keysig, CP_SIG_LEN);
+	memcpy(buf + CP_SIG_LEN, proof, proof_len);
+	r = new_user_req(c, R_ROTATE, (void *)cb, arg);
+	if (!r)
+		return -ENOBUFS;
+	return submit(c, r, copy_data(r, buf, CP_SIG_LEN + proof_len));
 }
 
 int cp_client_enroll(struct cp_client *c, const char *code, cp_done_cb cb, void *arg)

@@ -137,6 +137,15 @@ int cp_client_put_record(struct cp_client *c, const char *name, const uint8_t *d
 int cp_client_get_record(struct cp_client *c, const char *handle, const char *name,
 			 cp_record_cb cb, void *arg) __attribute__((warn_unused_result));
 
+/**
+ * Replace our keys at our home (CP_T_ROTATE): @p keysig is the new keys'
+ * self-signature (cp_keys_sign with the new identity), @p proof the
+ * rotation proof signed by the current key (cp_rot_make). The connection
+ * stays authenticated; reconnecting needs the new key.
+ */
+int cp_client_rotate(struct cp_client *c, const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof,
+		     size_t proof_len, cp_done_cb cb, void *arg) __attribute__((warn_unused_result));
+
 /** Delete our public record @p name (CP_E_NOT_FOUND if absent). */
 int cp_client_del_record(struct cp_client *c, const char *name, cp_done_cb cb, void *arg)
 	__attribute__((warn_unused_result));

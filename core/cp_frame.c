@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cp_frame.h"
+#include "cp_rot.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -101,7 +102,7 @@ bool cp_recname_valid(const char *s)
 
 bool cp_msg_from_client(uint8_t type)
 {
-	return type >= CP_T_AUTH && type <= CP_T_PING;
+	return type >= CP_T_AUTH && type <= CP_T_ROTATE;
 }
 
 /* ---- encode ---- */
@@ -144,6 +145,10 @@ static void enc_body(struct wr *w, const struct cp_msg *m)
 		wr_u16(w, m->nack);
 		wr_bytes(w, m->acks, (size_t)m->nack * 8);
 		break;
+	case CP_T_ROTATE:
+		wr_bytes(w, m->keysig, CP_SIG_LEN);
+		wr_lv16(w, m->data, m->data_len);
+		break;
 	case CP_T_MONITOR:
 	case CP_T_PING:
 	case CP_T_R_OK:
@@ -165,6 +170,8 @@ static void enc_body(struct wr *w, const struct cp_msg *m)
 		wr_bytes(w, m->sign_pk, CP_KEY_LEN);
 		wr_bytes(w, m->box_pk, CP_KEY_LEN);
 		wr_bytes(w, m->keysig, CP_SIG_LEN);
+		if (m->data_len)
+			wr_lv16(w, m->data, m->data_len);
 		break;
 	case CP_T_R_RECORD:
 		wr_lv16(w, m->data, m->data_len);
@@ -191,6 +198,10 @@ int cp_msg_encode(const struct cp_msg *m, uint8_t *out, size_t cap)
 	if ((m->type == CP_T_PUT_RECORD || m->type == CP_T_R_RECORD) && m->data_len > CP_RECORD_MAX)
 		return -EINVAL;
 	if ((m->type == CP_T_NOTIFY || m->type == CP_T_PUSH) && m->data_len > ENVELOPE_MAX)
+		return -EINVAL;
+	if ((m->type == CP_T_ROTATE || m->type == CP_T_R_KEYS) && m->data_len > CP_ROT_MAX)
+		return -EINVAL;
+	if (m->type == CP_T_ROTATE && m->data_len == 0)
 		return -EINVAL;
 	wr_init(&w, out, cap);
 	wr_u8(&w, m->type);
@@ -279,6 +290,12 @@ static int dec_client(struct rd *r, struct cp_msg *m)
 			r->err = true;
 		m->acks = rd_ptr(r, (size_t)m->nack * 8);
 		break;
+	case CP_T_ROTATE:
+		rd_bytes(r, m->keysig, CP_SIG_LEN);
+		dec_lv16(r, m, CP_ROT_MAX);
+		if (m->data_len == 0)
+			r->err = true;
+		break;
 	case CP_T_MONITOR:
 	case CP_T_PING:
 		break;
@@ -312,6 +329,11 @@ static int dec_server(struct rd *r, struct cp_msg *m)
 		rd_bytes(r, m->sign_pk, CP_KEY_LEN);
 		rd_bytes(r, m->box_pk, CP_KEY_LEN);
 		rd_bytes(r, m->keysig, CP_SIG_LEN);
+		if (!r->err && r->off < r->len) { /* a rotation proof follows */
+			dec_lv16(r, m, CP_ROT_MAX);
+			if (m->data_len == 0)
+				r->err = true;
+		}
 		break;
 	case CP_T_R_RECORD:
 		dec_lv16(r, m, CP_RECORD_MAX);
@@ -372,6 +394,7 @@ const char *cp_strerror(int err)
 		[CP_E_REMOTE_HOME] = "identity's home is on another server (not supported yet)",
 		[CP_E_REPLACED] = "replaced by a newer monitor connection",
 		[CP_E_INTERNAL] = "internal server error",
+		[CP_E_REVOKED] = "identity revoked",
 		[CP_E_CONNECT] = "cannot connect to the control plane",
 		[CP_E_SERVER_KEY] = "server key mismatch (handshake failed: not the pinned server key)",
 		[CP_E_TIMEOUT] = "timed out",

@@ -5,45 +5,68 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cp_proto.h"
+#include "cp_rot.h"
 #include "log.h"
 #include "text.h"
 
 enum { LINE_MAX_LEN = 256 };
 
-/* Parse one pin line into @p out; false when malformed. */
-static bool parse_line(char *line, struct pubkeys *out)
-{
-	char *h = strtok(line, " \t\n"), *s = strtok(NULL, " \t\n"), *b = strtok(NULL, " \t\n");
+#define PIN_REVOKED "revoked"
 
-	if (!h || !s || !b || strtok(NULL, " \t\n") || !handle_valid(h))
-		return false;
+/*
+ * Parse one line: "@handle SIGN_PK BOX_PK" (a pin, returns 1) or
+ * "@handle revoked" (returns 2); 0 when malformed.
+ */
+static int parse_line(char *line, struct pubkeys *out)
+{
+	char *save, *h = strtok_r(line, " \t\n", &save), *s = strtok_r(NULL, " \t\n", &save),
+		    *b = strtok_r(NULL, " \t\n", &save);
+
+	if (!h || !s || !handle_valid(h))
+		return 0;
 	snprintf(out->handle, sizeof(out->handle), "%s", h);
+	if (!b)
+		return !strcmp(s, PIN_REVOKED) ? 2 : 0;
+	if (strtok_r(NULL, " \t\n", &save))
+		return 0;
 	return text_from_b64_exact(out->sign_pk, ID_SIGN_PK, s) == 0 &&
 	       text_from_b64_exact(out->box_pk, ID_BOX_PK, b) == 0;
 }
 
-/* Find @p handle's pin. 1 found, 0 absent, -1 bad file. */
+/*
+ * Find @p handle in the whole file: 2 revoked (anywhere), 1 pinned (first
+ * pin line), 0 absent, -1 bad file.
+ */
 static int find_pin(FILE *f, const char *path, const char *handle, struct pubkeys *out)
 {
 	char line[LINE_MAX_LEN];
-	int lineno = 0;
+	struct pubkeys tmp;
+	int lineno = 0, found = 0, k;
 
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		if (!parse_line(line, out)) {
+		k = parse_line(line, &tmp);
+		if (!k) {
 			log_msg(PL_LOG_ERR, "%s:%d: malformed line", path, lineno);
 			return -1;
 		}
-		if (!strcmp(out->handle, handle))
-			return 1;
+		if (strcmp(tmp.handle, handle) != 0)
+			continue;
+		if (k == 2)
+			return 2;
+		if (!found) {
+			*out = tmp;
+			found = 1;
+		}
 	}
-	return 0;
+	return found;
 }
 
 static int append_pin(const char *path, const struct pubkeys *pk)
@@ -64,37 +87,111 @@ static int append_pin(const char *path, const struct pubkeys *pk)
 	return ret;
 }
 
-int cp_pin_check(const char *keydir, const struct pubkeys *pk)
+static int pin_path(const char *keydir, char *path, size_t cap)
+{
+	return (size_t)snprintf(path, cap, "%s/known_identities", keydir) >= cap ? -1 : 0;
+}
+
+/* Look @p handle up: 2 revoked, 1 pinned, 0 absent, -1 error (logged). */
+static int lookup(const char *path, const char *handle, struct pubkeys *pinned)
+{
+	FILE *f = fopen(path, "re");
+	int found;
+
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		log_msg_errno(PL_LOG_ERR, errno, "%s", path);
+		return -1;
+	}
+	found = find_pin(f, path, handle, pinned);
+	fclose(f);
+	return found;
+}
+
+/* Replace the pin line(s) of pk->handle with the new keys: copy, then rename. */
+static int replace_pin(const char *path, const struct pubkeys *pk)
+{
+	char tmp[PATH_MAX + 8], line[LINE_MAX_LEN], copy[LINE_MAX_LEN];
+	struct pubkeys other;
+	FILE *in = fopen(path, "re"), *out;
+	int fd, ret = 0;
+
+	if (!in)
+		return -errno;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+		fclose(in);
+		return -ENAMETOOLONG;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		fclose(in);
+		return ret;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		snprintf(copy, sizeof(copy), "%s", line);
+		if (line[0] != '#' && line[0] != '\n' && parse_line(copy, &other) == 1 &&
+		    !strcmp(other.handle, pk->handle))
+			continue; /* the old pin goes */
+		fputs(line, out);
+	}
+	fclose(in);
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0)
+		ret = -EIO;
+	if (fclose(out) != 0 && !ret)
+		ret = -EIO;
+	if (!ret)
+		ret = append_pin(tmp, pk);
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
+		     size_t proof_len)
 {
 	char path[PATH_MAX], fa[ID_FPR_BUF], fb[ID_FPR_BUF];
 	struct pubkeys pinned = {0};
-	FILE *f;
-	int found = 0;
+	int found;
 
 	if (!keydir)
 		return CP_OK;
-	if ((size_t)snprintf(path, sizeof(path), "%s/known_identities", keydir) >= sizeof(path))
+	if (pin_path(keydir, path, sizeof(path)) < 0)
 		return CP_E_CONFIG;
-	f = fopen(path, "re");
-	if (f) {
-		found = find_pin(f, path, pk->handle, &pinned);
-		fclose(f);
-		if (found < 0)
-			return CP_E_CONFIG;
-	} else if (errno != ENOENT) {
-		log_msg_errno(PL_LOG_ERR, errno, "%s", path);
+	found = lookup(path, pk->handle, &pinned);
+	if (found < 0)
 		return CP_E_CONFIG;
+	if (found == 2) {
+		log_msg(PL_LOG_ERR, "%s is revoked here (%s): refusing it", pk->handle, path);
+		return CP_E_REVOKED;
 	}
 	if (found) {
 		if (pubkeys_equal(&pinned, pk))
 			return CP_OK;
 		identity_fingerprint(&pinned, fa);
 		identity_fingerprint(pk, fb);
+		if (proof_len && cp_rot_verify(proof, proof_len, pinned.sign_pk, pk)) {
+			if (replace_pin(path, pk) < 0) {
+				log_msg(PL_LOG_ERR, "%s: cannot re-pin %s", path, pk->handle);
+				return CP_E_CONFIG;
+			}
+			log_msg(PL_LOG_INFO,
+				"%s rotated its keys (%s -> %s), proven by the pinned key: now pinned",
+				pk->handle, fa, fb);
+			return CP_OK;
+		}
 		log_msg(PL_LOG_ERR,
-			"WARNING: THE KEYS OF %s HAVE CHANGED! pinned %s, now offered %s. Someone "
+			"WARNING: THE KEYS OF %s HAVE CHANGED! pinned %s, now offered %s%s. Someone "
 			"may be impersonating %s, or it was re-enrolled. Refusing. If the change is "
 			"legitimate (check the fingerprint out of band), delete its line in %s.",
-			pk->handle, fa, fb, pk->handle, path);
+			pk->handle, fa, fb,
+			proof_len ? " with a rotation proof the pinned key did not sign" : "",
+			pk->handle, path);
 		return CP_E_KEY_CHANGED;
 	}
 	if (append_pin(path, pk) < 0) {
@@ -104,4 +201,29 @@ int cp_pin_check(const char *keydir, const struct pubkeys *pk)
 	identity_fingerprint(pk, fa);
 	log_msg(PL_LOG_INFO, "pinned the keys of %s (%s) on first use", pk->handle, fa);
 	return CP_OK;
+}
+
+int cp_pin_check(const char *keydir, const struct pubkeys *pk)
+{
+	return cp_pin_check_rot(keydir, pk, NULL, 0);
+}
+
+int cp_pin_revoke(const char *keydir, const char *handle)
+{
+	char path[PATH_MAX], line[LINE_MAX_LEN];
+	struct pubkeys pinned;
+	int fd, n, ret = 0;
+
+	if (!handle_valid(handle) || pin_path(keydir, path, sizeof(path)) < 0)
+		return -EINVAL;
+	if (lookup(path, handle, &pinned) == 2)
+		return 0; /* already */
+	n = snprintf(line, sizeof(line), "%s %s\n", handle, PIN_REVOKED);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, line, (size_t)n) != n || fsync(fd) < 0)
+		ret = -EIO;
+	close(fd);
+	return ret;
 }

@@ -78,12 +78,15 @@ enum cp_msg_type {
 	CP_T_MONITOR = 0x09,    /**< (empty)                           -> CP_T_R_OK, then CP_T_PUSH */
 	CP_T_ACK = 0x0a,        /**< u16 n | n x u64 seq               (no answer) */
 	CP_T_PING = 0x0b,       /**< (empty)                           -> CP_T_R_OK */
+	CP_T_ROTATE = 0x0c,     /**< keysig[64] (new keys' self-signature) | lv16 rotation proof
+				     (cp_rot.h, signed by the current key) -> CP_T_R_OK */
 	/* server -> client */
 	CP_T_CHALLENGE = 0x80,  /**< challenge[32] (req 0, first frame) */
 	CP_T_R_OK = 0x81,       /**< (empty) */
 	CP_T_R_ERR = 0x82,      /**< u16 code | str8 message */
 	CP_T_R_LOOKUP = 0x83,   /**< str8 handle | str8 host:port | server_pk[32] */
-	CP_T_R_KEYS = 0x84,     /**< str8 handle | sign_pk[32] | box_pk[32] | keysig[64] */
+	CP_T_R_KEYS = 0x84,     /**< str8 handle | sign_pk[32] | box_pk[32] | keysig[64]
+				     [| lv16 rotation proof (1..CP_ROT_MAX bytes), when rotated] */
 	CP_T_R_RECORD = 0x85,   /**< lv16 data */
 	CP_T_R_NOTIFIED = 0x86, /**< u64 seq */
 	CP_T_PUSH = 0x87,       /**< u64 seq | u64 expiry | lv32 envelope (req 0) */
@@ -116,6 +119,7 @@ enum cp_err {
 	CP_E_REMOTE_HOME = 19,     /**< identity's home is on another server (not supported yet) */
 	CP_E_REPLACED = 20,        /**< a newer monitor connection of the same identity took over */
 	CP_E_INTERNAL = 21,        /**< server bug */
+	CP_E_REVOKED = 22,         /**< identity revoked (home refuses it; peers refuse its pin) */
 	CP_E_WIRE_MAX = 63,
 	/* local to the client library, never on the wire */
 	CP_E_CONNECT = 64,         /**< cannot connect to the server */

@@ -16,6 +16,7 @@
 #include "cp_dir.h"
 #include "cp_frame.h"
 #include "cp_hs.h"
+#include "cp_rot.h"
 #include "cp_store.h"
 #include "log.h"
 #include "net.h"
@@ -46,6 +47,7 @@ struct home {
 	uint64_t pushed;       /**< highest seq pushed to the monitor */
 	bool backlog;          /**< queued rows above `pushed` may be unsent */
 	bool seen;             /**< reload mark */
+	bool revoked;          /**< revoked by the operator: every use refused */
 	struct home *next;     /**< hash chain */
 };
 
@@ -215,7 +217,7 @@ static void mark_ident(void *arg, const struct cp_ident *id)
 	struct cp_server *s = arg;
 	struct home *h;
 
-	if (id->state != CP_ID_ENROLLED)
+	if (id->state != CP_ID_ENROLLED && id->state != CP_ID_REVOKED)
 		return;
 	h = home_find(s, id->pk.handle);
 	if (h && !pubkeys_equal(&h->pk, &id->pk)) {
@@ -224,8 +226,16 @@ static void mark_ident(void *arg, const struct cp_ident *id)
 	}
 	if (!h)
 		h = home_add(s, &id->pk, id->keysig);
-	if (h)
-		h->seen = true;
+	if (!h)
+		return;
+	h->seen = true;
+	if (id->state == CP_ID_REVOKED && !h->revoked) {
+		h->revoked = true; /* its connections go now; the home stays to answer "revoked" */
+		for (struct sconn *sc = s->conns; sc; sc = sc->next)
+			if (sc->home == h)
+				sc_close(sc);
+		log_msg(PL_LOG_INFO, "cp: %s is revoked", h->pk.handle);
+	}
 }
 
 /* Close connections of a home and forget it. */
@@ -400,6 +410,10 @@ static int op_auth(struct sconn *sc, const struct cp_msg *m)
 		fail_conn(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity");
 		return -1;
 	}
+	if (h->revoked) {
+		fail_conn(sc, m->req, CP_E_REVOKED, "identity revoked");
+		return -1;
+	}
 	if (!cp_auth_verify(h->pk.sign_pk, m->handle, sc->challenge, sc->sess.sid, m->sig)) {
 		fail_conn(sc, m->req, CP_E_AUTH, "identity authentication failed");
 		return -1;
@@ -467,6 +481,10 @@ static int enroll_check(struct sconn *sc, const struct cp_msg *m, struct cp_iden
 	cp_code_hash(m->code, hash);
 	if (sodium_memcmp(hash, id->code_hash, CP_HASH_LEN) != 0)
 		return enroll_wrong(sc, m, id, CP_E_CODE_INVALID, "wrong enrollment code");
+	if (id->state == CP_ID_REVOKED) {
+		fail_conn(sc, m->req, CP_E_REVOKED, "identity revoked");
+		return -1;
+	}
 	if (id->state == CP_ID_ENROLLED) {
 		fail_conn(sc, m->req, CP_E_CODE_USED, "enrollment code already used");
 		return -1;
@@ -530,13 +548,24 @@ static int op_get_keys(struct sconn *sc, const struct cp_msg *m)
 {
 	struct home *h = home_find(sc->srv, m->handle);
 	struct cp_msg a = {.type = CP_T_R_KEYS, .req = m->req};
+	uint8_t rot[CP_RECORD_MAX];
+	size_t rot_len = 0;
 
 	if (!h)
 		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s", m->handle);
+	if (h->revoked)
+		return send_err(sc, m->req, CP_E_REVOKED, "%s is revoked", m->handle);
 	snprintf(a.handle, sizeof(a.handle), "%s", h->pk.handle);
 	memcpy(a.sign_pk, h->pk.sign_pk, CP_KEY_LEN);
 	memcpy(a.box_pk, h->pk.box_pk, CP_KEY_LEN);
 	memcpy(a.keysig, h->keysig, CP_SIG_LEN);
+	/* the latest rotation proof, for peers that pinned the previous keys */
+	if (cp_store_get_record(sc->srv->st, h->pk.handle, CP_ROT_RECORD, rot, sizeof(rot),
+				&rot_len) == 0 &&
+	    rot_len > 0 && rot_len <= CP_ROT_MAX) {
+		a.data = rot;
+		a.data_len = rot_len;
+	}
 	return send_msg(sc, &a);
 }
 
@@ -604,6 +633,8 @@ static int notify_check(struct sconn *sc, const struct cp_msg *m, struct home **
 	r = home_find(sc->srv, to);
 	if (!r)
 		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s", to), -1;
+	if (r->revoked)
+		return send_err(sc, m->req, CP_E_REVOKED, "%s is revoked", to), -1;
 	if (m->expiry <= now || m->expiry > now + CP_EXPIRY_MAX + CP_CLOCK_SKEW)
 		return send_err(sc, m->req, CP_E_EXPIRY, "expiry must be within one day"), -1;
 	if (r->qcount >= CP_QUEUE_MAX || r->qbytes + m->data_len > CP_QUEUE_BYTES_MAX)
@@ -689,9 +720,46 @@ static int op_ack(struct sconn *sc, const struct cp_msg *m)
 	return 0;
 }
 
+/*
+ * ROTATE: the authenticated identity replaces its keys. The proof must be
+ * signed by its current key and name the new keys, which carry their own
+ * self-signature. The proof is kept (record CP_ROT_RECORD) and handed out
+ * with the keys; connections stay (they authenticated with the old key).
+ */
+static int op_rotate(struct sconn *sc, const struct cp_msg *m)
+{
+	struct cp_server *s = sc->srv;
+	struct home *h = sc->home;
+	struct pubkeys pk = {0};
+	struct cp_rot rot;
+
+	if (cp_rot_decode(m->data, m->data_len, &rot) != 0)
+		return send_err(sc, m->req, CP_E_PROTO, "malformed rotation proof");
+	snprintf(pk.handle, sizeof(pk.handle), "%s", h->pk.handle);
+	memcpy(pk.sign_pk, rot.new_sign_pk, CP_KEY_LEN);
+	memcpy(pk.box_pk, rot.new_box_pk, CP_KEY_LEN);
+	if (!cp_rot_verify(m->data, m->data_len, h->pk.sign_pk, &pk) ||
+	    !cp_keys_verify(&pk, m->keysig))
+		return send_err(sc, m->req, CP_E_AUTH,
+				"rotation proof or new key signature does not verify");
+	if (write_begin(s) < 0 || cp_store_rotate(s->st, h->pk.sign_pk, &pk, m->keysig) < 0 ||
+	    cp_store_put_record(s->st, pk.handle, CP_ROT_RECORD, m->data, m->data_len) < 0)
+		return send_err(sc, m->req, CP_E_STORE, "server storage failure");
+	h->pk = pk;
+	memcpy(h->keysig, m->keysig, CP_SIG_LEN);
+	log_msg(PL_LOG_INFO, "cp: %s rotated its keys", pk.handle);
+	return defer_answer(s, sc, m->req, CP_T_R_OK, 0);
+}
+
 static int dispatch_ready(struct sconn *sc, const struct cp_msg *m)
 {
+	if (sc->home && sc->home->revoked) {
+		fail_conn(sc, m->req, CP_E_REVOKED, "identity revoked");
+		return -1;
+	}
 	switch (m->type) {
+	case CP_T_ROTATE:
+		return op_rotate(sc, m);
 	case CP_T_LOOKUP:
 		return op_lookup(sc, m);
 	case CP_T_GET_KEYS:

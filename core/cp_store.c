@@ -44,6 +44,8 @@ enum stmt_id {
 	S_Q_EXPIRE,
 	S_MAX_SEQ,
 	S_DATA_VERSION,
+	S_REVOKE,
+	S_ROTATE,
 	S_COUNT
 };
 
@@ -77,6 +79,9 @@ static const char *const sql[S_COUNT] = {
 	[S_Q_EXPIRE] = "DELETE FROM queue WHERE expiry<=?1",
 	[S_MAX_SEQ] = "SELECT max(seq) FROM queue",
 	[S_DATA_VERSION] = "PRAGMA data_version",
+	[S_REVOKE] = "UPDATE identities SET state=2 WHERE handle=?1 AND state=1",
+	[S_ROTATE] = "UPDATE identities SET sign_pk=?2, box_pk=?3, keysig=?4"
+		     " WHERE handle=?1 AND state=1 AND sign_pk=?5",
 };
 
 static const char schema[] =
@@ -375,6 +380,31 @@ int cp_store_enroll(struct cp_store *st, const struct pubkeys *pk, const uint8_t
 	bind_blob(s, 3, pk->box_pk, ID_BOX_PK);
 	bind_blob(s, 4, keysig, CP_SIG_LEN);
 	if (run(st, s, "enroll") < 0)
+		return -EIO;
+	return sqlite3_changes(st->db) == 0 ? -ENOENT : 0;
+}
+
+int cp_store_revoke(struct cp_store *st, const char *handle)
+{
+	sqlite3_stmt *s = stmt(st, S_REVOKE);
+
+	bind_text(s, 1, handle);
+	if (run(st, s, "revoke") < 0)
+		return -EIO;
+	return sqlite3_changes(st->db) == 0 ? -ENOENT : 0;
+}
+
+int cp_store_rotate(struct cp_store *st, const uint8_t old_sign_pk[CP_KEY_LEN],
+		    const struct pubkeys *pk, const uint8_t keysig[CP_SIG_LEN])
+{
+	sqlite3_stmt *s = stmt(st, S_ROTATE);
+
+	bind_text(s, 1, pk->handle);
+	bind_blob(s, 2, pk->sign_pk, ID_SIGN_PK);
+	bind_blob(s, 3, pk->box_pk, ID_BOX_PK);
+	bind_blob(s, 4, keysig, CP_SIG_LEN);
+	bind_blob(s, 5, old_sign_pk, ID_SIGN_PK);
+	if (run(st, s, "rotate") < 0)
 		return -EIO;
 	return sqlite3_changes(st->db) == 0 ? -ENOENT : 0;
 }

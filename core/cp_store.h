@@ -28,6 +28,7 @@ struct cp_store;
 enum cp_ident_state {
 	CP_ID_PENDING = 0,  /**< added, waiting for enrollment */
 	CP_ID_ENROLLED = 1, /**< keys published */
+	CP_ID_REVOKED = 2,  /**< revoked by the operator: keys kept, every use refused */
 };
 
 /** One identity row. */
@@ -67,6 +68,17 @@ int cp_store_get_ident(struct cp_store *st, const char *handle, struct cp_ident 
 /** Publish keys; the slot becomes enrolled (code hash kept to recognise reuse). */
 int cp_store_enroll(struct cp_store *st, const struct pubkeys *pk,
 		    const uint8_t keysig[CP_SIG_LEN]) __attribute__((warn_unused_result));
+/** Revoke an enrolled identity (state CP_ID_REVOKED). -ENOENT when not enrolled. */
+int cp_store_revoke(struct cp_store *st, const char *handle) __attribute__((warn_unused_result));
+
+/**
+ * Replace the keys of enrolled identity pk->handle, only while its signing
+ * key is still @p old_sign_pk (-ENOENT otherwise).
+ */
+int cp_store_rotate(struct cp_store *st, const uint8_t old_sign_pk[CP_KEY_LEN],
+		    const struct pubkeys *pk, const uint8_t keysig[CP_SIG_LEN])
+	__attribute__((warn_unused_result));
+
 int cp_store_set_fails(struct cp_store *st, const char *handle, uint32_t fails, uint64_t next_try)
 	__attribute__((warn_unused_result));
 /** Delete an identity with its records and queue; -ENOENT when absent. */

@@ -28,7 +28,8 @@ static int usage(FILE *f)
 		   "      [--user NAME] [--no-seccomp]\n"
 		   "  portless-cp add @name [@name...] --data DIR [--code-ttl SECONDS]\n"
 		   "  portless-cp list --data DIR\n"
-		   "  portless-cp remove @name --data DIR\n");
+		   "  portless-cp remove @name --data DIR\n"
+		   "  portless-cp revoke @name --data DIR\n");
 	return f == stdout ? CLI_OK : CLI_USAGE;
 }
 
@@ -178,9 +179,10 @@ static void list_cb(void *arg, const struct cp_ident *id)
 {
 	char fpr[ID_FPR_BUF];
 
-	if (id->state == CP_ID_ENROLLED) {
+	if (id->state == CP_ID_ENROLLED || id->state == CP_ID_REVOKED) {
 		identity_fingerprint(&id->pk, fpr);
-		printf("%-24s enrolled %s\n", id->pk.handle, fpr);
+		printf("%-24s %s %s\n", id->pk.handle,
+		       id->state == CP_ID_REVOKED ? "revoked " : "enrolled", fpr);
 	} else {
 		printf("%-24s pending  code %s\n", id->pk.handle,
 		       net_unix_now() < id->code_expiry ? "valid" : "expired");
@@ -231,13 +233,46 @@ static int cmd_remove(int argc, char **argv)
 	return r < 0 ? CLI_FAIL : CLI_OK;
 }
 
+/*
+ * revoke @name: the identity stays known but every use is refused with
+ * CP_E_REVOKED (authentication, notifications to it, its keys); its open
+ * connections are closed by a running server within seconds.
+ */
+static int cmd_revoke(int argc, char **argv)
+{
+	static const char *const names[] = {"--data", NULL};
+	const char *v[1] = {NULL};
+	struct cp_store *st;
+	int r;
+
+	if (cli_take_opts(argc, argv, names, v, NULL, NULL) != 2 || !v[0])
+		return usage(stderr);
+	st = open_store(v[0]);
+	if (!st)
+		return CLI_FAIL;
+	r = cp_store_begin(st);
+	if (r == 0)
+		r = cp_store_revoke(st, argv[1]);
+	if (r == 0)
+		r = cp_store_commit(st);
+	else
+		cp_store_rollback(st);
+	cp_store_close(st);
+	if (r == -ENOENT)
+		fprintf(stderr, "error: %s is not an enrolled identity\n", argv[1]);
+	else if (r == 0)
+		fprintf(stderr, "revoked %s (a running server notices within seconds)\n", argv[1]);
+	return r < 0 ? CLI_FAIL : CLI_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"init", cmd_init}, {"serve", cmd_serve}, {"add", cmd_add},
-		    {"list", cmd_list}, {"remove", cmd_remove}};
+		    {"list", cmd_list}, {"remove", cmd_remove},
+		    {"revoke", cmd_revoke}};
 
 	if (sodium_init() < 0 || log_init(argv[0]) < 0)
 		return CLI_FAIL;

@@ -9,6 +9,8 @@ int cmd_whoami(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 
 int cmd_ssh(int argc, char **argv);
 int cmd_up(int argc, char **argv);

@@ -22,6 +22,8 @@ static const struct {
 	{"enroll", cmd_enroll, "enroll @name --cp HOST:PORT --server-key KEY --code CODE [--keys DIR]"},
 	{"notify", cmd_notify, "notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]"},
 	{"listen", cmd_listen, "listen [--keys DIR] [--count N]"},
+	{"rotate", cmd_rotate, "rotate [--keys DIR]"},
+	{"revoke", cmd_revoke, "revoke @peer [--keys DIR]"},
 };
 
 static int usage(FILE *f)

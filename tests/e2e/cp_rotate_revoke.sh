@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Key rotation and revocation through a real portless-cp (loopback, no root):
+#  - `portless rotate`: new keys published signed by the old key, key file
+#    switched; the old key no longer authenticates; a peer that pinned the
+#    old keys follows the rotation on its own (pin moved, message opens);
+#  - a peer whose pin is NOT the key that signed the proof refuses the new
+#    keys (CP_E_KEY_CHANGED);
+#  - `portless-cp revoke @b`: @b's own requests, notifications to @b and
+#    fetching @b's keys all fail with "identity revoked"; list shows it;
+#  - `portless revoke @c` (local): this endpoint refuses @c from then on.
+set -u
+B=${PORTLESS_BUILD:?}
+CP=$B/cli/portless-cp
+PL=$B/cli/portless
+T=$(mktemp -d /tmp/cp-rot.XXXXXX)
+SRV=
+fails=0
+
+cleanup() {
+	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# expect NAME WANT_RC WANT_TEXT CMD...
+expect() {
+	local name=$1 rc=$2 text=$3 out got
+	shift 3
+	out=$(timeout 20 "$@" 2>&1); got=$?
+	if grep -q "Sanitizer\|runtime error" <<<"$out"; then
+		bad "$name: sanitizer report: $out"
+	elif [ "$got" = "$rc" ] && grep -q -- "$text" <<<"$out"; then
+		ok "$name"
+	else
+		bad "$name (rc $got, want $rc '$text'): $out"
+	fi
+}
+fpr() { "$PL" whoami --keys "$1" 2>/dev/null | grep -o 'pl:[0-9a-f-]*' | head -1; }
+pin_of() { awk -v h="$2" '$1==h{print $2}' "$1/known_identities" 2>/dev/null | tail -1; }
+
+PORT=$(free_port)
+KEY=$("$CP" init --data "$T/data" 2>/dev/null) || { echo "init failed"; exit 1; }
+"$CP" add @a @b @c --data "$T/data" >"$T/codes" || exit 1
+code() { awk -v h="$1" '$1==h{print $2}' "$T/codes"; }
+"$CP" serve --data "$T/data" --listen "127.0.0.1:$PORT" --log-level debug >>"$T/srv.log" 2>&1 &
+SRV=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+for h in a b c; do
+	expect "enroll @$h" 0 "enrolled @$h" "$PL" enroll @$h --cp 127.0.0.1:$PORT --server-key "$KEY" \
+		--code "$(code @$h)" --keys "$T/k$h"
+done
+
+# @b pins @a's first keys by opening a notification from it.
+expect "a -> b before rotation" 0 "delivered" "$PL" notify @b text "before" --keys "$T/ka"
+expect "b opens it (pins a)" 0 "@a 1 before" "$PL" listen --keys "$T/kb" --count 1
+old_pin=$(pin_of "$T/kb" @a)
+old_fpr=$(fpr "$T/ka")
+cp -r "$T/ka" "$T/ka-old"
+
+# @c pinned something else for @a (say an impostor's keys): the proof must not move it.
+python3 - "$T/kc/known_identities" <<'PY'
+import base64, os, sys
+with open(sys.argv[1], "a") as f:
+    f.write("@a %s %s\n" % (base64.b64encode(os.urandom(32)).decode(), base64.b64encode(os.urandom(32)).decode()))
+PY
+chmod 600 "$T/kc/known_identities"
+
+expect "rotate @a" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
+new_fpr=$(fpr "$T/ka")
+[ -n "$new_fpr" ] && [ "$new_fpr" != "$old_fpr" ] && ok "key file switched ($old_fpr -> $new_fpr)" ||
+	bad "key file not switched ($old_fpr -> $new_fpr)"
+[ ! -e "$T/ka/identity.key.new" ] && ok "no leftover identity.key.new" || bad "identity.key.new left"
+expect "old key no longer authenticates" 1 "authentication failed" \
+	"$PL" notify @b text "with the old key" --keys "$T/ka-old"
+expect "server logged the rotation" 0 "rotated its keys" grep "rotated its keys" "$T/srv.log"
+
+expect "a -> b after rotation (new key)" 0 "delivered" "$PL" notify @b text "after" --keys "$T/ka"
+expect "b follows the rotation and opens it" 0 "@a 1 after" "$PL" listen --keys "$T/kb" --count 1
+new_pin=$(pin_of "$T/kb" @a)
+[ -n "$new_pin" ] && [ "$new_pin" != "$old_pin" ] && ok "b's pin of @a moved to the new key" ||
+	bad "b's pin of @a did not move ($old_pin -> $new_pin)"
+[ "$(grep -c '^@a ' "$T/kb/known_identities")" = 1 ] && ok "exactly one pin line for @a" ||
+	bad "pin lines for @a: $(grep '^@a ' "$T/kb/known_identities")"
+expect "c (pinned another key) refuses the rotated keys" 1 "keys changed" \
+	"$PL" notify @a text "to a" --keys "$T/kc"
+
+# Rotating twice: b follows again (one proof step at a time).
+expect "rotate @a again" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
+expect "a -> b after the 2nd rotation" 0 "delivered" "$PL" notify @b text "again" --keys "$T/ka"
+expect "b follows the 2nd rotation" 0 "@a 1 again" "$PL" listen --keys "$T/kb" --count 1
+
+# Server-side revocation of @b.
+expect "revoke @b" 0 "revoked @b" "$CP" revoke @b --data "$T/data"
+expect "list shows @b revoked" 0 "@b *revoked" "$CP" list --data "$T/data"
+# the running server picks up operator changes at its next housekeeping tick (5 s)
+for _ in $(seq 120); do grep -q "cp: @b is revoked" "$T/srv.log" && break; sleep 0.1; done
+expect "server noticed the revocation" 0 "@b is revoked" grep "@b is revoked" "$T/srv.log"
+expect "revoked @b cannot authenticate" 1 "identity revoked" \
+	"$PL" notify @a text "from revoked" --keys "$T/kb"
+expect "notifications to revoked @b refused" 1 "revoked" \
+	"$PL" notify @b text "to revoked" --keys "$T/ka"
+expect "enrolling @b again refused" 1 "revoked" "$PL" enroll @b --cp 127.0.0.1:$PORT \
+	--server-key "$KEY" --code "$(code @b)" --keys "$T/kb2"
+expect "revoking twice: not enrolled" 1 "not an enrolled identity" "$CP" revoke @b --data "$T/data"
+
+# Local revocation: @a refuses @c from now on.
+expect "portless revoke @c (at a)" 0 "@c revoked" "$PL" revoke @c --keys "$T/ka"
+expect "a refuses to seal to @c" 1 "revoked" "$PL" notify @c text "to c" --keys "$T/ka"
+
+kill -0 "$SRV" 2>/dev/null && ok "server alive" || bad "server alive"
+if grep -q "Sanitizer\|runtime error" "$T/srv.log"; then
+	bad "sanitizer report in the server log"
+fi
+if [ $fails -ne 0 ]; then
+	echo "--- server log"; tail -40 "$T/srv.log"
+	exit 1
+fi
+echo "all passed"
