@@ -14,6 +14,7 @@
 
 #include "cp_frame.h"
 #include "cp_hs.h"
+#include "cp_rot.h"
 #include "dp_seal.h"
 #include "sess.h"
 #include "sr_side.h"
@@ -70,6 +71,8 @@ static void cp_msgs(void)
 		{.type = CP_T_R_RECORD, .req = 6, .data = rec, .data_len = 7},
 		{.type = CP_T_R_NOTIFIED, .req = 8, .seq = 5},
 		{.type = CP_T_PUSH, .seq = 5, .expiry = 1000, .data = env, .data_len = sizeof(env)},
+		{.type = CP_T_ROTATE, .req = 11, .data = env, .data_len = sizeof(env)},
+		{.type = CP_T_R_KEYS, .req = 12, .handle = "@bob", .data = env, .data_len = 40},
 	};
 	big[0] = 1;
 	off = 1;
@@ -330,6 +333,22 @@ static void nlmon(void)
 	put("nlmon", "regress-negative-len", buf, 17);
 }
 
+/* ---- rotation proofs ------------------------------------------------- */
+static void rot(void)
+{
+	struct identity *a = identity_generate("@bob"), *b = identity_generate("@bob");
+	uint8_t p[CP_ROT_MAX];
+	int n;
+
+	if (!a || !b || (n = cp_rot_make(a, &b->pub, 1000, p, sizeof(p))) < 0)
+		exit(1);
+	put("cp_rot", "proof", p, (size_t)n);
+	p[0] = 2;
+	put("cp_rot", "bad-version", p, (size_t)n);
+	identity_free(a);
+	identity_free(b);
+}
+
 /* ---- dp: operation lists -------------------------------------------- */
 static void dp(void)
 {
@@ -364,5 +383,6 @@ int main(int argc, char **argv)
 	filter();
 	nlmon();
 	dp();
+	rot();
 	return 0;
 }
