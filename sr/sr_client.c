@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,10 @@
 #include "log.h"
 #include "net.h"
 #include "wire.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h: UDP GSO segment size (cmsg, SOL_UDP) */
+#endif
 
 enum {
 	BATCH = 32,
@@ -53,6 +58,7 @@ struct sr_client {
 	uint32_t epoch;
 	unsigned busy;
 	bool freed;
+	bool no_gso; /* the kernel refused UDP_SEGMENT once: one send per datagram */
 	struct sr_client_stats st;
 	uint8_t *rxbuf; /* BATCH * UDP_BUF, or one TCP frame */
 	struct mmsghdr rmsg[BATCH];
@@ -309,6 +315,103 @@ int sr_client_send(struct sr_client *c, struct pkt *p)
 			send_ctrl(c, msg, k); /* count-based rekeys need not wait for the tick */
 	}
 	return r;
+}
+
+/* One UDP_SEGMENT send of @p len bytes cut into @p seg-byte datagrams. */
+static int send_gso(struct sr_client *c, const uint8_t *b, size_t len, size_t seg)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {(void *)b, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	uint16_t gs = (uint16_t)seg;
+
+	if (len > seg) {
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+		cm->cmsg_level = IPPROTO_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(gs));
+		memcpy(CMSG_DATA(cm), &gs, sizeof(gs));
+	}
+	return sendmsg(c->ufd, &m, MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+/* Send datagrams [from, to) of a sealed train, GSO when the kernel has it. */
+static int send_train_part(struct sr_client *c, const uint8_t *buf, size_t stride, size_t last,
+			   int from, int to, int n)
+{
+	size_t len = (size_t)(to - from - 1) * stride + (to == n ? last : stride);
+	int r;
+
+	if (!c->no_gso) {
+		r = send_gso(c, buf + (size_t)from * stride, len, stride);
+		if (r != -EIO && r != -EINVAL && r != -ENOPROTOOPT && r != -EOPNOTSUPP)
+			return r;
+		c->no_gso = true;
+		log_msg(PL_LOG_DEBUG, "sr_client: no UDP GSO here (%s)", strerror(-r));
+	}
+	for (int i = from; i < to; i++) {
+		size_t l = i == n - 1 ? last : stride;
+
+		if (send(c->ufd, buf + (size_t)i * stride, l, MSG_DONTWAIT) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int sr_client_send_train(struct sr_client *c, uint8_t *buf, size_t seg, size_t last, int n)
+{
+	size_t stride = seg + SR_DP_OVERHEAD, bytes = 0;
+	int per = (int)(SR_TRAIN_BYTES / stride), r = 0, i;
+
+	if (c->state != CS_UP)
+		return -ENOTCONN;
+	if (c->tr != SR_TR_UDP)
+		return -EPROTOTYPE;
+	if (n < 1 || seg == 0 || seg > SR_UDP_PLAIN_MAX || last == 0 || last > seg)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct pkt p;
+
+		pkt_init(&p, buf + (size_t)i * stride, stride, SR_DP_HDR);
+		if (!pkt_put(&p, i == n - 1 ? last : seg))
+			return -ENOSPC;
+		r = dp_seal(c->dp, SR_MSG_DATA, c->relay_id, &p);
+		if (r == -ESTALE) {
+			go_down(c, SR_DOWN_EXHAUSTED, "send counter exhausted");
+			return -ENOTCONN;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (per > SR_TRAIN_SEGS)
+		per = SR_TRAIN_SEGS;
+	c->last_tx = ev_now(c->loop);
+	for (i = 0; i < n && r == 0; i += per) {
+		int to = i + per < n ? i + per : n;
+
+		r = send_train_part(c, buf, stride, last + SR_DP_OVERHEAD, i, to, n);
+		if (r == 0)
+			bytes += (size_t)(to - i - (to == n)) * seg + (to == n ? last : 0);
+	}
+	if (bytes) {
+		uint8_t msg[DPC_MAX];
+		uint64_t before = c->st.tx_packets;
+		size_t k;
+
+		c->st.tx_packets += (uint64_t)(r == 0 ? n : i - per);
+		c->st.tx_bytes += bytes;
+		if ((before >> 8) != (c->st.tx_packets >> 8) &&
+		    (k = dp_rekey_poll(c->dp, ev_now(c->loop), msg)))
+			send_ctrl(c, msg, k);
+	}
+	return bytes ? 0 : r;
 }
 
 /* ---- receiving -------------------------------------------------------- */

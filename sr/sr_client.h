@@ -94,6 +94,25 @@ struct sr_client *sr_client_new(struct ev_loop *loop, const struct sr_session_pa
  */
 int sr_client_send(struct sr_client *c, struct pkt *p) __attribute__((warn_unused_result));
 
+/** Limits of one sr_client_send_train() call's UDP GSO sends. */
+enum {
+	SR_TRAIN_SEGS = 64,     /**< datagrams per sendmsg (the kernel's UDP_MAX_SEGMENTS) */
+	SR_TRAIN_BYTES = 61440, /**< bytes per sendmsg (one UDP length field) */
+};
+
+/**
+ * UDP only: seal and send @p n plaintexts laid out at a stride of
+ * seg + SR_DP_OVERHEAD bytes: plaintext i sits at
+ * buf + i * (seg + SR_DP_OVERHEAD) + SR_DP_HDR and is @p seg bytes long,
+ * except the last (@p last bytes, 1..seg). Each is sealed in place (header
+ * and tag go into the gaps), then they leave in as few sendmsg(UDP_SEGMENT)
+ * calls as possible (one send per datagram where the kernel lacks UDP GSO).
+ * Returns 0 when at least part was sent, -ENOTCONN, -EPROTOTYPE (TCP),
+ * -EINVAL (sizes), or the send's -errno.
+ */
+int sr_client_send_train(struct sr_client *c, uint8_t *buf, size_t seg, size_t last, int n)
+    __attribute__((warn_unused_result));
+
 /** True while sr_client_send() would refuse with -ENOBUFS. */
 bool sr_client_congested(const struct sr_client *c);
 

@@ -85,6 +85,13 @@ static int headers(const uint8_t *p, size_t len, const struct tun_gso *g, size_t
 	return 0;
 }
 
+int gso_hdr_len(const uint8_t *p, size_t len, const struct tun_gso *g)
+{
+	size_t ihl, thl;
+
+	return headers(p, len, g, &ihl, &thl) < 0 ? -EINVAL : (int)(ihl + thl);
+}
+
 int gso_count(const uint8_t *p, size_t len, const struct tun_gso *g)
 {
 	size_t ihl, thl, pay;

@@ -45,6 +45,9 @@ int gso_csum_finish(uint8_t *p, size_t len, uint16_t start, uint16_t offset);
  */
 int gso_count(const uint8_t *p, size_t len, const struct tun_gso *g);
 
+/** Length of the IP + TCP headers of super-packet @p p, or -EINVAL. */
+int gso_hdr_len(const uint8_t *p, size_t len, const struct tun_gso *g);
+
 /**
  * Write segment @p i (0-based, < gso_count()) of @p p into @p out: the IP and
  * TCP headers with lengths, IPv4 id (+i) and header checksum, sequence

@@ -195,13 +195,15 @@ static void step(struct csess *s, enum cstate st, double timeout)
  * Hand one packet read from the TUN to the relay path. A TCP super-packet
  * (TUN offload) goes whole when the transport carries it (TCP: one seal,
  * one frame) after its checksum is completed; over UDP it is cut into
- * MTU-sized segments in cli_seg. Returns 0 when something was sent.
+ * MTU-sized segments in cli_train and sent with UDP GSO. 0 when sent.
  */
-static uint8_t cli_seg[SR_HEADROOM + SR_UDP_PLAIN_MAX + SR_TAILROOM];
+static uint8_t cli_train[SR_TRAIN_SEGS * (SR_UDP_PLAIN_MAX + SR_DP_OVERHEAD)];
 
 static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gso *g)
 {
-	int n, r = 0;
+	const uint8_t *d = pkt_data(p);
+	int n, hl, r = 0;
+	size_t seg, stride;
 
 	if (g->type == GSO_NONE)
 		return sr_client_send(sr, p);
@@ -211,18 +213,27 @@ static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gs
 			return -EINVAL;
 		return sr_client_send(sr, p);
 	}
-	n = gso_count(pkt_data(p), p->len, g);
-	for (int i = 0; i < n && r == 0; i++) {
-		struct pkt s;
-		ssize_t l;
+	n = gso_count(d, p->len, g);
+	hl = gso_hdr_len(d, p->len, g);
+	if (n < 0 || hl < 0)
+		return -EINVAL;
+	seg = (size_t)hl + g->size;
+	stride = seg + SR_DP_OVERHEAD;
+	if (seg > SR_UDP_PLAIN_MAX)
+		return -EMSGSIZE;
+	/* Segments laid out so that sealing in place makes back-to-back datagrams. */
+	for (int i = 0; i < n && r == 0; i += SR_TRAIN_SEGS) {
+		int k = n - i < SR_TRAIN_SEGS ? n - i : SR_TRAIN_SEGS;
+		ssize_t l = 0;
 
-		pkt_init(&s, cli_seg, sizeof(cli_seg), SR_HEADROOM);
-		l = gso_segment(pkt_data(p), p->len, g, i, pkt_data(&s), SR_UDP_PLAIN_MAX);
-		if (l < 0 || !pkt_put(&s, (size_t)l))
-			return l < 0 ? (int)l : -ENOSPC;
-		r = sr_client_send(sr, &s);
+		for (int j = 0; j < k; j++) {
+			l = gso_segment(d, p->len, g, i + j, cli_train + (size_t)j * stride + SR_DP_HDR, seg);
+			if (l < 0)
+				return (int)l;
+		}
+		r = sr_client_send_train(sr, cli_train, seg, (size_t)l, k);
 	}
-	return n < 0 ? n : r;
+	return r;
 }
 
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
