@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,10 +18,20 @@
 #include "net.h"
 #include "wire.h"
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 enum {
 	BATCH = 32,              /* datagrams per recvmmsg */
 	BATCHES_PER_WAKE = 16,   /* fairness towards the TCP side */
 	UDP_BUF = 2048,          /* > SR_UDP_MAX: a longer datagram is truncated and dropped */
+	GRO_BUF = 65536,         /* one UDP_GRO read: a train of same-size datagrams */
+	TRAIN_SEGS = 64,         /* datagrams per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
+	TRAIN_BYTES = 61440,     /* bytes per UDP_SEGMENT send */
 	HS_IN_CAP = 256,         /* input buffer while handshaking */
 	HS_TIMEOUT = 10,         /* s to authenticate a TCP connection */
 	PAIRED_IN_CAP = SR_FRAME_HDR + SR_FRAME_MAX,
@@ -87,7 +98,13 @@ struct relay {
 	struct mmsghdr rmsg[BATCH], smsg[BATCH];
 	struct iovec riov[BATCH], siov[BATCH];
 	struct sockaddr_storage raddr[BATCH], saddr[BATCH];
-	uint8_t rbuf[BATCH][UDP_BUF];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} rctl[BATCH], sctl[BATCH];
+	uint16_t sseg[BATCH];     /* > 0: smsg[i] is a train of sseg-byte datagrams */
+	bool gro;                 /* UDP_GRO in, UDP_SEGMENT out */
+	uint8_t rbuf[BATCH][GRO_BUF];
 	unsigned nsend;
 };
 
@@ -543,10 +560,50 @@ static void udp_flush(struct relay *r)
 	r->nsend = 0;
 }
 
+/* Append datagram @p p to the queued train before it when it can ride along:
+ * same peer, right behind it in memory, no longer than its segments. */
+static bool udp_merge(struct relay *r, uint8_t *p, size_t n, const struct rside *to)
+{
+	unsigned j = r->nsend - 1;
+	size_t len, seg;
+
+	if (!r->gro || !r->nsend)
+		return false;
+	len = r->siov[j].iov_len;
+	seg = r->sseg[j] ? r->sseg[j] : len;
+	if ((uint8_t *)r->siov[j].iov_base + len != p || n > seg || len % seg ||
+	    len / seg >= TRAIN_SEGS || len + n > TRAIN_BYTES || r->smsg[j].msg_hdr.msg_namelen != to->alen ||
+	    memcmp(&r->saddr[j], &to->addr, to->alen))
+		return false;
+	if (!r->sseg[j]) {
+		struct msghdr *m = &r->smsg[j].msg_hdr;
+		struct cmsghdr *cm;
+		uint16_t gs = (uint16_t)seg;
+
+		memset(&r->sctl[j], 0, sizeof(r->sctl[j]));
+		m->msg_control = r->sctl[j].buf;
+		m->msg_controllen = CMSG_SPACE(sizeof(gs));
+		cm = CMSG_FIRSTHDR(m);
+		cm->cmsg_level = IPPROTO_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(gs));
+		memcpy(CMSG_DATA(cm), &gs, sizeof(gs));
+		r->sseg[j] = gs;
+	}
+	r->siov[j].iov_len = len + n;
+	return true;
+}
+
 static void udp_queue(struct relay *r, uint8_t *p, size_t n, const struct rside *to)
 {
-	unsigned i = r->nsend++;
+	unsigned i;
 
+	if (udp_merge(r, p, n, to))
+		return;
+	if (r->nsend == BATCH)
+		udp_flush(r);
+	i = r->nsend++;
+	r->sseg[i] = 0;
 	r->siov[i].iov_base = p;
 	r->siov[i].iov_len = n;
 	memcpy(&r->saddr[i], &to->addr, to->alen);
@@ -657,29 +714,58 @@ static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 	udp_send(r, out, make_welcome(out, s, side), from, flen);
 }
 
-static void udp_one(struct relay *r, unsigned i)
+static void udp_one(struct relay *r, uint8_t *p, size_t n, const struct sockaddr_storage *from,
+		    socklen_t flen)
 {
-	uint8_t *p = r->rbuf[i], out[SR_SIDE_MSG_MAX];
-	size_t n = r->rmsg[i].msg_len;
-	socklen_t flen = r->rmsg[i].msg_hdr.msg_namelen;
+	uint8_t out[SR_SIDE_MSG_MAX];
 	bool authed;
 
-	if (n == 0 || n > SR_UDP_MAX || (r->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+	if (n == 0 || n > SR_UDP_MAX) {
 		r->st.drop_unknown++;
 		return;
 	}
 	if (sr_msg_is_data(p[0])) {
-		udp_data(r, p, n, &r->raddr[i], flen);
+		udp_data(r, p, n, from, flen);
 	} else if (p[0] == SR_MSG_HELLO || p[0] == SR_MSG_AUTH) {
-		size_t m = handshake(r, p, n, &r->raddr[i], flen, NULL, out, &authed);
+		size_t m = handshake(r, p, n, from, flen, NULL, out, &authed);
 
 		if (m)
-			udp_send(r, out, m, &r->raddr[i], flen);
+			udp_send(r, out, m, from, flen);
 	} else if (p[0] == SR_MSG_ROAM) {
-		udp_roam(r, p, n, &r->raddr[i], flen);
+		udp_roam(r, p, n, from, flen);
 	} else {
 		r->st.drop_unknown++;
 	}
+}
+
+/* Segment size of a UDP_GRO read (the whole length when not coalesced). */
+static size_t gro_size(struct msghdr *m, size_t len)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		int v;
+
+		if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(v))) {
+			memcpy(&v, CMSG_DATA(cm), sizeof(v));
+			return v > 0 && (size_t)v < len ? (size_t)v : len;
+		}
+	}
+	return len;
+}
+
+/* Message @p i of a recvmmsg: one datagram, or a GRO train cut back into its datagrams. */
+static void udp_msg(struct relay *r, unsigned i)
+{
+	struct msghdr *m = &r->rmsg[i].msg_hdr;
+	size_t len = r->rmsg[i].msg_len, seg;
+
+	if (len == 0 || (m->msg_flags & MSG_TRUNC) || (!r->gro && len > SR_UDP_MAX)) {
+		r->st.drop_unknown++;
+		return;
+	}
+	seg = r->gro ? gro_size(m, len) : len;
+	for (size_t off = 0; off < len; off += seg)
+		udp_one(r, r->rbuf[i] + off, len - off < seg ? len - off : seg, &r->raddr[i], m->msg_namelen);
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -690,17 +776,21 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int n;
 
 		for (unsigned i = 0; i < BATCH; i++) {
-			r->riov[i] = (struct iovec){.iov_base = r->rbuf[i], .iov_len = UDP_BUF};
+			r->riov[i] = (struct iovec){.iov_base = r->rbuf[i], .iov_len = r->gro ? GRO_BUF : UDP_BUF};
 			r->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &r->raddr[i],
 							     .msg_namelen = sizeof(r->raddr[i]),
 							     .msg_iov = &r->riov[i],
 							     .msg_iovlen = 1};
+			if (r->gro) {
+				r->rmsg[i].msg_hdr.msg_control = r->rctl[i].buf;
+				r->rmsg[i].msg_hdr.msg_controllen = sizeof(r->rctl[i].buf);
+			}
 		}
 		n = recvmmsg(r->ufd, r->rmsg, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++)
-			udp_one(r, (unsigned)i);
+			udp_msg(r, (unsigned)i);
 		udp_flush(r);
 		if (n < BATCH)
 			break;
@@ -929,6 +1019,9 @@ static int sockets(struct relay *r)
 		return r->ufd;
 	setsockopt(r->ufd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(r->ufd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	/* Trains in (GRO) and out (GSO): one syscall and one skb per train. */
+	r->gro = getenv("PORTLESS_SR_NO_GRO") == NULL &&
+		 setsockopt(r->ufd, IPPROTO_UDP, UDP_GRO, &(int){1}, sizeof(int)) == 0;
 	r->tcp_port = bound_port(r->tfd);
 	r->udp_port = bound_port(r->ufd);
 	return 0;
