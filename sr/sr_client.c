@@ -160,18 +160,18 @@ static int udp_send_failed(struct sr_client *c, int err)
 }
 
 /*
- * Is the local address of the UDP socket still ours? A receiver sends
+ * Is the local address of @p sock still ours? A receiver sends
  * nothing while it gets nothing, so a send error alone would notice an
  * address change only at the next keepalive (up to 15 s): check once a tick.
  */
-static bool udp_local_ok(const struct sr_client *c)
+static bool local_addr_ok(int sock)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	bool ok = true;
 	int fd;
 
-	if (getsockname(c->ufd, (struct sockaddr *)&ss, &len) < 0)
+	if (getsockname(sock, (struct sockaddr *)&ss, &len) < 0)
 		return true;
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = 0;
@@ -759,8 +759,15 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (n)
 		send_ctrl(c, msg, n);
 	if (c->state == CS_UP && c->tr == SR_TR_UDP && c->ufd >= 0 && now - c->last_rx >= 1.0 &&
-	    !udp_local_ok(c))
+	    !local_addr_ok(c->ufd))
 		udp_rebind(c, "local address gone");
+	/* A TCP connection cannot move: report it broken (the owner re-rendezvouses). */
+	if (c->state == CS_UP && c->tr == SR_TR_TCP && c->tcp_open && now - c->last_rx >= 1.0 &&
+	    !local_addr_ok(c->tc.fd)) {
+		go_down(c, SR_DOWN_TRANSPORT, "local address of the TCP connection gone");
+		leave(c);
+		return;
+	}
 	if (c->state == CS_UP && c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
 		send_roam(c, SR_ROAM_KEEPALIVE);
 	/* Both ends send a keepalive when idle: long silence means the path is lost. */

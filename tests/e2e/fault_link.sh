@@ -5,6 +5,10 @@
 #     and up again: the transfer completes and its sha256 matches;
 #  2. the client's underlay address changes (192.0.2.2 -> 192.0.2.3) during
 #     a second paced transfer: the endpoint roams and the transfer completes.
+#  3. the same on the TCP underlay (client portlessd with PORTLESS_TRANSPORT=tcp):
+#     the SR client notices its connection's local address is gone, the
+#     endpoints re-rendezvous (session resume) and the transfer completes.
+# PORTLESS_LINK_PHASES picks phases (default "down addr tcp").
 # Prints the stall (the longest gap in the received bytes).
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
@@ -47,7 +51,7 @@ finish() {
 	pl_check "$label: sha256 of the transfer matches" test "$got" = "$want"
 }
 
-PHASES=${PORTLESS_LINK_PHASES:-down addr}
+PHASES=${PORTLESS_LINK_PHASES:-down addr tcp}
 # 1. link down for $DOWN s
 if [[ $PHASES == *down* ]]; then
 paced_transfer t1
@@ -72,6 +76,28 @@ ip -n "$PL_NS_CLI" -4 addr show dev "${PL_ID}c" | grep inet
 finish t2 "address change"
 grep -E "roamed|relay path|reconnect|keepalive" "$PL_TMP/sr.log" "$PL_TMP/portlessd-alice.log" \
 	"$PL_TMP/portlessd-dev.log" | tail -10
+
+# 3. address change with the client on the TCP underlay (PORTLESS_TRANSPORT=tcp):
+# a TCP connection cannot move, so the SR client reports it broken as soon as
+# its local address is gone and the endpoints re-rendezvous (session resume).
+if [[ $PHASES == *tcp* ]]; then
+	kill "$PL_CLI_PID"; wait "$PL_CLI_PID" 2>/dev/null
+	pl_start portlessd-alice-tcp "$PL_NS_CLI" env PORTLESS_TRANSPORT=tcp "$PL_BIN/portlessd" \
+		-c "$PL_TMP/client-alice.conf"
+	PL_CLI_PID=$PL_LAST_PID
+	pl_wait_log "$PL_TMP/portlessd-alice-tcp.log" "ready" 15
+	paced_transfer t3
+	grep -q "over TCP" "$PL_TMP/portlessd-alice-tcp.log" && pl_ok "client on the TCP underlay" ||
+		pl_fail "client not on TCP: $(grep ' up: ' "$PL_TMP/portlessd-alice-tcp.log")"
+	sleep 2
+	cur=$(ip -n "$PL_NS_CLI" -4 -o addr show dev "${PL_ID}c" | awk '{print $4}' | head -1)
+	pl_log "client address $cur -> 192.0.2.4 (TCP underlay)"
+	ip -n "$PL_NS_CLI" addr del "$cur" dev "${PL_ID}c"
+	ip -n "$PL_NS_CLI" addr add 192.0.2.4/24 dev "${PL_ID}c"
+	ip -n "$PL_NS_CLI" route replace default via "$PL_PUB_CLI_IP"
+	finish t3 "address change (TCP underlay)"
+	grep -E "local address|relay path|resum|re-establish" "$PL_TMP/portlessd-alice-tcp.log" | tail -5
+fi
 
 # A new session: the control plane connection was made from the old address
 # and must be noticed dead and re-made (a request unanswered in 15 s).
