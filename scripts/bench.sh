@@ -13,6 +13,9 @@
 #   fastd         client <-> device (salsa2012+umac, direct)
 #   portless-udp  real portless-cp + portless-sr + portlessd, transport forced to UDP
 #   portless-tcp  the same with the transport forced to TCP
+#   portless-*-nooffload  the same with PORTLESS_TUN_OFFLOAD=0 on both
+#                 endpoints (one packet per TUN read: the data path before
+#                 TUN offloads), for a before/after in the same run
 # Metrics: iperf3 TCP 1 and 4 streams both ways, ping RTT, 64-byte TCP
 # ping-pong (tests/helpers/pingpong.c), CPU seconds per GB of each tunnel
 # process (utime+stime from /proc over the iperf3 runs), portless tunnel
@@ -35,7 +38,7 @@ SECS=${BENCH_SECS:-4}
 SETUP_RUNS=${BENCH_SETUP_RUNS:-20}
 PP_COUNT=${BENCH_PP_COUNT:-2000}
 PING_COUNT=${BENCH_PING_COUNT:-200}
-CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp"}
+CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp portless-udp-nooffload portless-tcp-nooffload"}
 BUILD=${BENCH_BUILD:-$SRC/build-bench}
 
 bash scripts/install-deps.sh || exit 1
@@ -317,7 +320,8 @@ authorized-keys-users = $PL_USER
 users = $PL_USER
 CONF
 	pl_sshd_hostkey
-	pl_start portlessd-dev "$PL_NS_DEV" env PORTLESS_TRANSPORT="$1" "$PL_BIN/portlessd" -c "$PL_TMP/device.conf"
+	pl_start portlessd-dev "$PL_NS_DEV" env PORTLESS_TRANSPORT="$1" PORTLESS_TUN_OFFLOAD="${2:-1}" \
+		"$PL_BIN/portlessd" -c "$PL_TMP/device.conf"
 	PL_DEV_PID=$PL_LAST_PID
 	pl_wait_log "$PL_TMP/portlessd-dev.log" "ready" 15 || return 1
 	PL_DEV_VIP=$(sed -n 's/.*device role: @device is \([0-9.]*\) on .*/\1/p' "$PL_TMP/portlessd-dev.log" | head -1)
@@ -327,14 +331,14 @@ CONF
 		pl_sshd "$PL_NS_DEV" 127.0.0.1 "$PL_DEV_VIP" "$PL_DEV_IP"
 		pl_wait_tcp "$PL_NS_DEV" "$PL_DEV_IP" 22 || return 1
 	fi
-	export PORTLESS_TRANSPORT=$1
+	export PORTLESS_TRANSPORT=$1 PORTLESS_TUN_OFFLOAD=${2:-1}
 	pl_client
-	unset PORTLESS_TRANSPORT
+	unset PORTLESS_TRANSPORT PORTLESS_TUN_OFFLOAD
 }
 
-case_portless() { # udp|tcp
-	local tr=$1 up ms
-	portless_daemons "$tr" || return 1
+case_portless() { # udp|tcp [0: TUN offload off]
+	local tr=$1 off=${2:-1} up ms
+	portless_daemons "$tr" "$off" || return 1
 	: >"$PL_TMP/up-$tr.log"
 	ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 900 \
 		"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/up-$tr.log" 2>&1 &
@@ -349,16 +353,20 @@ case_portless() { # udp|tcp
 	IPORT=5201 PPORT=5202 PING=yes CASE_PIDS=("$PL_CLI_PID" "$PL_SR_PID" "$PL_DEV_PID")
 	CASE_PNAMES=(portlessd-cli portless-sr portlessd-dev)
 	CASE_NOTE="relayed by portless-sr over $tr; tunnel up in $ms ms"
-	CASE_NAME=portless-$tr measure
+	CASE_NAME=portless-$tr
+	[ "$off" = 0 ] && CASE_NAME+=-nooffload CASE_NOTE+="; TUN offload off"
+	measure
 	stop_pid "$up"
 }
 case_portless-udp() { case_portless udp; }
 case_portless-tcp() { case_portless tcp; }
+case_portless-udp-nooffload() { case_portless udp 0; }
+case_portless-tcp-nooffload() { case_portless tcp 0; }
 
 # Set-up time: `portless ssh @device -- true` vs plain ssh over the underlay.
 setup_times() {
 	local i t0 t1 home
-	[ -n "$PORTLESS_WORLD" ] || portless_daemons udp || return 1
+	portless_daemons auto 1 || return 1 # auto transport (UDP first), as shipped
 	ssh-keygen -q -t ed25519 -N '' -f "$PL_TMP/plainkey"
 	home=$(getent passwd "$PL_USER" | cut -d: -f6)
 	mkdir -p "$home/.ssh"
@@ -440,8 +448,8 @@ md.append("|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     md.append(f"| {r['case']} | {fmt(r['tcp1_fwd'])} | {fmt(r['tcp1_rev'])} | {fmt(r['tcp4_fwd'])} | {fmt(r['tcp4_rev'])} | {fmt(r['ping_ms'],3)} | {fmt(r['pingpong_us'],1)} | {fmt(r['cpu_s_per_gb'])} | {r['cpu_by_process'] or '-'} | {r['note']} |")
 ratios = []
-pl = [r for r in rows if r["case"].startswith("portless")]
-peers = [r for r in rows if not r["case"].startswith("portless")]
+pl = [r for r in rows if r["case"] in ("portless-udp", "portless-tcp")]
+peers = [r for r in rows if not r["case"].startswith("portless")] + [r for r in rows if r["case"].endswith("-nooffload")]
 if pl and peers:
     md.append("")
     md.append("Ratios portless / peer (throughput: >1 is better for portless; ping and ping-pong: portless minus peer, <0 is better):")
