@@ -15,6 +15,7 @@ B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp
 PL=$B/cli/portless
 T=$(mktemp -d /tmp/cp-full.XXXXXX)
+chmod 755 "$T" # portless-cp drops to an unprivileged user when it can reach --data
 D=$T/data
 SRV=
 fails=0
@@ -111,7 +112,7 @@ kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
 r=$(integrity)
 [ "$r" = ok ] && ok "integrity_check after shutdown: ok" || bad "integrity_check after: $r"
 if grep -q "Sanitizer\|runtime error" "$T/srv.log"; then bad "sanitizer report in the server log"; fi
-grep -i "storage\|full\|sqlite" "$T/srv.log" | head -5
+grep -i "storage\|full\|sqlite\|privdrop\|seccomp" "$T/srv.log" | head -6
 if [ $fails -ne 0 ]; then
 	echo "--- server log"; tail -30 "$T/srv.log"
 	echo "$fails failed"
