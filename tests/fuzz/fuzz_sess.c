@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer harness: session request / answer / end payloads (what a client
+ * libFuzzer harness: session request / answer / end / resume / resumed payloads (what a client
  * sends a device and the device answers, inside envelopes). Decode never
  * crashes; decoded strings are terminated; what decodes re-encodes to the
  * same bytes.
  */
+#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *in = malloc(size ? size : 1);
 	struct sess_request r;
 	struct sess_end e;
+	struct sess_resume rs;
+	struct sess_resumed rd;
 	size_t len;
 
 	if (!in)
@@ -50,6 +53,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (sess_end_decode(in, size, &e)) {
 		if (sess_end_encode(&e, out, sizeof(out), &len) != 0)
+			abort();
+		same(in, size, len);
+	}
+	if (sess_resume_decode(in, size, &rs)) {
+		if (sess_resume_encode(&rs, out, sizeof(out), &len) != 0)
+			abort();
+		same(in, size, len);
+		sodium_memzero(&rs, sizeof(rs));
+	}
+	if (sess_resumed_decode(in, size, &rd)) {
+		if (sess_resumed_encode(&rd, out, sizeof(out), &len) != 0)
 			abort();
 		same(in, size, len);
 	}

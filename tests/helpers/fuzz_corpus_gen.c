@@ -221,6 +221,20 @@ static void sessions(void)
 	if (sess_end_encode(&e, b, sizeof(b), &n) != 0)
 		exit(1);
 	put("sess", "end", b, n);
+	struct sess_resume rs = {.aead_mask = 6};
+	struct sess_resumed rd = {.status = SESS_OK, .aead = DP_AEAD_CHACHA20POLY1305};
+
+	sr_ticket_side(&t, SR_SIDE_B, &rs.ticket);
+	randombytes_buf(rs.session_id, sizeof(rs.session_id));
+	randombytes_buf(rs.client_pk, sizeof(rs.client_pk));
+	if (sess_resume_encode(&rs, b, sizeof(b), &n) != 0)
+		exit(1);
+	put("sess", "resume", b, n);
+	memcpy(rd.session_id, rs.session_id, sizeof(rd.session_id));
+	randombytes_buf(rd.device_pk, sizeof(rd.device_pk));
+	if (sess_resumed_encode(&rd, b, sizeof(b), &n) != 0)
+		exit(1);
+	put("sess", "resumed", b, n);
 	sr_ticket_wipe(&t);
 	sr_issuer_free(iss);
 }
