@@ -15,6 +15,7 @@
 #include "cp_frame.h"
 #include "cp_hs.h"
 #include "cp_rot.h"
+#include "ctl.h"
 #include "dp_seal.h"
 #include "sess.h"
 #include "sr_side.h"
@@ -363,6 +364,43 @@ static void rot(void)
 	identity_free(b);
 }
 
+/* ---- control socket frames (portlessd) -------------------------------- */
+static void ctl(void)
+{
+	static uint8_t b[CTL_FRAME_MAX];
+	struct ctl_msg ms[5];
+	const char *names[] = {"up", "down", "status", "ready", "error"};
+	int n;
+
+	memset(ms, 0, sizeof(ms));
+	ms[0].type = CTL_UP;
+	snprintf(ms[0].up.device, sizeof(ms[0].up.device), "@device");
+	snprintf(ms[0].up.user, sizeof(ms[0].up.user), "alice");
+	ms[0].up.flags = CTL_UP_DETACH | CTL_UP_FOLLOW_PID;
+	ms[1].type = CTL_DOWN;
+	snprintf(ms[1].down.target, sizeof(ms[1].down.target), "@device");
+	ms[2].type = CTL_STATUS;
+	ms[3].type = CTL_READY;
+	snprintf(ms[3].ready.device, sizeof(ms[3].ready.device), "@device");
+	snprintf(ms[3].ready.device_ip, sizeof(ms[3].ready.device_ip), "100.96.1.2");
+	snprintf(ms[3].ready.client_ip, sizeof(ms[3].ready.client_ip), "100.127.0.1");
+	snprintf(ms[3].ready.user, sizeof(ms[3].ready.user), "alice");
+	snprintf(ms[3].ready.key_path, sizeof(ms[3].ready.key_path), "/run/portless/u1000/a.key");
+	snprintf(ms[3].ready.known_hosts_path, sizeof(ms[3].ready.known_hosts_path),
+		 "/run/portless/u1000/a.known_hosts");
+	snprintf(ms[3].ready.host_alias, sizeof(ms[3].ready.host_alias), "@device");
+	ms[4].type = CTL_ERROR;
+	ms[4].error.hop = CTL_HOP_SR;
+	snprintf(ms[4].error.text, sizeof(ms[4].error.text), "ticket refused");
+	for (int i = 0; i < 5; i++) {
+		n = ctl_encode(&ms[i], b, sizeof(b));
+		if (n > 0)
+			put("ctl", names[i], b, (size_t)n);
+		else
+			fprintf(stderr, "ctl %s: %d (skipped)\n", names[i], n);
+	}
+}
+
 /* ---- dp: operation lists -------------------------------------------- */
 static void dp(void)
 {
@@ -398,5 +436,6 @@ int main(int argc, char **argv)
 	nlmon();
 	dp();
 	rot();
+	ctl();
 	return 0;
 }
