@@ -41,9 +41,8 @@ struct dp_state {
 	bool rk_forced;
 	double rk_sent;
 	struct dp_keypair rk_kp;
-	/* responder: the answer, re-sent on a duplicate INIT (same initiator key) */
+	/* responder: the answer, re-sent on a duplicate INIT */
 	uint8_t rk_resp[DPC_REKEY_LEN];
-	uint8_t rk_init_pk[DP_PK_LEN];
 };
 
 void dp_limits_default(struct dp_limits *l)
@@ -269,17 +268,11 @@ static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 		return DP_CTRL_NONE; /* stale or from the future: ignore */
 	if (s->rk_pending && s->side == SR_SIDE_A)
 		return DP_CTRL_NONE; /* both started: A's INIT wins */
-	if (s->rx_next.k.valid && sodium_memcmp(pk, s->rk_init_pk, DP_PK_LEN) == 0) {
-		/* duplicate INIT: our answer was lost */
+	if (s->rx_next.k.valid) { /* duplicate INIT: our answer was lost */
 		memcpy(reply, s->rk_resp, DPC_REKEY_LEN);
 		*reply_len = DPC_REKEY_LEN;
 		return DP_CTRL_NONE;
 	}
-	/*
-	 * A new INIT for the same epoch with another key (the peer started over)
-	 * replaces the unconfirmed next keys: answering it with the old answer
-	 * would leave the two sides with different keys (found by fuzz_dp).
-	 */
 	s->rk_pending = false;
 	dp_keypair_wipe(&s->rk_kp);
 	dp_keypair_new(&kp);
@@ -291,7 +284,6 @@ static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 		s->tx_next.ctr = 0;
 		s->tx_next.born = now;
 		memcpy(s->chain_next, k.chain, DP_KEY_LEN);
-		memcpy(s->rk_init_pk, pk, DP_PK_LEN);
 		*reply_len = put_rekey(s->rk_resp, DPC_REKEY_RESP, e, kp.pk);
 		memcpy(reply, s->rk_resp, DPC_REKEY_LEN);
 	}
