@@ -25,7 +25,19 @@
 
 /* ---- user ---------------------------------------------------------------- */
 
-/* Give @p dir and the entries directly inside it to uid/gid (no links followed). */
+/* Key files (identity.key, server.key) are read before the drop and never after. */
+static bool is_key_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 4 && !strcmp(name + n - 4, ".key")) || (n > 8 && !strcmp(name + n - 8, ".key.new"));
+}
+
+/*
+ * Give @p dir and the entries directly inside it to uid/gid (no links
+ * followed), except key files: they stay with their owner, so a later start
+ * as root still accepts them (identity_load insists on its own files).
+ */
 static int give_dir(const char *dir, uid_t uid, gid_t gid)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = 0;
@@ -46,7 +58,7 @@ static int give_dir(const char *dir, uid_t uid, gid_t gid)
 		return err;
 	}
 	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || is_key_file(e->d_name))
 			continue;
 		if (fchownat(dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && !err)
 			err = -errno;

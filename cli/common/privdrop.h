@@ -35,7 +35,8 @@ enum privdrop_profile {
  * so root cannot be regained; PR_SET_NO_NEW_PRIVS. Directories in @p dirs
  * (NULL-terminated; may be NULL) are given to the user first, with the
  * files and directories directly inside them, because the server writes
- * there (store, pins).
+ * there (store, pins); key files ("*.key") keep their owner (read before the
+ * drop only; a later start as root must still accept them).
  *
  * When a directory in @p dirs is not reachable by the user (an ancestor
  * without search permission for it) the drop cannot work: with @p user NULL

@@ -34,6 +34,8 @@ pl_check "portless-cp logged the drop" grep -q "privdrop: running as user" "$PL_
 pl_check "portless-sr logged the filter" grep -q "seccomp: filter installed (portless-sr" "$PL_TMP/sr.log"
 pl_check "the cp data dir belongs to the server's user" \
 	test "$(stat -c %u "$PL_TMP/cp")" = "$(field "$(status_of "$PL_CP_PID")" Uid)"
+pl_check "key files keep their owner (root: a restart as root still loads them)" \
+	test "$(stat -c %u "$PL_TMP/cp/server.key"):$(stat -c %u "$PL_TMP/relay/identity.key")" = 0:0
 
 for pid in "$PL_DEV_PID" "$PL_CLI_PID"; do
 	st=$(status_of "$pid")
