@@ -16,9 +16,16 @@ fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
-for f in "$dir"/tests/fuzz_*; do
-	[ -x "$f" ] || continue
-	name=$(basename "$f")
+# The harnesses are the sources in tests/fuzz/; a stale or helper binary in
+# the build directory that happens to share the prefix is not one.
+for src_file in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$src_file" .c)
+	f="$dir/tests/$name"
+	if [ ! -x "$f" ]; then
+		echo "fuzz: $name FAILED: $f was not built" >&2
+		status=1
+		continue
+	fi
 	if [ -n "${PORTLESS_FUZZ_ONLY:-}" ] && ! [[ ${name#fuzz_} =~ $PORTLESS_FUZZ_ONLY ]]; then
 		continue
 	fi

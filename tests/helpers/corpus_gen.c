@@ -2,7 +2,7 @@
 /*
  * Writes the seed corpora of the libFuzzer harnesses (tests/fuzz/corpus/<name>/)
  * from the real encoders: small valid samples plus a few edge cases. Run once
- * by hand when a format changes:  fuzz_corpus_gen tests/fuzz/corpus
+ * by hand when a format changes:  corpus_gen tests/fuzz/corpus
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
