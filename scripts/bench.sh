@@ -16,6 +16,9 @@
 #   portless-*-nooffload  the same with PORTLESS_TUN_OFFLOAD=0 on both
 #                 endpoints (one packet per TUN read: the data path before
 #                 TUN offloads), for a before/after in the same run
+#   portless-tcp-nosplice  portless-tcp with the relay copying TCP<->TCP
+#                 through user space (PORTLESS_SR_NO_SPLICE=1), for a
+#                 before/after of the relay's splice(2) path
 # Metrics: iperf3 TCP 1 and 4 streams both ways, ping RTT, 64-byte TCP
 # ping-pong (tests/helpers/pingpong.c), CPU seconds per GB of each tunnel
 # process (utime+stime from /proc over the iperf3 runs), portless tunnel
@@ -38,7 +41,7 @@ SECS=${BENCH_SECS:-4}
 SETUP_RUNS=${BENCH_SETUP_RUNS:-20}
 PP_COUNT=${BENCH_PP_COUNT:-2000}
 PING_COUNT=${BENCH_PING_COUNT:-200}
-CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp portless-udp-nooffload portless-tcp-nooffload"}
+CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp portless-udp-nooffload portless-tcp-nooffload portless-tcp-nosplice"}
 BUILD=${BENCH_BUILD:-$SRC/build-bench}
 
 bash scripts/install-deps.sh || exit 1
@@ -355,6 +358,7 @@ case_portless() { # udp|tcp [0: TUN offload off]
 	CASE_NOTE="relayed by portless-sr over $tr; tunnel up in $ms ms"
 	CASE_NAME=portless-$tr
 	[ "$off" = 0 ] && CASE_NAME+=-nooffload CASE_NOTE+="; TUN offload off"
+	CASE_NAME+=${SR_SUFFIX:-} CASE_NOTE+=${SR_NOTE:-}
 	measure
 	stop_pid "$up"
 }
@@ -362,6 +366,19 @@ case_portless-udp() { case_portless udp; }
 case_portless-tcp() { case_portless tcp; }
 case_portless-udp-nooffload() { case_portless udp 0; }
 case_portless-tcp-nooffload() { case_portless tcp 0; }
+case_portless-tcp-nosplice() { # the relay restarted without splice(2), then as shipped again
+	local rc=0
+	[ -n "$PORTLESS_WORLD" ] || { portless_daemons tcp 1 || return 1; }
+	sr_restart PORTLESS_SR_NO_SPLICE=1 || return 1
+	SR_SUFFIX=-nosplice SR_NOTE="; relay copies (no splice)" case_portless tcp || rc=1
+	sr_restart || return 1
+	return $rc
+}
+sr_restart() { # [VAR=VALUE...]: a fresh relay, connected to its home
+	stop_pid "$PL_SR_PID"
+	pl_sr_start "$@"
+	pl_wait_log "$PL_TMP/sr.log" "connected to the home" 15
+}
 
 # Set-up time: `portless ssh @device -- true` vs plain ssh over the underlay.
 setup_times() {
@@ -449,7 +466,7 @@ for r in rows:
     md.append(f"| {r['case']} | {fmt(r['tcp1_fwd'])} | {fmt(r['tcp1_rev'])} | {fmt(r['tcp4_fwd'])} | {fmt(r['tcp4_rev'])} | {fmt(r['ping_ms'],3)} | {fmt(r['pingpong_us'],1)} | {fmt(r['cpu_s_per_gb'])} | {r['cpu_by_process'] or '-'} | {r['note']} |")
 ratios = []
 pl = [r for r in rows if r["case"] in ("portless-udp", "portless-tcp")]
-peers = [r for r in rows if not r["case"].startswith("portless")] + [r for r in rows if r["case"].endswith("-nooffload")]
+peers = [r for r in rows if not r["case"].startswith("portless")] + [r for r in rows if r["case"].endswith(("-nooffload", "-nosplice"))]
 if pl and peers:
     md.append("")
     md.append("Ratios portless / peer (throughput: >1 is better for portless; ping and ping-pong: portless minus peer, <0 is better):")

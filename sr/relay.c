@@ -3,6 +3,7 @@
 #include "sr_side.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -35,6 +37,10 @@ enum {
 	HS_IN_CAP = 256,         /* input buffer while handshaking */
 	HS_TIMEOUT = 10,         /* s to authenticate a TCP connection */
 	PAIRED_IN_CAP = SR_FRAME_HDR + SR_FRAME_MAX,
+	SPLICE_PIPE = 1 << 18,   /* pipe size asked for per spliced direction */
+	SPLICE_CHUNK = 1 << 18,  /* most bytes one splice(2) moves */
+	SPLICE_ROUNDS = 8,       /* socket->pipe->socket rounds per wake-up (fairness) */
+	FD_SLACK = 64,           /* descriptors kept free for listeners, logs, the home */
 };
 
 struct rtcp;
@@ -60,6 +66,7 @@ struct rsess {
 	double created, first_auth, paired_at, last;
 	uint32_t slot;
 	bool paired, dead;
+	bool spliced; /* TCP<->TCP moved by splice(2) */
 	struct rside side[2];
 };
 
@@ -74,6 +81,13 @@ struct rtcp {
 	bool authed;
 	bool raw;        /* paired with a TCP peer: bytes copied as they are */
 	bool dead;
+	/* Spliced (raw and both buffers empty): bytes from this side go
+	 * socket -> pipe -> peer socket in the kernel, never through user space. */
+	bool spliced;
+	int pipe[2];     /* [0] read end, [1] write end; -1 when not spliced */
+	size_t piped;    /* bytes from this side waiting in the pipe */
+	ev_io sp_in;     /* this socket readable: splice it into our pipe */
+	ev_io sp_out;    /* this socket writable: drain the peer's pipe into it */
 	struct rtcp *prev, *next;
 };
 
@@ -104,9 +118,13 @@ struct relay {
 	} rctl[BATCH], sctl[BATCH];
 	uint16_t sseg[BATCH];     /* > 0: smsg[i] is a train of sseg-byte datagrams */
 	bool gro;                 /* UDP_GRO in, UDP_SEGMENT out */
+	bool splice;              /* TCP<->TCP sessions spliced in the kernel */
+	unsigned nfds, fd_limit;  /* TCP sockets + splice pipes open; RLIMIT_NOFILE */
 	uint8_t rbuf[BATCH][GRO_BUF];
 	unsigned nsend;
 };
+
+static void try_splice(struct rtcp *t);
 
 static const char *const side_name[2] = {"A", "B"};
 static const char *const tr_name[3] = {"-", "udp", "tcp"};
@@ -239,7 +257,16 @@ static void tcp_kill(struct rtcp *t)
 	ev_timer_stop(r->loop, &t->hs);
 	if (!t->authed)
 		r->handshakes--;
+	if (t->spliced) {
+		ev_io_stop(r->loop, &t->sp_in);
+		ev_io_stop(r->loop, &t->sp_out);
+		close(t->pipe[0]);
+		close(t->pipe[1]);
+		r->nfds -= 2;
+		t->spliced = false;
+	}
 	conn_close(&t->c);
+	r->nfds--;
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -264,10 +291,11 @@ static void log_end(const struct rsess *s, const char *reason)
 
 	sid_short(s->sid, id);
 	log_msg(PL_LOG_INFO,
-		"session %s end %s -> %s reason=%s duration=%.1fs A=%s B=%s A->B=%llu B/%llu pkts "
+		"session %s end %s -> %s reason=%s duration=%.1fs A=%s B=%s%s A->B=%llu B/%llu pkts "
 		"B->A=%llu B/%llu pkts",
 		id, s->requester, s->peer[0] ? s->peer : "?", reason,
 		s->paired ? now - s->paired_at : 0.0, tr_name[s->side[0].tr], tr_name[s->side[1].tr],
+		s->spliced ? " spliced" : "",
 		(unsigned long long)s->side[0].bytes, (unsigned long long)s->side[0].pkts,
 		(unsigned long long)s->side[1].bytes, (unsigned long long)s->side[1].pkts);
 }
@@ -431,6 +459,8 @@ static void sess_pair(struct rsess *s)
 	for (uint8_t i = 0; i < 2; i++)
 		side_send(s, i, msg, make_welcome(msg, s, i));
 	timer_at(s, s->r->cfg.idle_timeout);
+	if (s->side[0].tcp)
+		try_splice(s->side[0].tcp);
 }
 
 /* A side proved its secret over @p tr. */
@@ -835,7 +865,191 @@ static int pump_raw(struct rtcp *t)
 	t->s->r->st.bytes += n;
 	t->s->last = ev_now(t->r->loop);
 	conn_consume(&t->c, n);
+	try_splice(t);
 	return 0;
+}
+
+/* ---- TCP<->TCP in the kernel: splice(2) through one pipe per direction --
+ *
+ * Once both sides of a paired session use TCP and nothing is buffered in
+ * user space either way, the byte streams bypass the conn buffers: each
+ * side's socket is spliced into its own pipe and the pipe into the peer's
+ * socket, so the ciphertext is never copied into this process. Back-pressure
+ * is the pipe: while the peer cannot take what the pipe holds, this side is
+ * not read. */
+
+static void side_closed(struct rtcp *t)
+{
+	sess_end(t->s, SR_ERR_PEER, t->side == SR_SIDE_A ? "side A closed" : "side B closed");
+}
+
+/* This side's pipe into its peer. 1: pipe empty, 0: peer full, -1: session ended. */
+static int splice_flush(struct rtcp *t)
+{
+	struct rtcp *o = peer_tcp(t);
+
+	while (t->piped) {
+		ssize_t n = splice(t->pipe[0], NULL, o->c.fd, NULL, t->piped,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			side_closed(o);
+			return -1;
+		}
+		t->piped -= (size_t)n;
+	}
+	return 1;
+}
+
+/* This side's socket into its (empty) pipe. 1: moved, 0: nothing to read, -1: ended. */
+static int splice_fill(struct rtcp *t)
+{
+	struct rsess *s = t->s;
+	ssize_t n = splice(t->c.fd, NULL, t->pipe[1], NULL, SPLICE_CHUNK,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		side_closed(t);
+		return -1;
+	}
+	t->piped = (size_t)n;
+	s->side[t->side].bytes += (uint64_t)n;
+	s->side[t->side].pkts++; /* splices, not packets, on a raw stream */
+	s->r->st.bytes += (uint64_t)n;
+	s->last = ev_now(s->r->loop);
+	return 1;
+}
+
+/* Move what this side sends to its peer, a bounded number of rounds. */
+static void splice_pump(struct rtcp *t)
+{
+	int e = splice_flush(t);
+
+	for (int i = 0; e > 0 && i < SPLICE_ROUNDS; i++) {
+		e = splice_fill(t);
+		if (e > 0)
+			e = splice_flush(t);
+	}
+	if (e >= 0 && t->piped) { /* the peer is full: wait until it can take more */
+		ev_io_stop(t->r->loop, &t->sp_in);
+		ev_io_start(t->r->loop, &peer_tcp(t)->sp_out);
+	}
+}
+
+static void splice_in_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	splice_pump(container_of(w, struct rtcp, sp_in));
+}
+
+/* @p o became writable: drain its peer's pipe into it, then read the peer again. */
+static void splice_out_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rtcp *o = container_of(w, struct rtcp, sp_out), *t = peer_tcp(o);
+
+	if (splice_flush(t) <= 0)
+		return;
+	ev_io_stop(loop, &o->sp_out);
+	ev_io_start(loop, &t->sp_in);
+}
+
+static void splice_undo(struct rtcp **x, int n)
+{
+	for (int i = 0; i < n; i++) {
+		close(x[i]->pipe[0]);
+		close(x[i]->pipe[1]);
+	}
+}
+
+/* Hand a TCP<->TCP session to the kernel if it is ready (see above) and the
+ * descriptor table is less than half full; else it stays on the buffered
+ * copy and this is tried again when the buffers are empty. A failure (no
+ * pipes) only costs speed. */
+static void try_splice(struct rtcp *t)
+{
+	struct rsess *s = t->s;
+	struct relay *r = t->r;
+	struct rtcp *x[2];
+	int i;
+
+	if (!r->splice || !s || !s->paired || t->spliced || !t->raw || !(x[1] = peer_tcp(t)) ||
+	    r->nfds + 4 + FD_SLACK > r->fd_limit / 2)
+		return;
+	x[0] = t;
+	for (i = 0; i < 2; i++)
+		if (!x[i]->raw || conn_in_len(&x[i]->c) || conn_pending(&x[i]->c))
+			return;
+	for (i = 0; i < 2; i++) {
+		if (pipe2(x[i]->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+			log_msg_errno(PL_LOG_DEBUG, errno, "splice: pipe");
+			splice_undo(x, i);
+			return;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		(void)fcntl(x[i]->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE); /* best effort */
+		conn_pause_read(&x[i]->c);
+		x[i]->piped = 0;
+		x[i]->spliced = true;
+		ev_io_init(&x[i]->sp_in, splice_in_cb, x[i]->c.fd, EV_READ);
+		ev_io_init(&x[i]->sp_out, splice_out_cb, x[i]->c.fd, EV_WRITE);
+		ev_io_start(r->loop, &x[i]->sp_in);
+	}
+	r->nfds += 4;
+	s->spliced = true;
+	r->st.spliced++;
+}
+
+/* Back to the buffered copy: what the pipe holds goes into the peer's
+ * output queue (which is empty while spliced, so it fits). -1: ended. */
+static int unsplice_side(struct rtcp *t)
+{
+	struct rtcp *o = peer_tcp(t);
+	uint8_t buf[16384];
+
+	ev_io_stop(t->r->loop, &t->sp_in);
+	ev_io_stop(t->r->loop, &o->sp_out);
+	while (t->piped) {
+		ssize_t n = read(t->pipe[0], buf, t->piped < sizeof(buf) ? t->piped : sizeof(buf));
+
+		if (n <= 0 || conn_write(&o->c, buf, (size_t)n) < 0) {
+			sodium_memzero(buf, sizeof(buf));
+			side_closed(o);
+			return -1;
+		}
+		t->piped -= (size_t)n;
+	}
+	sodium_memzero(buf, sizeof(buf));
+	close(t->pipe[0]);
+	close(t->pipe[1]);
+	t->r->nfds -= 2;
+	t->spliced = false;
+	return 0;
+}
+
+/* Descriptors are running short (a new connection needs one): give back
+ * the pipes of one spliced session. */
+static void relieve_fds(struct relay *r)
+{
+	struct rtcp *t, *o;
+
+	if (r->nfds + FD_SLACK <= r->fd_limit - r->fd_limit / 4)
+		return;
+	for (t = r->conns; t && !t->spliced; t = t->next)
+		;
+	if (!t || unsplice_side(t) < 0)
+		return;
+	o = peer_tcp(t);
+	if (unsplice_side(o) < 0)
+		return;
+	conn_resume_read(&t->c);
+	conn_resume_read(&o->c);
+	log_msg(PL_LOG_DEBUG, "splice: a session went back to copying (descriptors short)");
 }
 
 /* One frame from a TCP side whose peer is UDP (or not there yet). */
@@ -882,7 +1096,7 @@ static int tcp_on_data(struct conn *c)
 		size_t have = conn_in_len(c), len;
 
 		if (t->s && t->raw && t->s->paired)
-			return pump_raw(t);
+			return t->spliced ? 0 : pump_raw(t);
 		if (have < SR_FRAME_HDR)
 			return 0;
 		len = get_be32(in);
@@ -906,10 +1120,9 @@ static int tcp_on_data(struct conn *c)
 static void tcp_on_close(struct conn *c, int err)
 {
 	struct rtcp *t = container_of(c, struct rtcp, c);
-	struct rsess *s = t->s;
 
-	if (s)
-		sess_end(s, SR_ERR_PEER, t->side == SR_SIDE_A ? "side A closed" : "side B closed");
+	if (t->s)
+		side_closed(t);
 	else
 		tcp_kill(t);
 }
@@ -919,10 +1132,11 @@ static int tcp_on_drain(struct conn *c)
 {
 	struct rtcp *t = container_of(c, struct rtcp, c), *o;
 
-	if (!t->s || !t->raw || !(o = peer_tcp(t)) || !o->c.read_paused)
+	if (!t->s || !t->raw || t->spliced || !(o = peer_tcp(t)) || !o->c.read_paused)
 		return 0;
 	conn_resume_read(&o->c);
 	pump_raw(o);
+	try_splice(t);
 	return 0;
 }
 
@@ -958,6 +1172,7 @@ static void tcp_accept_one(struct relay *r, int fd, const struct sockaddr_storag
 		return;
 	}
 	r->handshakes++;
+	r->nfds++;
 	t->next = r->conns;
 	if (r->conns)
 		r->conns->prev = t;
@@ -976,10 +1191,14 @@ static void tcp_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int one = 1, fd = accept4(r->tfd, (struct sockaddr *)&a, &alen,
 					  SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				relieve_fds(r);
 			return;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		tcp_accept_one(r, fd, &a, alen);
+		relieve_fds(r);
 	}
 }
 
@@ -1009,6 +1228,7 @@ static int tables(struct relay *r)
 
 static int sockets(struct relay *r)
 {
+	struct rlimit rl;
 	int big = 4 << 20;
 
 	r->tfd = net_listen_tcp((struct sockaddr *)&r->cfg.tcp_addr, r->cfg.tcp_len, 1024);
@@ -1020,6 +1240,9 @@ static int sockets(struct relay *r)
 	setsockopt(r->ufd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(r->ufd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	/* Trains in (GRO) and out (GSO): one syscall and one skb per train. */
+	r->splice = getenv("PORTLESS_SR_NO_SPLICE") == NULL;
+	r->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 30 ? (unsigned)rl.rlim_cur
+										 : 1u << 30;
 	r->gro = getenv("PORTLESS_SR_NO_GRO") == NULL &&
 		 setsockopt(r->ufd, IPPROTO_UDP, UDP_GRO, &(int){1}, sizeof(int)) == 0;
 	r->tcp_port = bound_port(r->tfd);

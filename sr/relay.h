@@ -6,8 +6,9 @@
  * (portless-sr calls it when a MSG_SR_REQUEST arrives); each side then
  * connects out, says HELLO, answers the CHALLENGE with an AUTH, and gets a
  * WELCOME. Once both sides are in, the relay moves their sealed packets
- * between them without reading them: TCP<->TCP as a byte stream (buffered,
- * back-pressured), UDP<->UDP datagram by datagram between the authenticated
+ * between them without reading them: TCP<->TCP as a byte stream (spliced in
+ * the kernel through a pipe per direction once nothing is buffered, else
+ * buffered; back-pressured either way), UDP<->UDP datagram by datagram between the authenticated
  * addresses, and mixed sessions frame by frame. A UDP side's address only
  * changes on a ROAM message that proves the side's key.
  *
@@ -52,6 +53,7 @@ struct relay_stats {
 	uint64_t drop_unknown;        /**< datagrams for no session / from a wrong address */
 	uint64_t drop_congested;      /**< packets dropped because the TCP peer was full */
 	uint64_t auth_fail;           /**< bad MAC, used secret, expired */
+	uint64_t spliced;             /**< TCP<->TCP sessions handed to splice(2) */
 };
 
 struct relay;

@@ -168,7 +168,7 @@ static const char *const common_calls[] = {
 	"umask", "getcwd",
 	"socket", "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname",
 	"getpeername", "getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg",
-	"sendmmsg", "recvmmsg",
+	"sendmmsg", "recvmmsg", "splice",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
 	"select", "pselect6", "eventfd2", "signalfd4", "timerfd_create", "timerfd_settime",
 	"mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "mlock", "munlock", "mlock2",

@@ -137,12 +137,12 @@ static void stats_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	relay_get_stats(d->relay, &st);
 	log_msg(PL_LOG_INFO,
 		"stats: issued=%llu paired=%llu active=%llu ended=%llu bytes=%llu packets=%llu "
-		"drop_unknown=%llu drop_congested=%llu auth_fail=%llu",
+		"drop_unknown=%llu drop_congested=%llu auth_fail=%llu spliced=%llu",
 		(unsigned long long)st.issued, (unsigned long long)st.paired,
 		(unsigned long long)st.active, (unsigned long long)st.ended,
 		(unsigned long long)st.bytes, (unsigned long long)st.packets,
 		(unsigned long long)st.drop_unknown, (unsigned long long)st.drop_congested,
-		(unsigned long long)st.auth_fail);
+		(unsigned long long)st.auth_fail, (unsigned long long)st.spliced);
 }
 
 static int parse_allow(struct srd *d, const char *s)

@@ -182,7 +182,13 @@ pl_world() {
 	for h in "${extra[@]}"; do
 		pl_enroll "$PL_NS_CLI" "$h" "$PL_TMP/${h#@}"
 	done
-	pl_start sr "$PL_NS_PUB" "$PL_BIN/portless-sr" --keys "$PL_TMP/relay" \
+	pl_sr_start
+}
+
+# pl_sr_start [VAR=VALUE...]: portless-sr in the public ns (environment for it
+# in the arguments, e.g. PORTLESS_SR_NO_SPLICE=1). Sets PL_SR_PID.
+pl_sr_start() {
+	pl_start sr "$PL_NS_PUB" env "$@" "$PL_BIN/portless-sr" --keys "$PL_TMP/relay" \
 		--tcp "$PL_PUB_CLI_IP:7444" --udp "$PL_PUB_CLI_IP:7444" --advertise "$PL_PUB_CLI_IP"
 	PL_SR_PID=$PL_LAST_PID
 	pl_wait_tcp "$PL_NS_PUB" "$PL_PUB_CLI_IP" 7444

@@ -3,7 +3,7 @@
 # gets its ticket requests as notifications, and two SR-client test programs
 # (sr_peer) exchanging 100,000 packets each way through the SR:
 #   - UDP (order-independent check, >= 90% delivered: the machine is shared and UDP may drop under load, with rekeys),
-#   - TCP (every packet exactly once, with rekeys),
+#   - TCP (every packet exactly once, with rekeys; the relay splices it),
 #   - automatic fallback to TCP when UDP gets no answer (mixed session),
 #   - a tampering proxy flips bits: the receiver drops + counts, session goes on,
 #   - a refused requester (--allow) gets an error answer,
@@ -121,6 +121,8 @@ check tcp
 [ "$(field "$T/tcp/b.out" recv)" = $N ] && [ "$(field "$T/tcp/a.out" recv)" = $N ] &&
 	ok "tcp: no loss" || bad "tcp: loss"
 [ "$(field "$T/tcp/a.out" rekeys)" -ge 1 ] 2>/dev/null && ok "tcp: rekeyed" || bad "tcp: no rekey"
+grep -q "end @alice -> @dev reason=.* A=tcp B=tcp spliced " "$T/sr.log" &&
+	ok "tcp: the relay moved the TCP<->TCP session with splice(2)" || bad "tcp: session not spliced"
 
 # UDP "blocked" for A (its UDP goes to a port nobody answers on): A falls back to TCP by itself.
 DEAD=$(free_udp_port)
