@@ -105,6 +105,7 @@ static void csess_free(struct csess *s)
 	sr_client_free(s->sr);
 	if (s->tun) {
 		ev_io_stop(loop, &s->tun_w);
+		ep_unwatch(c->ep, tun_name(s->tun));
 		tun_close(s->tun); /* the kernel removes the interface, its addresses and routes */
 	}
 	for (struct csess **pp = &c->sessions; *pp; pp = &(*pp)->next)
@@ -249,6 +250,11 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (n == -EAGAIN)
 			break;
+		if (ep_tun_gone(n)) {
+			csess_done(s, CTL_HOP_TUNNEL, "interface %s went away (%s)", tun_name(s->tun),
+				   strerror((int)-n));
+			return;
+		}
 		if (n < 0 || !s->sr)
 			continue;
 		p.cap = CLI_PKT_BUF;
@@ -362,7 +368,24 @@ static int open_tun(struct csess *s, char *why, size_t cap)
 	}
 	ev_io_init(&s->tun_w, tun_cb, tun_fd(s->tun), EV_READ);
 	ev_io_start(s->c->ep->loop, &s->tun_w);
+	ep_watch(s->c->ep, tun_name(s->tun));
 	return 0;
+}
+
+void clirole_on_vanished(struct clirole *c, int ifindex)
+{
+	for (struct csess *s = c->sessions; s; s = s->next)
+		if (s->tun && s->ifindex == ifindex) {
+			csess_done(s, CTL_HOP_TUNNEL, "interface %s was deleted", tun_name(s->tun));
+			return;
+		}
+}
+
+void clirole_on_underlay(struct clirole *c)
+{
+	for (struct csess *s = c->sessions; s; s = s->next)
+		if (s->sr && sr_client_transport(s->sr) == SR_TR_UDP && sr_client_rebind(s->sr) < 0)
+			log_msg(PL_LOG_DEBUG, "session %.8s: re-bind failed", s->hex);
 }
 
 /* Derive our keys for the current ticket's SR session and join it as side A. */

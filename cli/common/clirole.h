@@ -63,6 +63,12 @@ unsigned clirole_down_target(struct clirole *c, const char *target);
 /** MSG_SR_TICKET, MSG_SESSION_ANSWER, MSG_SESSION_END for us. */
 void clirole_on_notification(struct clirole *c, const struct envelope *env);
 
+/** Interface @p ifindex was deleted from outside: the session that owned it ends. */
+void clirole_on_vanished(struct clirole *c, int ifindex);
+
+/** The underlay changed: UDP relay paths re-bind and roam at once. */
+void clirole_on_underlay(struct clirole *c);
+
 /** Status rows of the client sessions. */
 size_t clirole_status(const struct clirole *c, struct ctl_row *rows, size_t max);
 

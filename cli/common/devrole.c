@@ -25,6 +25,7 @@ enum {
 	DEV_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
 	DEV_ANSWER_TTL = 60,  /**< s an answer may wait in the client's queue */
 	DEV_READS_PER_WAKEUP = 64,
+	DEV_REMAKE_RETRY = 2, /* s between attempts to make a vanished TUN again */
 	DEV_RESUME_GRACE = 60, /**< s a session whose relay path was lost waits for the client */
 };
 
@@ -50,6 +51,7 @@ struct devrole {
 	struct tun_dev *tun;
 	int ifindex;
 	ev_io tun_w;
+	ev_timer remake_w; /* making the TUN again after it vanished */
 	struct ipaddr dev4, dev6;
 	char addr4[INET_ADDRSTRLEN];
 	struct filter *filter;
@@ -63,7 +65,7 @@ struct devrole {
 
 const char *devrole_ifname(const struct devrole *d)
 {
-	return tun_name(d->tun);
+	return d->tun ? tun_name(d->tun) : "-";
 }
 
 const char *devrole_addr4(const struct devrole *d)
@@ -184,7 +186,7 @@ static void sr_up(void *arg, int transport)
 	log_msg(PL_LOG_INFO, "session %.8s: data path up over %s", s->hex,
 		transport == SR_TR_UDP ? "UDP" : "TCP");
 	/* TCP super-packets from now on (tun_cb cuts them for UDP sessions). */
-	if (!tun_offloading(s->d->tun) && tun_set_offload(s->d->tun) < 0)
+	if (s->d->tun && !tun_offloading(s->d->tun) && tun_set_offload(s->d->tun) < 0)
 		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read", tun_name(s->d->tun));
 }
 
@@ -277,6 +279,8 @@ static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gs
 	return r;
 }
 
+static void tun_lost(struct devrole *d, const char *why);
+
 /* Packets the device sends: only replies to a session pass, to that session. */
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -291,6 +295,10 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (n == -EAGAIN)
 			break;
+		if (ep_tun_gone(n)) {
+			tun_lost(d, strerror((int)-n));
+			return;
+		}
 		if (n < 0)
 			continue;
 		p.cap = DEV_PKT_BUF; /* give the tag its room back */
@@ -511,6 +519,11 @@ void devrole_on_request(struct devrole *d, const struct envelope *env)
 
 	if (!sess_request_decode(env->payload, env->payload_len, &rq)) {
 		log_msg(PL_LOG_WARN, "malformed session request from %s dropped", env->from);
+		return;
+	}
+	if (!d->tun) {
+		log_msg(PL_LOG_WARN, "session request from %s dropped: the TUN is being made again",
+			env->from);
 		return;
 	}
 	ep_sid_hex(rq.session_id, hex);
@@ -746,7 +759,69 @@ static int bring_up_tun(struct devrole *d, char *err, size_t errlen)
 	}
 	ev_io_init(&d->tun_w, tun_cb, tun_fd(d->tun), EV_READ);
 	ev_io_start(d->ep->loop, &d->tun_w);
+	ep_watch(d->ep, tun_name(d->tun));
 	return 0;
+}
+
+static void drop_tun(struct devrole *d)
+{
+	if (!d->tun)
+		return;
+	ev_io_stop(d->ep->loop, &d->tun_w);
+	ep_unwatch(d->ep, tun_name(d->tun));
+	tun_close(d->tun);
+	d->tun = NULL;
+}
+
+static void remake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct devrole *d = container_of(w, struct devrole, remake_w);
+	char err[256];
+
+	if (bring_up_tun(d, err, sizeof(err)) < 0) {
+		log_msg(PL_LOG_ERR, "device role: cannot make the TUN again (%s); retrying in %d s",
+			err, DEV_REMAKE_RETRY);
+		drop_tun(d);
+		ev_timer_set(w, DEV_REMAKE_RETRY, 0);
+		ev_timer_start(loop, w);
+		return;
+	}
+	log_msg(PL_LOG_INFO, "device role: %s is %s on %s again", ep_handle(d->ep), d->addr4,
+		tun_name(d->tun));
+}
+
+/*
+ * Our TUN is gone (deleted from outside, or its fd went bad): no session can
+ * carry traffic any more, so each ends as if closed (key line removed,
+ * addresses released, the client told), and the interface is made again
+ * with the same stable addresses.
+ */
+static void tun_lost(struct devrole *d, const char *why)
+{
+	unsigned n = d->n_sessions;
+
+	if (!d->tun)
+		return;
+	log_msg(PL_LOG_WARN, "device role: %s vanished (%s): ending %u session(s), making it again",
+		tun_name(d->tun), why, n);
+	drop_tun(d);
+	while (d->sessions)
+		dsess_end(d->sessions, SESS_END_ERROR, true);
+	ev_timer_set(&d->remake_w, 0, 0);
+	ev_timer_start(d->ep->loop, &d->remake_w);
+}
+
+void devrole_on_vanished(struct devrole *d, int ifindex)
+{
+	if (d->tun && ifindex == d->ifindex)
+		tun_lost(d, "deleted");
+}
+
+void devrole_on_underlay(struct devrole *d)
+{
+	for (struct dsess *s = d->sessions; s; s = s->next)
+		if (s->sr && sr_client_transport(s->sr) == SR_TR_UDP && sr_client_rebind(s->sr) < 0)
+			log_msg(PL_LOG_DEBUG, "session %.8s: re-bind failed", s->hex);
 }
 
 static void cleanup_stale_keys(struct devrole *d)
@@ -806,6 +881,7 @@ int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 	if (!d)
 		return -ENOMEM;
 	d->ep = ep;
+	ev_init(&d->remake_w, remake_cb);
 	d->buf = malloc(DEV_PKT_BUF);
 	if (!d->buf) {
 		r = -ENOMEM;
@@ -837,10 +913,8 @@ void devrole_free(struct devrole *d)
 		return;
 	while (d->sessions)
 		dsess_end(d->sessions, SESS_END_CLOSED, true);
-	if (d->tun) {
-		ev_io_stop(d->ep->loop, &d->tun_w);
-		tun_close(d->tun);
-	}
+	ev_timer_stop(d->ep->loop, &d->remake_w);
+	drop_tun(d);
 	filter_free(d->filter);
 	addrpool_free(d->pool);
 	free(d->buf);

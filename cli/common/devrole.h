@@ -45,6 +45,16 @@ void devrole_on_end(struct devrole *d, const struct envelope *env);
 size_t devrole_status(const struct devrole *d, struct ctl_row *rows, size_t max);
 
 /** The TUN interface name and the device's IPv4 as text. */
+/**
+ * Interface @p ifindex was deleted from outside (netlink monitor): when it
+ * is our TUN, every session ends (key lines removed) and the interface is
+ * made again with the same addresses.
+ */
+void devrole_on_vanished(struct devrole *d, int ifindex);
+
+/** The underlay changed: UDP relay paths re-bind and roam at once. */
+void devrole_on_underlay(struct devrole *d);
+
 const char *devrole_ifname(const struct devrole *d);
 const char *devrole_addr4(const struct devrole *d);
 

@@ -72,6 +72,48 @@ static void on_notification(void *arg, const struct envelope *env)
 	}
 }
 
+/* The netlink monitor: our interfaces vanishing, the underlay changing. */
+static void on_netlink(struct nlmon *m, const struct nlmon_event *ev, void *arg)
+{
+	struct ep *ep = arg;
+
+	if (ev->kind == NLMON_VANISHED) {
+		log_msg(PL_LOG_WARN, "interface %s (index %d) was deleted from outside", ev->ifname,
+			ev->ifindex);
+		if (ep->dev)
+			devrole_on_vanished(ep->dev, ev->ifindex);
+		if (ep->cli)
+			clirole_on_vanished(ep->cli, ev->ifindex);
+		return;
+	}
+	log_msg(PL_LOG_DEBUG, "underlay changed (%s%s%s): re-checking relay paths",
+		ev->what & NLMON_WHAT_ADDR ? "address " : "", ev->what & NLMON_WHAT_ROUTE ? "route " : "",
+		ev->what & NLMON_WHAT_RESYNC ? "resync" : "");
+	if (ep->dev)
+		devrole_on_underlay(ep->dev);
+	if (ep->cli)
+		clirole_on_underlay(ep->cli);
+}
+
+void ep_watch(struct ep *ep, const char *ifname)
+{
+	int r = ep->mon ? nlmon_watch(ep->mon, ifname) : 0;
+
+	if (r < 0)
+		log_msg_errno(PL_LOG_DEBUG, -r, "netlink monitor: not watching %s", ifname);
+}
+
+void ep_unwatch(struct ep *ep, const char *ifname)
+{
+	if (ep->mon)
+		(void)nlmon_unwatch(ep->mon, ifname);
+}
+
+bool ep_tun_gone(long err)
+{
+	return err == -EBADFD || err == -EIO || err == -ENODEV || err == -ENXIO || err == -EBADF;
+}
+
 int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
 	    size_t errlen)
 {
@@ -96,6 +138,12 @@ int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char
 		snprintf(err, errlen, "netlink: %s", strerror(-r));
 		goto fail;
 	}
+	r = nlmon_new(loop, NULL, on_netlink, ep, &ep->mon);
+	if (r < 0) {
+		log_msg_errno(PL_LOG_WARN, -r, "netlink monitor unavailable; interface loss is "
+						"noticed on TUN read errors only");
+		ep->mon = NULL;
+	}
 	ep->cp = cp_client_new(loop, &ep->cpcfg);
 	if (!ep->cp) {
 		snprintf(err, errlen, "cannot create the control-plane client");
@@ -119,5 +167,7 @@ void ep_fini(struct ep *ep)
 	ep->cp = NULL;
 	netcfg_close(ep->nc);
 	ep->nc = NULL;
+	nlmon_free(ep->mon);
+	ep->mon = NULL;
 	cp_client_cfg_release(&ep->cpcfg);
 }

@@ -12,6 +12,7 @@
 
 #include "cp_client.h"
 #include "netcfg.h"
+#include "nlmon.h"
 #include "pdconf.h"
 
 struct devrole;
@@ -23,6 +24,7 @@ struct ep {
 	struct cp_client_cfg cpcfg;
 	struct cp_client *cp;
 	struct netcfg *nc;
+	struct nlmon *mon;   /**< link/address/route events, or NULL (then read errors tell) */
 	struct devrole *dev; /**< device role, or NULL */
 	struct clirole *cli; /**< client role, or NULL */
 	bool cp_up;
@@ -38,8 +40,21 @@ struct ep {
 int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
 
-/** Free the control-plane client and netlink handle (roles are freed by their owner). */
+/** Free the control-plane client and netlink handles (roles are freed by their owner). */
 void ep_fini(struct ep *ep);
+
+/**
+ * Tell the netlink monitor about one of our TUN interfaces (ep_watch) or
+ * that we are about to close it (ep_unwatch): if something else deletes a
+ * watched interface, its role hears devrole_on_vanished()/clirole_on_vanished().
+ * Best effort: without a monitor, or past NLMON_MAX_WATCH, the role finds
+ * out from its next TUN read error instead.
+ */
+void ep_watch(struct ep *ep, const char *ifname);
+void ep_unwatch(struct ep *ep, const char *ifname);
+
+/** True when a TUN read error means the interface is gone (-EBADFD, -EIO, ...). */
+bool ep_tun_gone(long err);
 
 /** Our handle. */
 const char *ep_handle(const struct ep *ep);
