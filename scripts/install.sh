@@ -95,6 +95,10 @@ done
 for u in portless-cp portless-sr portlessd; do
   put_subst 644 "$SRC/scripts/systemd/$u.service" "/etc/systemd/system/$u.service"
 done
+# Interface scripts ([interface] ifup/ifdown in portlessd.conf point here).
+for s in portless-ifup portless-ifdown; do
+  put 755 "$SRC/scripts/$s" "$PREFIX/lib/portless/$s"
+done
 install -d -m 755 "$D/etc/portless"
 put 644 "$SRC/scripts/portlessd.conf.example" "/etc/portless/portlessd.conf.example"
 keep 644 <(printf '%s\n' '# portless-cp options, e.g.:' \

@@ -43,6 +43,7 @@ struct csess {
 	struct sess_answer *ans; /* sodium_malloc'ed: holds the SSH private key */
 	struct tun_dev *tun;
 	int ifindex;
+	bool tun_ready; /* configured (ifup ran): ifdown runs before it goes */
 	ev_io tun_w;
 	ev_timer step_w;
 	struct sr_client *sr;
@@ -95,6 +96,20 @@ static void tell_device_end(struct csess *s)
 		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->device);
 }
 
+/* The site's ifup/ifdown for this session's interface. */
+static void run_ifscript(struct csess *s, const char *phase)
+{
+	char a4[INET6_ADDRSTRLEN + 4];
+	struct ifscript_env e = {
+		.ifname = tun_name(s->tun), .role = "client", .session = s->hex,
+		.addr4 = a4, .addr6 = "", .peer4 = s->dev_ip, .peer6 = "",
+		.mtu = s->ans ? s->ans->mtu : 0, .phase = phase,
+	};
+
+	snprintf(a4, sizeof(a4), "%s/32", s->cli_ip);
+	ep_ifscript(s->c->ep, &e);
+}
+
 /* Undo everything, wipe, free. No callback. */
 static void csess_free(struct csess *s)
 {
@@ -106,6 +121,8 @@ static void csess_free(struct csess *s)
 	if (s->tun) {
 		ev_io_stop(loop, &s->tun_w);
 		ep_unwatch(c->ep, tun_name(s->tun));
+		if (s->tun_ready)
+			run_ifscript(s, "down");
 		tun_close(s->tun); /* the kernel removes the interface, its addresses and routes */
 	}
 	for (struct csess **pp = &c->sessions; *pp; pp = &(*pp)->next)
@@ -369,6 +386,8 @@ static int open_tun(struct csess *s, char *why, size_t cap)
 	ev_io_init(&s->tun_w, tun_cb, tun_fd(s->tun), EV_READ);
 	ev_io_start(s->c->ep->loop, &s->tun_w);
 	ep_watch(s->c->ep, tun_name(s->tun));
+	s->tun_ready = true;
+	run_ifscript(s, "up");
 	return 0;
 }
 

@@ -732,6 +732,8 @@ static int plan_addresses(struct devrole *d, char *err, size_t errlen)
 	return r;
 }
 
+static void run_ifscript(struct devrole *d, const char *phase);
+
 static int bring_up_tun(struct devrole *d, char *err, size_t errlen)
 {
 	struct netcfg *nc = d->ep->nc;
@@ -760,7 +762,22 @@ static int bring_up_tun(struct devrole *d, char *err, size_t errlen)
 	ev_io_init(&d->tun_w, tun_cb, tun_fd(d->tun), EV_READ);
 	ev_io_start(d->ep->loop, &d->tun_w);
 	ep_watch(d->ep, tun_name(d->tun));
+	run_ifscript(d, "up");
 	return 0;
+}
+
+/* The site's ifup/ifdown for the device interface (shared by all sessions). */
+static void run_ifscript(struct devrole *d, const char *phase)
+{
+	char a4[IPADDR_STRLEN], a6[IPADDR_STRLEN];
+	struct ifscript_env e = {
+		.ifname = tun_name(d->tun), .role = "device", .session = "",
+		.addr4 = ipaddr_str(&d->dev4, true, a4, sizeof(a4)),
+		.addr6 = ipaddr_str(&d->dev6, true, a6, sizeof(a6)),
+		.mtu = TUN_DEFAULT_MTU, .phase = phase,
+	};
+
+	ep_ifscript(d->ep, &e);
 }
 
 static void drop_tun(struct devrole *d)
@@ -769,6 +786,7 @@ static void drop_tun(struct devrole *d)
 		return;
 	ev_io_stop(d->ep->loop, &d->tun_w);
 	ep_unwatch(d->ep, tun_name(d->tun));
+	run_ifscript(d, "down");
 	tun_close(d->tun);
 	d->tun = NULL;
 }

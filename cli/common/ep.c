@@ -109,6 +109,22 @@ void ep_unwatch(struct ep *ep, const char *ifname)
 		(void)nlmon_unwatch(ep->mon, ifname);
 }
 
+void ep_ifscript(struct ep *ep, const struct ifscript_env *env)
+{
+	const char *path = !strcmp(env->phase, "up") ? ep->conf->ifup : ep->conf->ifdown;
+	char err[IFSCRIPT_ERR_MAX];
+	int r;
+
+	if (!path[0])
+		return;
+	r = ifscript_run(path, env, ep->conf->script_timeout * 1000u, err, sizeof(err));
+	if (r < 0)
+		log_msg(PL_LOG_ERR, "interface %s (%s, %s): %s", env->ifname, env->role, env->phase,
+			err);
+	else
+		log_msg(PL_LOG_DEBUG, "interface %s: %s ran", env->ifname, path);
+}
+
 bool ep_tun_gone(long err)
 {
 	return err == -EBADFD || err == -EIO || err == -ENODEV || err == -ENXIO || err == -EBADF;

@@ -12,6 +12,7 @@
 
 #include "cp_client.h"
 #include "netcfg.h"
+#include "ifscript.h"
 #include "nlmon.h"
 #include "pdconf.h"
 
@@ -52,6 +53,13 @@ void ep_fini(struct ep *ep);
  */
 void ep_watch(struct ep *ep, const char *ifname);
 void ep_unwatch(struct ep *ep, const char *ifname);
+
+/**
+ * Run the configured [interface] ifup (@p env->phase "up") or ifdown script
+ * for one of our interfaces, waiting at most script-timeout; a failure is
+ * logged (the interface stays as it is). Nothing when none is configured.
+ */
+void ep_ifscript(struct ep *ep, const struct ifscript_env *env);
 
 /** True when a TUN read error means the interface is gone (-EBADFD, -EIO, ...). */
 bool ep_tun_gone(long err);

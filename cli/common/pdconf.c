@@ -383,6 +383,26 @@ static bool k_sr(struct ctx *x, const char *v)
 	return each_item(x, "sr", v, add_sr, x->c);
 }
 
+static bool k_ifup(struct ctx *x, const char *v)
+{
+	return set_path(x, v, x->c->ifup);
+}
+
+static bool k_ifdown(struct ctx *x, const char *v)
+{
+	return set_path(x, v, x->c->ifdown);
+}
+
+static bool k_script_timeout(struct ctx *x, const char *v)
+{
+	if (!set_duration(x, "script-timeout", v, &x->c->script_timeout))
+		return false;
+	if (x->c->script_timeout > 60)
+		return fail(x, "script-timeout %us is above 60s (the daemon waits for it)",
+			    x->c->script_timeout);
+	return true;
+}
+
 static const struct key {
 	const char *section, *name;
 	bool (*set)(struct ctx *x, const char *v);
@@ -402,6 +422,9 @@ static const struct key {
 	{"client", "socket", k_socket},
 	{"client", "group", k_group},
 	{"client", "sr", k_sr},
+	{"interface", "ifup", k_ifup},
+	{"interface", "ifdown", k_ifdown},
+	{"interface", "script-timeout", k_script_timeout},
 };
 _Static_assert(sizeof(KEYS) / sizeof(KEYS[0]) <= 32, "seen is a 32-bit mask");
 
@@ -476,6 +499,7 @@ void pdconf_defaults(struct pdconf *c)
 	strcpy(c->host_keys[0], "/etc/ssh/ssh_host_ed25519_key.pub");
 	c->n_host_keys = 1;
 	strcpy(c->socket_path, "/run/portless/portlessd.sock");
+	c->script_timeout = 5;
 }
 
 /* Before inih sees the text: no NUL bytes, no line longer than its buffer. */

@@ -20,6 +20,10 @@
  *                     socket = /run/portless/portlessd.sock
  *                     group = portless                    (optional: socket 0660 for this group)
  *                     sr = @relay[,@relay2...]            (required when enabled)
+ *     [interface]     ifup = /usr/local/lib/portless/portless-ifup   (optional; run after
+ *                            an interface is configured)
+ *                     ifdown = /usr/local/lib/portless/portless-ifdown (before it is removed)
+ *                     script-timeout = 5s                 (1s..60s)
  *
  * Durations: a number with an optional unit s, m, h or d (`90`, `30s`, `5m`,
  * `12h`, `1d`), 1 second .. 30 days. Booleans: yes/no, true/false, on/off, 1/0.
@@ -97,6 +101,10 @@ struct pdconf {
 	char socket_group[PDCONF_USER_BUF];     /**< [client] group ("" = socket 0666) */
 	char sr[PDCONF_MAX_SR][HANDLE_BUF];
 	size_t n_sr;
+
+	char ifup[PDCONF_PATH_MAX];             /**< [interface] ifup ("" = none) */
+	char ifdown[PDCONF_PATH_MAX];           /**< [interface] ifdown ("" = none) */
+	unsigned script_timeout;                /**< seconds (default 5) */
 };
 
 /** Default path of the configuration file. */

@@ -203,7 +203,8 @@ pl_enroll() {
 }
 
 # pl_device USER [ALLOWED_HANDLE]: device config + portlessd + sshd on loopback and
-# the virtual address. Sets PL_DEV_VIP and PL_DEV_PID.
+# the virtual address. Sets PL_DEV_VIP and PL_DEV_PID. PL_CONF_EXTRA: more
+# config lines (e.g. an [interface] section), here and in pl_client.
 pl_device() {
 	local user=$1 allow=${2:-@alice}
 	pl_sshd_hostkey
@@ -220,6 +221,7 @@ authorized-keys-users = $user
 
 [allow $allow]
 users = $user
+${PL_CONF_EXTRA:-}
 CONF
 	pl_start portlessd-dev "$PL_NS_DEV" "$PL_BIN/portlessd" -c "$PL_TMP/device.conf"
 	PL_DEV_PID=$PL_LAST_PID
@@ -245,6 +247,7 @@ keys = $keys
 enabled = yes
 socket = $PL_SOCK
 sr = @relay
+${PL_CONF_EXTRA:-}
 CONF
 	pl_start "portlessd-$name" "$PL_NS_CLI" "$PL_BIN/portlessd" -c "$PL_TMP/client-$name.conf"
 	PL_CLI_PID=$PL_LAST_PID

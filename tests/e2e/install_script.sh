@@ -29,6 +29,10 @@ for b in portless-cp portless-sr portlessd; do
   fi
 done
 
+for s in portless-ifup portless-ifdown; do
+  [ "$(stat -c %a "$T/root/opt/pl/lib/portless/$s")" = 755 ] || fail "interface script $s"
+done
+
 echo 'PORTLESS_CP_ARGS=--listen 127.0.0.1:1' >"$T/root/etc/portless/portless-cp.env"
 bash "$S/scripts/install.sh" --build "$B" --destdir "$T/root" --prefix /opt/pl --sshd --virtual-ip 100.64.9.9 >"$T/out2" 2>&1
 grep -q 'everything already up to date' "$T/out2" || { cat "$T/out2"; fail "second run changed files"; }

@@ -38,7 +38,11 @@ static const char GOOD[] =
 	"enabled = on\n"
 	"socket = /run/pl/test.sock\n"
 	"group = portless\n"
-	"sr = @relay,@relay2\n";
+	"sr = @relay,@relay2\n"
+	"[interface]\n"
+	"ifup = /usr/local/lib/portless/portless-ifup\n"
+	"ifdown = /usr/local/lib/portless/portless-ifdown\n"
+	"script-timeout = 10s\n";
 
 static struct pdconf *parse(const char *text, int want, char *err)
 {
@@ -87,6 +91,9 @@ static void test_good(void **state)
 	assert_string_equal(c->socket_group, "portless");
 	assert_int_equal(c->n_sr, 2);
 	assert_string_equal(c->sr[1], "@relay2");
+	assert_string_equal(c->ifup, "/usr/local/lib/portless/portless-ifup");
+	assert_string_equal(c->ifdown, "/usr/local/lib/portless/portless-ifdown");
+	assert_int_equal(c->script_timeout, 10);
 	free(c);
 }
 
@@ -107,6 +114,9 @@ static void test_defaults(void **state)
 	assert_string_equal(c->host_keys[0], "/etc/ssh/ssh_host_ed25519_key.pub");
 	assert_string_equal(c->socket_path, "/run/portless/portlessd.sock");
 	assert_string_equal(c->socket_group, "");
+	assert_string_equal(c->ifup, "");
+	assert_string_equal(c->ifdown, "");
+	assert_int_equal(c->script_timeout, 5);
 	free(c);
 }
 
@@ -175,6 +185,13 @@ static const struct {
 	 "portlessd.conf:5: expected 'key = value' or '[section]': \"just words\""},
 	{CP "[device]\nmax-sessions = 0\n",
 	 "portlessd.conf:5: max-sessions must be 1..1024: \"max-sessions = 0\""},
+	{CP "[interface]\nifup = portless-ifup\n",
+	 "portlessd.conf:5: 'portless-ifup' is not an absolute path: \"ifup = portless-ifup\""},
+	{CP "[interface]\nscript-timeout = 2m\n",
+	 "portlessd.conf:5: script-timeout 120s is above 60s (the daemon waits for it): "
+	 "\"script-timeout = 2m\""},
+	{CP "[interface]\nifup = /a\nifup = /b\n",
+	 "portlessd.conf:6: duplicate key 'ifup' in [interface]: \"ifup = /b\""},
 	/* a continuation line is not a second value */
 	{CP "[allow @alice]\nusers = alice\n  bob\n",
 	 "portlessd.conf:6: duplicate key 'users' for [allow @alice]: \"  bob\""},
