@@ -4,7 +4,8 @@
 # not the repository. Prints executions per second for each harness.
 # usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
 # Environment: PORTLESS_FUZZ_ONLY=REGEX runs only harnesses whose name
-# (without fuzz_) matches; PORTLESS_FUZZ_RUNS=N stops each after N executions.
+# (without fuzz_) matches, PORTLESS_FUZZ_SKIP=REGEX skips those that match;
+# PORTLESS_FUZZ_RUNS=N stops each after N executions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
@@ -27,6 +28,9 @@ for src_file in tests/fuzz/fuzz_*.c; do
 		continue
 	fi
 	if [ -n "${PORTLESS_FUZZ_ONLY:-}" ] && ! [[ ${name#fuzz_} =~ $PORTLESS_FUZZ_ONLY ]]; then
+		continue
+	fi
+	if [ -n "${PORTLESS_FUZZ_SKIP:-}" ] && [[ ${name#fuzz_} =~ $PORTLESS_FUZZ_SKIP ]]; then
 		continue
 	fi
 	corpus="tests/fuzz/corpus/${name#fuzz_}"

@@ -158,13 +158,16 @@ int privdrop_user(const char *user, const char *const *dirs)
 /* ---- seccomp -------------------------------------------------------------- */
 
 #ifdef HAVE_SECCOMP
-/* Both servers: event loop, sockets, files, memory (sodium_malloc), time, signals. */
+/*
+ * Both servers: event loop, sockets, whole-file reads and atomic replaces
+ * (key pins: write a temporary file, fsync, rename), memory (sodium_malloc),
+ * time, signals.
+ */
 static const char *const common_calls[] = {
-	"read", "readv", "write", "writev", "pread64", "pwrite64", "close", "lseek", "fcntl",
+	"read", "readv", "write", "writev", "close", "lseek", "fcntl",
 	"ioctl", "dup", "dup2", "dup3", "pipe2", "openat", "open", "newfstatat", "fstat", "stat",
 	"lstat", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
-	"getdents64", "fsync", "fdatasync", "ftruncate", "fallocate", "flock", "unlink",
-	"unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "fchmod", "fchown",
+	"getdents64", "fsync", "unlink", "unlinkat", "rename", "renameat", "renameat2", "fchmod",
 	"umask", "getcwd",
 	"socket", "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname",
 	"getpeername", "getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg",
@@ -247,8 +250,11 @@ static int add_calls(scmp_filter_ctx ctx, const char *const *names, size_t n)
 int privdrop_seccomp(enum privdrop_profile profile)
 {
 #ifdef HAVE_SECCOMP
-	/* the sqlite store of portless-cp; nothing extra for the relay */
-	static const char *const cp_calls[] = {"fchmodat", "utimensat"};
+	/* portless-cp's sqlite store (WAL, page I/O, locks, journal files); the
+	 * relay, which keeps no database, is denied these */
+	static const char *const cp_calls[] = {"pread64",  "pwrite64", "ftruncate", "fallocate",
+					       "flock",    "fdatasync", "mkdir",    "mkdirat",
+					       "fchown",   "fchmodat",  "utimensat"};
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	scmp_filter_ctx ctx;
 	int e;

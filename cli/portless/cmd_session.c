@@ -221,15 +221,15 @@ static int bring_up(struct ctl_client *cc, const char *dev, const char *user, ui
 	}
 }
 
-/* Fill @p argv with the ssh command for a ready session; returns argc. */
-static int ssh_argv(const struct ctl_ready *r, char **argv, size_t cap, char *opt_kh,
-		    size_t khcap, char *opt_alias, size_t acap)
+/* Fill @p argv with the @p prog (ssh, scp) command for a ready session; returns argc. */
+static int ssh_argv(const char *prog, const struct ctl_ready *r, char **argv, size_t cap,
+		    char *opt_kh, size_t khcap, char *opt_alias, size_t acap)
 {
 	int n = 0;
 
 	snprintf(opt_kh, khcap, "UserKnownHostsFile=%s", r->known_hosts_path);
 	snprintf(opt_alias, acap, "HostKeyAlias=%s", r->host_alias);
-	const char *fixed[] = {"ssh",  "-i", r->key_path, "-o", "IdentitiesOnly=yes",
+	const char *fixed[] = {prog,  "-i", r->key_path, "-o", "IdentitiesOnly=yes",
 			       "-o",   opt_alias, "-o", "StrictHostKeyChecking=yes",
 			       "-o",   opt_kh, "-o", "GlobalKnownHostsFile=/dev/null",
 			       "-o",   "BatchMode=yes"};
@@ -272,7 +272,7 @@ int cmd_ssh(int argc, char **argv)
 	av = calloc((size_t)extra + 32, sizeof(*av));
 	if (!av)
 		return CLI_FAIL;
-	n = ssh_argv(&ready, av, 28, kh, sizeof(kh), alias, sizeof(alias));
+	n = ssh_argv("ssh", &ready, av, 28, kh, sizeof(kh), alias, sizeof(alias));
 	snprintf(dest, sizeof(dest), "%s@%s", ready.user, ready.device_ip);
 	av[n++] = dest;
 	for (int i = 0; i < extra; i++)
@@ -282,6 +282,91 @@ int cmd_ssh(int argc, char **argv)
 	fflush(NULL);
 	execvp("ssh", av);
 	fprintf(stderr, "portless: cannot run ssh: %s\n", strerror(errno));
+	return CLI_FAIL;
+}
+
+/*
+ * scp's remote operand "[user@]@device:path": the target before the first
+ * ':' when it parses as one (a local file named like that: write ./@x:y).
+ */
+static bool remote_operand(const char *a, char *user, size_t ucap, char *dev, size_t dcap)
+{
+	const char *colon = strchr(a, ':');
+	char t[CTL_USER_BUF + HANDLE_BUF + 2];
+
+	if (!colon || a[0] == '-' || (size_t)(colon - a) >= sizeof(t))
+		return false;
+	memcpy(t, a, (size_t)(colon - a));
+	t[colon - a] = '\0';
+	return strchr(t, '@') && parse_target(t, user, ucap, dev, dcap) == 0;
+}
+
+/*
+ * portless scp [--socket PATH] [--sr @relay] [scp options] SRC... DST: like
+ * scp, with remote operands written [user@]@device:path (one device). The
+ * tunnel comes up as for `portless ssh`, then the system's scp runs with the
+ * session's key and pinned host key, the operands rewritten to
+ * user@<device virtual IP>:path.
+ */
+int cmd_scp(int argc, char **argv)
+{
+	const char *vals[2] = {NULL, NULL};
+	char path[PDCONF_PATH_MAX], kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
+	char user[CTL_USER_BUF] = "", dev[HANDLE_BUF] = "", u[CTL_USER_BUF], d[HANDLE_BUF];
+	struct ctl_client cc;
+	struct ctl_ready ready;
+	char **av, **rewritten;
+	int first = 1, n, nremote = 0;
+
+	/* our own options only at the front; the rest is scp's */
+	while (first + 1 < argc && (!strcmp(argv[first], "--socket") || !strcmp(argv[first], "--sr"))) {
+		vals[!strcmp(argv[first], "--sr")] = argv[first + 1];
+		first += 2;
+	}
+	for (int i = first; i < argc; i++) {
+		if (!remote_operand(argv[i], u, sizeof(u), d, sizeof(d)))
+			continue;
+		if (nremote++ && (strcmp(u, user) || strcmp(d, dev))) {
+			fprintf(stderr, "portless scp: one device per copy (%s and %s@%s)\n", argv[i],
+				user, dev);
+			return CLI_USAGE;
+		}
+		strcpy(user, u);
+		strcpy(dev, d);
+	}
+	if (!nremote || argc - first < 2) {
+		fprintf(stderr, "usage: portless scp [--socket PATH] [--sr @relay] [scp options] "
+				"SRC... DST  (remote: [user@]@device:path)\n");
+		return CLI_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s", socket_path(vals[0]));
+	if (connect_daemon_or_private(&cc, path, vals[1]) < 0)
+		return CLI_FAIL;
+	if (bring_up(&cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, &ready) < 0)
+		return CLI_FAIL;
+	av = calloc((size_t)argc + 32, sizeof(*av));
+	rewritten = calloc((size_t)argc, sizeof(*rewritten));
+	if (!av || !rewritten)
+		return CLI_FAIL;
+	n = ssh_argv("scp", &ready, av, 28, kh, sizeof(kh), alias, sizeof(alias));
+	for (int i = first; i < argc; i++) {
+		if (remote_operand(argv[i], u, sizeof(u), d, sizeof(d))) {
+			const char *rest = strchr(argv[i], ':');
+			size_t len = strlen(ready.user) + strlen(ready.device_ip) + strlen(rest) + 2;
+
+			if (!(rewritten[i] = malloc(len)))
+				return CLI_FAIL;
+			snprintf(rewritten[i], len, "%s@%s%s", ready.user, ready.device_ip, rest);
+			av[n++] = rewritten[i];
+		} else {
+			av[n++] = argv[i];
+		}
+	}
+	av[n] = NULL;
+	ctl_client_close(&cc);
+	fflush(NULL);
+	execvp("scp", av); /* the session lives as long as this process, which becomes scp */
+	fprintf(stderr, "portless: cannot run scp: %s\n", strerror(errno));
 	return CLI_FAIL;
 }
 

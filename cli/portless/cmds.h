@@ -13,6 +13,7 @@ int cmd_rotate(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 
 int cmd_ssh(int argc, char **argv);
+int cmd_scp(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct {
 	{"keygen", cmd_keygen, "keygen @name [--keys DIR] [--force]"},
 	{"whoami", cmd_whoami, "whoami [--keys DIR]"},
 	{"ssh", cmd_ssh, "ssh [user@]@device [-- ssh args...]"},
+	{"scp", cmd_scp, "scp [scp options] SRC... DST   (remote: [user@]@device:path)"},
 	{"up", cmd_up, "up [user@]@device [--detach]"},
 	{"down", cmd_down, "down @device|SESSION-ID"},
 	{"status", cmd_status, "status"},

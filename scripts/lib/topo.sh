@@ -160,6 +160,7 @@ pl_sshd() {
 		echo "PermitRootLogin no"
 		echo "StrictModes yes"
 		echo "LogLevel VERBOSE"
+		echo "Subsystem sftp internal-sftp" # scp speaks SFTP (OpenSSH >= 9)
 	} >"$PL_TMP/sshd/sshd_config"
 	pl_start sshd "$ns" /usr/sbin/sshd -D -e -f "$PL_TMP/sshd/sshd_config"
 	PL_SSHD_PID=$PL_LAST_PID

@@ -3,14 +3,14 @@
 # port (portless-cp TCP, portless-sr TCP and UDP), with half-open, slow and
 # half-closed connections (tests/helpers/flood.c), from a host of its own
 # (the pub namespace's own address, not the client's).
-# Duration: PORTLESS_FLOOD_SECONDS (default 20, 15 when CI=true; the full
-# issue-8 run uses PORTLESS_FLOOD_SECONDS=60).
+# Duration: PORTLESS_FLOOD_SECONDS (default 60, as the issue asks; shorter
+# only when asked for, e.g. PORTLESS_FLOOD_SECONDS=15 while iterating).
 # Asserts: no crash (both PIDs alive, no sanitizer report), VmRSS after the
 # flood (and a settle time) within a small bound of before, and real sessions
 # set up during the flood work (`portless ssh ... -- true`, twice), also after.
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
-SECS=${PORTLESS_FLOOD_SECONDS:-$([ "${CI:-}" = true ] && echo 15 || echo 20)}
+SECS=${PORTLESS_FLOOD_SECONDS:-60}
 pl_e2e_setup
 FLOOD=$PL_BUILD/tests/flood
 [ -x "$FLOOD" ] || { echo "missing $FLOOD"; exit 1; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole flow with real OpenSSH: a command through `portless ssh` returns
-# the device's output and exit code; status shows the session; afterwards no
+# the device's output and exit code; `portless scp` copies both ways; status
+# shows the session; afterwards no
 # key line, no session TUN on either side; the device's physical interface has
 # no listening socket and port 22 there refuses.
 set -uo pipefail
@@ -14,6 +15,21 @@ pl_check "ssh command output comes from the device as the right user" \
 	grep -q "hello from .* as $PL_USER" <<<"$out"
 pl_check "ssh exit code passes through (7, got $rc)" test "$rc" -eq 7
 pl_check "portless reported the tunnel ready" grep -q "tunnel to @device ready" "$PL_TMP/ssh.err"
+
+# portless scp: a file to the device and back, remote operands written user@@device:path.
+head -c 300000 /dev/urandom >"$PL_TMP/scp.bin"
+chmod 644 "$PL_TMP/scp.bin"
+ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
+	"$PL_BIN/portless" scp -q "$PL_TMP/scp.bin" "$PL_USER@@device:scp.bin" 2>"$PL_TMP/scp1.err"
+pl_check "portless scp uploads" test "$(pl_ssh "$PL_USER" 'sha256sum < scp.bin' 2>/dev/null | cut -d' ' -f1)" = \
+	"$(sha256sum <"$PL_TMP/scp.bin" | cut -d' ' -f1)"
+ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
+	"$PL_BIN/portless" scp -q "$PL_USER@@device:scp.bin" "$PL_TMP/scp.back" 2>"$PL_TMP/scp2.err"
+pl_check "portless scp downloads the same bytes" cmp -s "$PL_TMP/scp.bin" "$PL_TMP/scp.back"
+ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 10 \
+	"$PL_BIN/portless" scp "$PL_TMP/scp.bin" /tmp/x 2>"$PL_TMP/scp3.err"
+pl_check "portless scp without a remote operand is a usage error (exit $?)" \
+	grep -q "remote: \[user@\]@device:path" "$PL_TMP/scp3.err"
 
 # A session held open (portless up) is listed by status on both ends.
 ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \

@@ -20,12 +20,20 @@ with open('$PL_TMP/up.bin', 'wb') as f:
 "
 want=$(sha256sum "$PL_TMP/up.bin" | cut -d' ' -f1)
 
-# Capture everything the relay host sees on both links while we copy.
+# Capture everything the relay host sees on both links while we copy, and,
+# as the control that shows the checks can fail, the inside of the tunnel on
+# the device's TUN (plaintext IP: the SSH banner and the file's marker are there).
 ip netns exec "$PL_NS_PUB" tcpdump -i any -s 0 -U -w "$PL_TMP/relay.pcap" \
 	"udp port 7444 or tcp port 7444" >"$PL_TMP/tcpdump.log" 2>&1 &
 TCPDUMP=$!
 PL_PIDS+=("$TCPDUMP")
+DEVTUN=$(ip -n "$PL_NS_DEV" -o link show | sed -n 's/^[0-9]*: \(pl[0-9]*\):.*/\1/p' | head -1)
+ip netns exec "$PL_NS_DEV" tcpdump -i "$DEVTUN" -s 0 -U -c 200 -w "$PL_TMP/tun.pcap" \
+	"tcp port 22" >"$PL_TMP/tcpdump-tun.log" 2>&1 &
+TCPDUMP_TUN=$!
+PL_PIDS+=("$TCPDUMP_TUN")
 pl_wait_log "$PL_TMP/tcpdump.log" "listening on" 10
+pl_wait_log "$PL_TMP/tcpdump-tun.log" "listening on" 10
 
 t0=$(date +%s.%N)
 pl_ssh "$PL_USER" 'cat > upload.bin && sha256sum upload.bin' <"$PL_TMP/up.bin" >"$PL_TMP/up.sum" 2>"$PL_TMP/up.err"
@@ -44,5 +52,8 @@ size=$(stat -c %s "$PL_TMP/relay.pcap")
 pl_check "the relay capture holds the transfer ($size bytes)" test "$size" -gt $((MB * 1024 * 1024))
 pl_check "no SSH-2.0 banner in any packet at the relay" bash -c "! grep -aq 'SSH-2.0' '$PL_TMP/relay.pcap'"
 pl_check "no plaintext marker at the relay" bash -c "! grep -aq 'PORTLESS-PLAINTEXT-MARKER' '$PL_TMP/relay.pcap'"
-# The same capture on the device's own TUN does show the SSH banner (the check can fail).
+kill "$TCPDUMP_TUN" 2>/dev/null
+wait "$TCPDUMP_TUN" 2>/dev/null
+pl_check "control: the device's TUN ($DEVTUN) shows the SSH-2.0 banner in the clear" \
+	grep -aq 'SSH-2.0' "$PL_TMP/tun.pcap"
 pl_finish

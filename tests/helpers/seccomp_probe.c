@@ -4,7 +4,11 @@
  * that allowed calls still work, then make a call outside the list.
  *   seccomp_probe cp|sr allowed   -> prints "ok", exits 0
  *   seccomp_probe cp|sr denied    -> must die by SIGSYS after the log line
+ *   seccomp_probe cp|sr store     -> ftruncate() a temporary file, as the
+ *                                    control plane's sqlite store does: "ok"
+ *                                    under cp, SIGSYS under sr (no database)
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,12 +24,21 @@ int main(int argc, char **argv)
 
 	if (argc != 3 || log_init("seccomp_probe") < 0)
 		return 2;
+	int tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); /* before the filter */
+
 	if (privdrop_seccomp(!strcmp(argv[1], "cp") ? PRIVDROP_CP : PRIVDROP_SR) < 0)
 		return 1;
 	fd = socket(AF_INET, SOCK_DGRAM, 0); /* allowed */
 	if (fd < 0)
 		return 1;
 	close(fd);
+	if (!strcmp(argv[2], "store")) {
+		if (tmp < 0 || ftruncate(tmp, 4096) < 0)
+			return 1;
+		close(tmp);
+		printf("ok\n");
+		return 0;
+	}
 	if (!strcmp(argv[2], "denied")) {
 		/* ptrace-free and harmless when allowed: but it is not on any list */
 		syscall(SYS_setuid, getuid());
