@@ -489,8 +489,8 @@ static void side_authed(struct rsess *s, uint8_t side, uint8_t tr,
 	s->first_auth = now;
 	side_send(s, side, msg, make_welcome(msg, s, side));
 	timer_at(s, s->r->cfg.unpaired_timeout);
-	if (s->expiry + 1.0 - (double)net_unix_now() < s->r->cfg.unpaired_timeout)
-		timer_at(s, s->expiry + 1.0 - (double)net_unix_now()); /* peer can't come later */
+	if ((double)s->expiry + 1.0 - (double)net_unix_now() < s->r->cfg.unpaired_timeout)
+		timer_at(s, (double)s->expiry + 1.0 - (double)net_unix_now()); /* peer can't come later */
 }
 
 static uint8_t auth_err_code(int e)

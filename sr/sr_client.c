@@ -830,16 +830,16 @@ static int setup(struct sr_client *c, const struct sr_session_params *p)
 		else if (t && !strcmp(t, "tcp"))
 			c->p.transport = SR_TR_TCP;
 	}
-	if (!c->p.udp_timeout)
+	if (c->p.udp_timeout <= 0)
 		c->p.udp_timeout = 0.3;
-	if (!c->p.keepalive)
+	if (c->p.keepalive <= 0)
 		c->p.keepalive = 15;
-	if (!c->p.connect_timeout)
+	if (c->p.connect_timeout <= 0)
 		c->p.connect_timeout = 30;
-	if (!c->p.dead_after)
+	if (c->p.dead_after <= 0)
 		c->p.dead_after = 4 * c->p.keepalive;
 	lim = p->limits;
-	if (!lim.rekey_after_packets && !lim.rekey_after_seconds && !lim.reject_after_packets)
+	if (!lim.rekey_after_packets && lim.rekey_after_seconds <= 0 && !lim.reject_after_packets)
 		dp_limits_default(&lim);
 	c->dp = dp_state_new(&p->keys, &lim, ev_now(c->loop));
 	sodium_memzero(&c->p.keys, sizeof(c->p.keys));

@@ -881,7 +881,7 @@ static void publish_record(struct devrole *d)
 	}
 	if (n < 0 || (size_t)n >= sizeof(text) - 200)
 		return;
-	crypto_sign_detached(sig, NULL, (const uint8_t *)text, (size_t)n,
+	crypto_sign_detached(sig, NULL, (const uint8_t *)text, (unsigned long long)n,
 			     identity_sign_sk(d->ep->cpcfg.id));
 	if (text_to_b64(b64, sizeof(b64), sig, sizeof(sig)) < 0)
 		return;

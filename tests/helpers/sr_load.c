@@ -308,9 +308,9 @@ int main(int argc, char **argv)
 			for (int s = 0; s < 2; s++) {
 				struct side *sd = &ss[i].s[s];
 
-				pf[2 * i + s] = (struct pollfd){sd->fd, POLLIN, 0};
+				pf[2 * i + (unsigned)s] = (struct pollfd){sd->fd, POLLIN, 0};
 				if (tcp_mode && sd->fd >= 0 && sd->sent < n_rec * REC)
-					pf[2 * i + s].events |= POLLOUT;
+					pf[2 * i + (unsigned)s].events |= POLLOUT;
 				if (sd->fd >= 0 && ss[i].s[s ^ 1].fd >= 0 && sd->got < n_rec)
 					left++;
 			}

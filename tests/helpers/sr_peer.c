@@ -524,7 +524,8 @@ int main(int argc, char **argv)
 	       p->peer_total, p->dup, p->bad, (unsigned long long)st.drop_tag,
 	       (unsigned long long)st.drop_replay, (unsigned long long)st.drop_old,
 	       (unsigned long long)st.drop_nokey, st.rekeys, secs, rsecs,
-	       rsecs > 0 ? p->recv / rsecs : 0, rsecs > 0 ? p->recv * p->o.size * 8.0 / rsecs / 1e9 : 0);
+	       rsecs > 0 ? (double)p->recv / rsecs : 0,
+	       rsecs > 0 ? (double)p->recv * (double)p->o.size * 8.0 / rsecs / 1e9 : 0);
 	fflush(stdout);
 	sr_client_free(p->sc);
 	cp_client_free(p->cp);

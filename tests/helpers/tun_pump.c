@@ -300,10 +300,10 @@ static void print_counters(struct pump *pp)
 		       (unsigned long long)c.passed_out);
 		for (int r = 1; r < FILTER_REASON_COUNT; r++) {
 			if (c.drop_in[r])
-				printf(" drop_in[%s]=%llu", filter_reason_str(r),
+				printf(" drop_in[%s]=%llu", filter_reason_str((enum filter_reason)r),
 				       (unsigned long long)c.drop_in[r]);
 			if (c.drop_out[r])
-				printf(" drop_out[%s]=%llu", filter_reason_str(r),
+				printf(" drop_out[%s]=%llu", filter_reason_str((enum filter_reason)r),
 				       (unsigned long long)c.drop_out[r]);
 		}
 	}
