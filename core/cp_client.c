@@ -123,6 +123,8 @@ struct cp_client {
 	char last_msg[CP_ERRMSG_MAX + 1];
 };
 
+const char cp_msg_offline[] = "queued: the recipient is not connected to its home";
+
 static void conn_down(struct cp_client *c, int err, const char *msg);
 static void kick(struct cp_client *c);
 static void resume_keys(struct cp_client *c, const char *handle);
@@ -920,6 +922,8 @@ static void on_answer(struct cp_client *c, const struct cp_msg *m)
 	case R_RAWENV:
 		if (!err && m->type != CP_T_R_NOTIFIED)
 			err = CP_E_PROTO;
+		if (!err && !(m->flags & CP_NOTIFIED_ONLINE))
+			msg = cp_msg_offline;
 		break;
 	default:
 		if (!err && m->type != CP_T_R_OK)

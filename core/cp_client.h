@@ -103,10 +103,16 @@ bool cp_client_is_up(const struct cp_client *c);
  * @p type with @p payload (<= ENVELOPE_MAX_PAYLOAD) expiring in @p ttl_s
  * seconds (1..CP_EXPIRY_MAX), send it, and call @p cb when the recipient's
  * home has committed it (CP_OK) or with the typed error (CP_E_UNKNOWN_IDENTITY,
- * CP_E_QUEUE_FULL, CP_E_QUOTA, ...). The payload is copied if needed.
+ * CP_E_QUEUE_FULL, CP_E_QUOTA, ...). On CP_OK the message is NULL when the
+ * recipient was connected (the notification was pushed at once), or
+ * cp_msg_offline (compare the pointer) when it waits in the recipient's
+ * queue for it to connect. The payload is copied if needed.
  * Returns 0, or -errno when the request could not even be queued (then
  * @p cb is not called).
  */
+/** The CP_OK message of a notification queued for a recipient that is not connected. */
+extern const char cp_msg_offline[];
+
 int cp_client_notify(struct cp_client *c, const char *to, uint16_t type, const uint8_t *payload,
 		     size_t len, uint32_t ttl_s, cp_done_cb cb, void *arg)
 	__attribute__((warn_unused_result));

@@ -178,6 +178,7 @@ static void enc_body(struct wr *w, const struct cp_msg *m)
 		break;
 	case CP_T_R_NOTIFIED:
 		wr_u64(w, m->seq);
+		wr_u8(w, m->flags);
 		break;
 	case CP_T_PUSH:
 		wr_u64(w, m->seq);
@@ -340,6 +341,7 @@ static int dec_server(struct rd *r, struct cp_msg *m)
 		break;
 	case CP_T_R_NOTIFIED:
 		m->seq = rd_u64(r);
+		m->flags = rd_u8(r);
 		break;
 	case CP_T_PUSH:
 		m->seq = rd_u64(r);

@@ -65,6 +65,7 @@ struct cp_msg {
 	uint8_t keysig[CP_SIG_LEN], sig[CP_SIG_LEN];
 	uint8_t challenge[CP_CHALLENGE_LEN];
 	uint64_t seq, expiry;
+	uint8_t flags;       /**< CP_T_R_NOTIFIED: CP_NOTIFIED_* bits */
 	const uint8_t *data; /**< record data or envelope */
 	size_t data_len;
 	uint16_t nack;

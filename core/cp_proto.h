@@ -88,7 +88,7 @@ enum cp_msg_type {
 	CP_T_R_KEYS = 0x84,     /**< str8 handle | sign_pk[32] | box_pk[32] | keysig[64]
 				     [| lv16 rotation proof (1..CP_ROT_MAX bytes), when rotated] */
 	CP_T_R_RECORD = 0x85,   /**< lv16 data */
-	CP_T_R_NOTIFIED = 0x86, /**< u64 seq */
+	CP_T_R_NOTIFIED = 0x86, /**< u64 seq | u8 flags (CP_NOTIFIED_*) */
 	CP_T_PUSH = 0x87,       /**< u64 seq | u64 expiry | lv32 envelope (req 0) */
 };
 
@@ -96,6 +96,11 @@ enum cp_msg_type {
  * Typed errors: on the wire (CP_T_R_ERR code, 1..63) and from the client
  * library (all values). 0 is success.
  */
+/** Bits of CP_T_R_NOTIFIED's flags. */
+enum {
+	CP_NOTIFIED_ONLINE = 1, /**< the recipient had its monitor connection up (pushed at once) */
+};
+
 enum cp_err {
 	CP_OK = 0,
 	CP_E_PROTO = 1,            /**< malformed or unexpected message */

@@ -71,6 +71,7 @@ struct deferred {
 	struct sconn *sc;
 	uint32_t req;
 	uint8_t type; /**< CP_T_R_OK or CP_T_R_NOTIFIED */
+	uint8_t flags; /**< CP_T_R_NOTIFIED's */
 	uint64_t seq;
 };
 
@@ -298,9 +299,9 @@ static int send_msg(struct sconn *sc, const struct cp_msg *m)
 	return send_tx(sc, (size_t)n);
 }
 
-static int send_simple(struct sconn *sc, uint8_t type, uint32_t req, uint64_t seq)
+static int send_simple(struct sconn *sc, uint8_t type, uint32_t req, uint64_t seq, uint8_t flags)
 {
-	struct cp_msg m = {.type = type, .req = req, .seq = seq};
+	struct cp_msg m = {.type = type, .req = req, .seq = seq, .flags = flags};
 
 	return send_msg(sc, &m);
 }
@@ -336,7 +337,7 @@ static void fail_conn(struct sconn *sc, uint32_t req, int code, const char *why)
 }
 
 static int defer_answer(struct cp_server *s, struct sconn *sc, uint32_t req, uint8_t type,
-			uint64_t seq)
+			uint64_t seq, uint8_t flags)
 {
 	if (s->ndefer == s->defer_cap) {
 		size_t cap = s->defer_cap ? s->defer_cap * 2 : 256;
@@ -347,7 +348,8 @@ static int defer_answer(struct cp_server *s, struct sconn *sc, uint32_t req, uin
 		s->defer = p;
 		s->defer_cap = cap;
 	}
-	s->defer[s->ndefer++] = (struct deferred){.sc = sc, .req = req, .type = type, .seq = seq};
+	s->defer[s->ndefer++] =
+		(struct deferred){.sc = sc, .req = req, .type = type, .flags = flags, .seq = seq};
 	return 0;
 }
 
@@ -421,7 +423,7 @@ static int op_auth(struct sconn *sc, const struct cp_msg *m)
 	sc->home = h;
 	sc->state = SC_READY;
 	log_msg(PL_LOG_DEBUG, "cp: %s authenticated", h->pk.handle);
-	return send_simple(sc, CP_T_R_OK, m->req, 0);
+	return send_simple(sc, CP_T_R_OK, m->req, 0, 0);
 }
 
 /* A wrong code: count it (per handle, persisted; and globally) and refuse. */
@@ -528,7 +530,7 @@ static int op_enroll(struct sconn *sc, const struct cp_msg *m)
 	sc->home = h;
 	sc->state = SC_READY;
 	log_msg(PL_LOG_INFO, "cp: %s enrolled", pk.handle);
-	return defer_answer(s, sc, m->req, CP_T_R_OK, 0);
+	return defer_answer(s, sc, m->req, CP_T_R_OK, 0, 0);
 }
 
 static int op_lookup(struct sconn *sc, const struct cp_msg *m)
@@ -582,7 +584,7 @@ static int op_put_record(struct sconn *sc, const struct cp_msg *m)
 				CP_RECORDS_PER_ID);
 	if (r < 0)
 		return send_err(sc, m->req, CP_E_STORE, "server storage failure");
-	return defer_answer(s, sc, m->req, CP_T_R_OK, 0);
+	return defer_answer(s, sc, m->req, CP_T_R_OK, 0, 0);
 }
 
 static int op_get_record(struct sconn *sc, const struct cp_msg *m)
@@ -614,7 +616,7 @@ static int op_del_record(struct sconn *sc, const struct cp_msg *m)
 		return send_err(sc, m->req, CP_E_NOT_FOUND, "no record '%s'", m->name);
 	if (r < 0)
 		return send_err(sc, m->req, CP_E_STORE, "server storage failure");
-	return defer_answer(s, sc, m->req, CP_T_R_OK, 0);
+	return defer_answer(s, sc, m->req, CP_T_R_OK, 0, 0);
 }
 
 /* The checks a home makes before queueing: sender, recipient, expiry, limits. */
@@ -675,7 +677,10 @@ static int op_notify(struct sconn *sc, const struct cp_msg *m)
 	} else if (r->monitor) {
 		r->backlog = true;
 	}
-	return defer_answer(s, sc, m->req, CP_T_R_NOTIFIED, seq);
+	/* The sender learns whether the recipient is connected (presence): what
+	 * `portless ssh` needs to say "device offline" at once. */
+	return defer_answer(s, sc, m->req, CP_T_R_NOTIFIED, seq,
+			    r->monitor ? CP_NOTIFIED_ONLINE : 0);
 }
 
 static int op_monitor(struct sconn *sc, const struct cp_msg *m)
@@ -692,7 +697,7 @@ static int op_monitor(struct sconn *sc, const struct cp_msg *m)
 	h->monitor = sc;
 	h->pushed = 0;
 	h->backlog = true;
-	r = send_simple(sc, CP_T_R_OK, m->req, 0);
+	r = send_simple(sc, CP_T_R_OK, m->req, 0, 0);
 	if (r < 0)
 		return r;
 	backfill(sc->srv, h);
@@ -748,7 +753,7 @@ static int op_rotate(struct sconn *sc, const struct cp_msg *m)
 	h->pk = pk;
 	memcpy(h->keysig, m->keysig, CP_SIG_LEN);
 	log_msg(PL_LOG_INFO, "cp: %s rotated its keys", pk.handle);
-	return defer_answer(s, sc, m->req, CP_T_R_OK, 0);
+	return defer_answer(s, sc, m->req, CP_T_R_OK, 0, 0);
 }
 
 static int dispatch_ready(struct sconn *sc, const struct cp_msg *m)
@@ -777,7 +782,7 @@ static int dispatch_ready(struct sconn *sc, const struct cp_msg *m)
 	case CP_T_ACK:
 		return op_ack(sc, m);
 	case CP_T_PING:
-		return send_simple(sc, CP_T_R_OK, m->req, 0);
+		return send_simple(sc, CP_T_R_OK, m->req, 0, 0);
 	default:
 		fail_conn(sc, m->req, CP_E_PROTO, "unexpected message");
 		return -1;
@@ -1028,7 +1033,7 @@ static void flush_deferred(struct cp_server *s, bool ok)
 		if (d->sc->dead)
 			continue;
 		if (ok)
-			(void)send_simple(d->sc, d->type, d->req, d->seq);
+			(void)send_simple(d->sc, d->type, d->req, d->seq, d->flags);
 		else
 			(void)send_err(d->sc, d->req, CP_E_STORE, "server storage failure");
 	}

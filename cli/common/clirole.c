@@ -23,6 +23,8 @@ enum {
 	CLI_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
 	CLI_READS_PER_WAKEUP = 64,
 	CLI_RESUME_GRACE = 55, /**< s to re-establish a lost relay path (device waits 60) */
+	CLI_OFFLINE_GRACE = 5, /**< s to wait for a device its home says is not connected */
+	CLI_TOKENS = 64,       /**< control-plane requests whose outcome a session awaits */
 };
 
 /* States; everything from CS_ANSWER on has a session id. */
@@ -49,16 +51,33 @@ struct csess {
 	struct sr_client *sr;
 	int transport;
 	bool was_ready;      /* READY was reported: later path changes are resumes */
+	bool relay_offline;  /* the relay's home queued our ticket request: not connected */
+	bool dev_offline;    /* the device's home queued our request: not connected */
+	uint64_t seq;        /* for request outcomes (struct reqtok) */
 	double resume_until; /* give up re-establishing the path after this */
 	double start;
 	uint64_t bytes_in, bytes_out;
 	char dev_ip[INET6_ADDRSTRLEN], cli_ip[INET6_ADDRSTRLEN];
 };
 
+/*
+ * What a control-plane request's completion needs to find its session: the
+ * session may be gone by then, so it is looked up by sequence number, never
+ * by pointer. A slot is busy until its completion runs; when all are, the
+ * request goes without one (its session then learns only from its timeout).
+ */
+struct reqtok {
+	struct clirole *c;
+	uint64_t seq;
+	bool busy;
+};
+
 struct clirole {
 	struct ep *ep;
 	struct csess *sessions; /* oldest first */
 	uint8_t *buf;
+	uint64_t next_seq;
+	struct reqtok tok[CLI_TOKENS];
 };
 
 int clirole_new(struct ep *ep, struct clirole **out)
@@ -182,13 +201,18 @@ static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	switch (s->state) {
 	case CS_TICKET:
-		csess_done(s, CTL_HOP_SR, "no ticket from %s within %d s (relay offline?)", s->relay,
-			   CLI_TICKET_TIMEOUT);
+		csess_done(s, CTL_HOP_SR, "no ticket from %s within %d s (%s)", s->relay,
+			   CLI_TICKET_TIMEOUT,
+			   s->relay_offline ? "it is not connected to its home" : "relay offline?");
 		break;
 	case CS_ANSWER:
-		csess_done(s, CTL_HOP_DEVICE_ANSWER,
-			   "no answer from %s within %d s (not authorised, or offline)", s->device,
-			   CLI_ANSWER_TIMEOUT);
+		if (s->dev_offline)
+			csess_done(s, CTL_HOP_DEVICE_OFFLINE,
+				   "%s is offline: not connected to its home", s->device);
+		else
+			csess_done(s, CTL_HOP_DEVICE_ANSWER,
+				   "no answer from %s within %d s (not authorised, or offline)",
+				   s->device, CLI_ANSWER_TIMEOUT);
 		break;
 	default:
 		csess_done(s, CTL_HOP_TUNNEL, "the relay path did not come up within %d s",
@@ -463,12 +487,68 @@ static void on_answer(struct csess *s, const struct envelope *env)
 	step(s, CS_PATH, CLI_PATH_TIMEOUT);
 }
 
+static struct reqtok *token_for(struct csess *s)
+{
+	for (int i = 0; i < CLI_TOKENS; i++) {
+		struct reqtok *t = &s->c->tok[i];
+
+		if (!t->busy) {
+			*t = (struct reqtok){.c = s->c, .seq = s->seq, .busy = true};
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* The session a completion is for, if it still exists; frees the token. */
+static struct csess *token_take(void *arg)
+{
+	struct reqtok *t = arg;
+
+	if (!t)
+		return NULL;
+	t->busy = false;
+	for (struct csess *s = t->c->sessions; s; s = s->next)
+		if (s->seq == t->seq)
+			return s;
+	return NULL;
+}
+
+/* Where a request to @p who failed: the directory for who it is, else our home. */
+static void request_failed(struct csess *s, int err, const char *what, const char *msg)
+{
+	if (err == CP_E_UNKNOWN_IDENTITY || err == CP_E_REVOKED || err == CP_E_KEY_CHANGED ||
+	    err == CP_E_BAD_KEYS)
+		csess_done(s, CTL_HOP_DIRECTORY, "%s", msg ? msg : cp_strerror(err)); /* names who */
+	else
+		csess_done(s, CTL_HOP_HOME, "%s not delivered: %s", what,
+			   msg ? msg : cp_strerror(err));
+}
+
+/* The device's home took (or refused) our session request. */
 static void request_done(void *arg, int err, const char *msg)
 {
-	/* The session may be gone by now: look it up by pointer identity. */
-	(void)arg;
-	if (err)
-		log_msg(PL_LOG_WARN, "session request not delivered: %s", msg);
+	struct csess *s = token_take(arg);
+
+	if (!s || (s->state != CS_ANSWER && s->state != CS_RESUME_ANSWER)) {
+		if (err)
+			log_msg(PL_LOG_WARN, "session request not delivered: %s", msg);
+		return;
+	}
+	if (err && s->state == CS_ANSWER) {
+		request_failed(s, err, s->device, msg);
+		return;
+	}
+	if (err) {
+		log_msg(PL_LOG_WARN, "session %.8s: resume request not delivered: %s", s->hex, msg);
+		return;
+	}
+	if (msg == cp_msg_offline && s->state == CS_ANSWER) {
+		/* queued for it: wait a little in case it is just reconnecting */
+		s->dev_offline = true;
+		progress(s, CTL_HOP_DEVICE_OFFLINE, "the device is not connected to its home; waiting");
+		step(s, CS_ANSWER, CLI_OFFLINE_GRACE);
+	}
 }
 
 /* Lost the relay path after READY: a new ticket, then MSG_SESSION_RESUME. */
@@ -499,7 +579,7 @@ static void send_resume(struct csess *s)
 	r = sess_resume_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
 		r = cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_RESUME, buf, n,
-				     CLI_REQUEST_TTL, request_done, NULL);
+				     CLI_REQUEST_TTL, request_done, token_for(s));
 	sodium_memzero(&rq, sizeof(rq));
 	sodium_memzero(buf, sizeof(buf));
 	if (r < 0)
@@ -554,7 +634,7 @@ static void on_ticket(struct csess *s, const struct envelope *env)
 	r = sess_request_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
 		r = cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_REQUEST, buf, n,
-				     CLI_REQUEST_TTL, request_done, NULL);
+				     CLI_REQUEST_TTL, request_done, token_for(s));
 	sess_request_wipe(&rq);
 	sodium_memzero(buf, sizeof(buf));
 	if (r < 0) {
@@ -608,10 +688,30 @@ void clirole_on_notification(struct clirole *c, const struct envelope *env)
 		csess_done(s, CTL_HOP_NONE, "%s ended the session", s->device);
 }
 
+/* The relay's home took (or refused) our ticket request. */
 static void sr_request_done(void *arg, int err, const char *msg)
 {
-	if (err)
-		log_msg(PL_LOG_WARN, "ticket request not delivered: %s", msg);
+	struct csess *s = token_take(arg);
+
+	if (!s || s->state != CS_TICKET) {
+		if (err)
+			log_msg(PL_LOG_WARN, "ticket request not delivered: %s", msg);
+		return;
+	}
+	if (err) {
+		char what[HANDLE_BUF + 32];
+
+		snprintf(what, sizeof(what), "ticket request to %s", s->relay);
+		if (err == CP_E_UNKNOWN_IDENTITY)
+			csess_done(s, CTL_HOP_SR, "unknown relay %s", s->relay);
+		else
+			request_failed(s, err, what, msg);
+		return;
+	}
+	if (msg == cp_msg_offline) {
+		s->relay_offline = true;
+		progress(s, CTL_HOP_SR, "the relay is not connected to its home; waiting");
+	}
 }
 
 /* Ask the relay for a ticket (answered with MSG_SR_TICKET). */
@@ -626,7 +726,7 @@ static int request_ticket(struct csess *s)
 	r = sr_request_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
 		r = cp_client_notify(s->c->ep->cp, s->relay, MSG_SR_REQUEST, buf, n,
-				     CLI_TICKET_TIMEOUT, sr_request_done, NULL);
+				     CLI_TICKET_TIMEOUT, sr_request_done, token_for(s));
 	return r;
 }
 
@@ -639,6 +739,8 @@ struct csess *clirole_up(struct clirole *c, const char *device, const char *user
 	if (!handle_valid(device) || !sess_user_valid(user) || conf->n_sr == 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
+	if (s)
+		s->seq = ++c->next_seq;
 	if (!s)
 		return NULL;
 	s->c = c;

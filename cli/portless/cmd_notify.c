@@ -14,6 +14,7 @@
 struct notify_ctx {
 	struct ev_loop *loop;
 	int err;
+	bool offline; /* queued: the recipient is not connected */
 	char msg[256];
 };
 
@@ -22,7 +23,8 @@ static void sent(void *arg, int err, const char *msg)
 	struct notify_ctx *n = arg;
 
 	n->err = err;
-	snprintf(n->msg, sizeof(n->msg), "%s", msg);
+	n->offline = !err && msg == cp_msg_offline;
+	snprintf(n->msg, sizeof(n->msg), "%s", msg ? msg : "");
 	ev_break(n->loop, EVBREAK_ALL);
 }
 
@@ -78,6 +80,7 @@ int cmd_notify(int argc, char **argv)
 		fprintf(stderr, "error: %s\n", n.msg);
 		return CLI_FAIL;
 	}
-	printf("delivered to the home of %s\n", argv[1]);
+	printf("delivered to the home of %s%s\n", argv[1],
+	       n.offline ? " (queued: it is not connected now)" : "");
 	return CLI_OK;
 }

@@ -70,7 +70,7 @@ static void cp_msgs(void)
 		{.type = CP_T_R_LOOKUP, .req = 3, .handle = "@bob", .hostport = "127.0.0.1:7400"},
 		{.type = CP_T_R_KEYS, .req = 4, .handle = "@bob"},
 		{.type = CP_T_R_RECORD, .req = 6, .data = rec, .data_len = 7},
-		{.type = CP_T_R_NOTIFIED, .req = 8, .seq = 5},
+		{.type = CP_T_R_NOTIFIED, .req = 8, .seq = 5, .flags = CP_NOTIFIED_ONLINE},
 		{.type = CP_T_PUSH, .seq = 5, .expiry = 1000, .data = env, .data_len = sizeof(env)},
 		{.type = CP_T_ROTATE, .req = 11, .data = env, .data_len = sizeof(env)},
 		{.type = CP_T_R_KEYS, .req = 12, .handle = "@bob", .data = env, .data_len = 40},

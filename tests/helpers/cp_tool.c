@@ -42,7 +42,7 @@ static char last_msg[300];
 static void done_cb(void *arg, int err, const char *msg)
 {
 	last_err = err;
-	snprintf(last_msg, sizeof(last_msg), "%s", msg);
+	snprintf(last_msg, sizeof(last_msg), "%s", msg ? msg : "");
 	if (err)
 		printf("error %d %s: %s\n", err, cp_strerror(err), msg);
 	else

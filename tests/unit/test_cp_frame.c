@@ -170,6 +170,25 @@ static void test_msg_roundtrip(void **state)
 	assert_int_equal(cp_msg_decode(buf, (size_t)n + 1, &d), -EBADMSG);
 }
 
+/* R_NOTIFIED carries the sequence and the presence bit; nothing shorter decodes. */
+static void test_notified_flags(void **state)
+{
+	struct cp_msg m = {.type = CP_T_R_NOTIFIED, .req = 9, .seq = 0x0102030405060708ull,
+			   .flags = CP_NOTIFIED_ONLINE}, d;
+	uint8_t buf[64];
+	int n = cp_msg_encode(&m, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	assert_int_equal(cp_msg_decode(buf, (size_t)n, &d), 0);
+	assert_int_equal(d.seq, m.seq);
+	assert_int_equal(d.flags, CP_NOTIFIED_ONLINE);
+	m.flags = 0;
+	n = cp_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(cp_msg_decode(buf, (size_t)n, &d), 0);
+	assert_int_equal(d.flags, 0);
+	assert_int_equal(cp_msg_decode(buf, (size_t)n - 1, &d), -EBADMSG); /* the old 8-byte form */
+}
+
 static void test_msg_malformed(void **state)
 {
 	struct cp_msg m = {.type = CP_T_GET_KEYS, .req = 1}, d;
@@ -284,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_frame),
 		cmocka_unit_test(test_oversize_seal),
 		cmocka_unit_test(test_msg_roundtrip),
+		cmocka_unit_test(test_notified_flags),
 		cmocka_unit_test(test_msg_malformed),
 		cmocka_unit_test(test_auth_binding),
 		cmocka_unit_test(test_keysig),
