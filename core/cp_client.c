@@ -21,27 +21,27 @@ enum {
 	IN_CAP_IDLE = 512,
 	IN_CAP_BUSY = 65536,
 	OUT_MAX = 8 * 1024 * 1024,
-	CONNECT_TIMEOUT = 10,   /**< s for TCP connect + handshake + auth */
-	NEG_TTL = 5,            /**< s a failed key fetch is remembered */
-	MAX_KEYS = 4096,        /**< cached key entries */
-	MAX_PUSH_WAIT = 1024,   /**< pushes parked waiting for a sender's keys */
+	CONNECT_TIMEOUT = 10, /**< s for TCP connect + handshake + auth */
+	NEG_TTL = 5,          /**< s a failed key fetch is remembered */
+	MAX_KEYS = 4096,      /**< cached key entries */
+	MAX_PUSH_WAIT = 1024, /**< pushes parked waiting for a sender's keys */
 };
 
 enum cstate { C_DOWN, C_CONNECTING, C_HELLO, C_CHALLENGE, C_AUTHING, C_UP };
 
 enum req_kind {
-	R_NOTIFY,   /**< waits for keys, then NOTIFY */
-	R_RAWENV,   /**< NOTIFY of a given envelope */
-	R_KEYS,     /**< user get_keys: waits for the key fetch */
-	R_FETCH,    /**< internal GET_KEYS on the wire */
+	R_NOTIFY, /**< waits for keys, then NOTIFY */
+	R_RAWENV, /**< NOTIFY of a given envelope */
+	R_KEYS,   /**< user get_keys: waits for the key fetch */
+	R_FETCH,  /**< internal GET_KEYS on the wire */
 	R_LOOKUP,
 	R_PUT,
 	R_GET,
 	R_DEL,
 	R_MONITOR,
 	R_PING,
-	R_AUTH,     /**< AUTH or ENROLL */
-	R_ROTATE,   /**< ROTATE: data = new keysig[64] | proof */
+	R_AUTH,   /**< AUTH or ENROLL */
+	R_ROTATE, /**< ROTATE: data = new keysig[64] | proof */
 };
 
 enum req_state { Q_WAIT_CONN, Q_WAIT_KEYS, Q_SENT };
@@ -100,16 +100,16 @@ struct cp_client {
 	enum cstate state;
 	struct cp_hs hs;
 	struct cp_sess sess;
-	ev_timer tick_w;      /**< deadlines, keepalive */
-	ev_timer retry_w;     /**< reconnect back-off */
-	ev_prepare kick_w;    /**< deferred work from API calls (no callback runs inside them) */
-	bool broken;          /**< a send failed: drop the connection at the next safe point */
+	ev_timer tick_w;   /**< deadlines, keepalive */
+	ev_timer retry_w;  /**< reconnect back-off */
+	ev_prepare kick_w; /**< deferred work from API calls (no callback runs inside them) */
+	bool broken;       /**< a send failed: drop the connection at the next safe point */
 	double state_since, last_tx;
 	unsigned attempt;
 	bool monitor, closing, enrolling;
-	int depth;            /**< nesting of loop callbacks into us */
+	int depth; /**< nesting of loop callbacks into us */
 	uint32_t next_id;
-	struct req *reqs;     /**< all requests, oldest first */
+	struct req *reqs; /**< all requests, oldest first */
 	struct req *reqs_tail;
 	unsigned nreqs;
 	char enroll_code[CP_CODE_BUF];
@@ -430,7 +430,7 @@ static int send_notify(struct cp_client *c, struct req *r, const struct pubkeys 
 	int e;
 
 	if (buf_need(&c->work, ENVELOPE_OUTER_OVERHEAD + ENVELOPE_SEAL_OVERHEAD +
-				       ENVELOPE_INNER_OVERHEAD + r->len) < 0)
+				   ENVELOPE_INNER_OVERHEAD + r->len) < 0)
 		return -ENOMEM;
 	randombytes_buf(id, sizeof(id));
 	r->expiry = net_unix_now() + r->ttl;
@@ -517,7 +517,8 @@ static int advance(struct cp_client *c, struct req *r)
 			} else {
 				char msg[CP_ERRMSG_MAX + 1];
 
-				snprintf(msg, sizeof(msg), "%s: %s", r->handle, cp_strerror(k->err));
+				snprintf(msg, sizeof(msg), "%s: %s", r->handle,
+					 cp_strerror(k->err));
 				req_done(c, r, k->err, msg);
 			}
 			return 0;
@@ -567,8 +568,7 @@ static void resume_keys(struct cp_client *c, const char *handle)
 
 	for (r = c->reqs; r && !c->closing; r = nx) {
 		nx = r->next;
-		if (r->state == Q_WAIT_KEYS && !strcmp(r->handle, handle) &&
-		    advance(c, r) < 0) {
+		if (r->state == Q_WAIT_KEYS && !strcmp(r->handle, handle) && advance(c, r) < 0) {
 			c->broken = true;
 			return;
 		}
@@ -583,9 +583,9 @@ static int on_data(struct conn *cn);
 static void on_close(struct conn *cn, int err);
 
 static const struct conn_ops client_ops = {
-	.on_data = on_data,
-	.on_close = on_close,
-	.on_connected = on_connected,
+    .on_data = on_data,
+    .on_close = on_close,
+    .on_connected = on_connected,
 };
 
 static void start_connect(struct cp_client *c)
@@ -600,7 +600,8 @@ static void start_connect(struct cp_client *c)
 		return;
 	}
 	fd = net_connect_tcp((struct sockaddr *)&ss, len, &inprog);
-	if (fd < 0 || conn_init(&c->conn, c->loop, fd, &client_ops, IN_CAP_IDLE, OUT_MAX, inprog) < 0) {
+	if (fd < 0 ||
+	    conn_init(&c->conn, c->loop, fd, &client_ops, IN_CAP_IDLE, OUT_MAX, inprog) < 0) {
 		if (fd >= 0)
 			conn_close(&c->conn);
 		conn_down(c, CP_E_CONNECT, fd < 0 ? strerror(-fd) : "out of memory");
@@ -1263,8 +1264,8 @@ int cp_client_notify(struct cp_client *c, const char *to, uint16_t type, const u
 {
 	struct req *r;
 
-	if (!handle_valid(to) || len > ENVELOPE_MAX_PAYLOAD || ttl_s == 0 || ttl_s > CP_EXPIRY_MAX ||
-	    (len && !payload))
+	if (!handle_valid(to) || len > ENVELOPE_MAX_PAYLOAD || ttl_s == 0 ||
+	    ttl_s > CP_EXPIRY_MAX || (len && !payload))
 		return -EINVAL;
 	r = new_user_req(c, R_NOTIFY, (void *)cb, arg);
 	if (!r)
@@ -1329,8 +1330,8 @@ int cp_client_put_record(struct cp_client *c, const char *name, const uint8_t *d
 	return submit(c, r, copy_data(r, data, len));
 }
 
-int cp_client_get_record(struct cp_client *c, const char *handle, const char *name,
-			 cp_record_cb cb, void *arg)
+int cp_client_get_record(struct cp_client *c, const char *handle, const char *name, cp_record_cb cb,
+			 void *arg)
 {
 	struct req *r;
 

@@ -37,11 +37,11 @@
 #include "identity.h"
 
 enum {
-	CP_CLIENT_REQ_TIMEOUT = 15,  /**< seconds a request may take (incl. waiting to connect) */
-	CP_CLIENT_KEY_TTL = 300,     /**< seconds fetched keys stay cached in memory */
-	CP_CLIENT_MAX_PENDING = 4096,/**< requests queued or in flight per client */
-	CP_CLIENT_PING = 60,         /**< keepalive interval of a monitor connection (s) */
-	CP_CLIENT_REPLAY = 4096,     /**< replay-cache entries (replay_cache_add scans linearly) */
+	CP_CLIENT_REQ_TIMEOUT = 15,   /**< seconds a request may take (incl. waiting to connect) */
+	CP_CLIENT_KEY_TTL = 300,      /**< seconds fetched keys stay cached in memory */
+	CP_CLIENT_MAX_PENDING = 4096, /**< requests queued or in flight per client */
+	CP_CLIENT_PING = 60,          /**< keepalive interval of a monitor connection (s) */
+	CP_CLIENT_REPLAY = 4096,      /**< replay-cache entries (replay_cache_add scans linearly) */
 };
 
 struct cp_client;
@@ -62,17 +62,18 @@ typedef void (*cp_lookup_cb)(void *arg, int err, const char *hostport,
 
 /** Client configuration. Strings and the identity are borrowed and must outlive the client. */
 struct cp_client_cfg {
-	const char *server;               /**< "host:port" of the home server (numeric host) */
-	uint8_t server_pk[CP_KEY_LEN];    /**< pinned server X25519 public key */
-	const struct identity *id;        /**< our identity (borrowed) */
-	const char *keydir;               /**< key directory for known_identities pins; NULL: no pinning on disk */
-	cp_state_cb on_state;             /**< optional */
-	cp_notify_cb on_notification;     /**< needed for cp_client_monitor() */
-	void *arg;                        /**< passed to on_state and on_notification */
+	const char *server;            /**< "host:port" of the home server (numeric host) */
+	uint8_t server_pk[CP_KEY_LEN]; /**< pinned server X25519 public key */
+	const struct identity *id;     /**< our identity (borrowed) */
+	const char
+	    *keydir; /**< key directory for known_identities pins; NULL: no pinning on disk */
+	cp_state_cb on_state;         /**< optional */
+	cp_notify_cb on_notification; /**< needed for cp_client_monitor() */
+	void *arg;                    /**< passed to on_state and on_notification */
 	/* filled by cp_client_cfg_load(); leave zero otherwise */
 	char server_buf[CP_HOSTPORT_BUF];
 	char keydir_buf[4096];
-	struct identity *owned_id;        /**< freed by cp_client_cfg_release() */
+	struct identity *owned_id; /**< freed by cp_client_cfg_release() */
 };
 
 /**
@@ -115,7 +116,7 @@ extern const char cp_msg_offline[];
 
 int cp_client_notify(struct cp_client *c, const char *to, uint16_t type, const uint8_t *payload,
 		     size_t len, uint32_t ttl_s, cp_done_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Send an already sealed envelope as is (its outer from must be us; the
@@ -126,11 +127,11 @@ int cp_client_send_envelope(struct cp_client *c, const uint8_t *env, size_t len,
 
 /** Fetch (cache, verify, pin) an identity's public keys. */
 int cp_client_get_keys(struct cp_client *c, const char *handle, cp_keys_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Directory lookup: where @p handle's home is and that server's key. */
 int cp_client_lookup(struct cp_client *c, const char *handle, cp_lookup_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Publish (create or replace) our public record @p name ([a-z0-9._-]{1,32})
@@ -140,8 +141,8 @@ int cp_client_put_record(struct cp_client *c, const char *name, const uint8_t *d
 			 cp_done_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /** Read identity @p handle's public record @p name (CP_E_NOT_FOUND if absent). */
-int cp_client_get_record(struct cp_client *c, const char *handle, const char *name,
-			 cp_record_cb cb, void *arg) __attribute__((warn_unused_result));
+int cp_client_get_record(struct cp_client *c, const char *handle, const char *name, cp_record_cb cb,
+			 void *arg) __attribute__((warn_unused_result));
 
 /**
  * Replace our keys at our home (CP_T_ROTATE): @p keysig is the new keys'
@@ -150,11 +151,12 @@ int cp_client_get_record(struct cp_client *c, const char *handle, const char *na
  * stays authenticated; reconnecting needs the new key.
  */
 int cp_client_rotate(struct cp_client *c, const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof,
-		     size_t proof_len, cp_done_cb cb, void *arg) __attribute__((warn_unused_result));
+		     size_t proof_len, cp_done_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /** Delete our public record @p name (CP_E_NOT_FOUND if absent). */
 int cp_client_del_record(struct cp_client *c, const char *name, cp_done_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Enrollment (used by `portless enroll`): connect, prove @p code, publish
@@ -163,7 +165,7 @@ int cp_client_del_record(struct cp_client *c, const char *name, cp_done_cb cb, v
  * Must be the client's first request.
  */
 int cp_client_enroll(struct cp_client *c, const char *code, cp_done_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Load "<keydir>/identity.key" and "<keydir>/cp.conf" (see
@@ -173,7 +175,7 @@ int cp_client_enroll(struct cp_client *c, const char *code, cp_done_cb cb, void 
  * Returns 0 or -errno with a one-line reason in @p err.
  */
 int cp_client_cfg_load(const char *keydir, struct cp_client_cfg *cfg, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Free what cp_client_cfg_load() allocated (the identity). */
 void cp_client_cfg_release(struct cp_client_cfg *cfg);

@@ -66,7 +66,8 @@ int cp_conf_load(const char *keydir, char server[CP_HOSTPORT_BUF], uint8_t pk[CP
 		return -ENAMETOOLONG;
 	f = fopen(path, "re");
 	if (!f) {
-		snprintf(err, errlen, "%s: %s (run 'portless enroll' first)", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s (run 'portless enroll' first)", path,
+			 strerror(errno));
 		return -errno;
 	}
 	while (fgets(line, sizeof(line), f)) {

@@ -32,8 +32,8 @@ static void local_free(void *impl)
 }
 
 static const struct cp_dir_ops local_ops = {
-	.lookup = local_lookup,
-	.free = local_free,
+    .lookup = local_lookup,
+    .free = local_free,
 };
 
 struct cp_dir *cp_dir_local_new(const char *advertise, const uint8_t pk[CP_KEY_LEN],

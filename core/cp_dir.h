@@ -43,7 +43,7 @@ struct cp_dir *cp_dir_local_new(const char *advertise, const uint8_t pk[CP_KEY_L
 
 /** Look @p handle up (see cp_dir_ops.lookup). */
 int cp_dir_lookup(struct cp_dir *d, const char *handle, struct cp_dir_entry *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Free; NULL is a no-op. */
 void cp_dir_free(struct cp_dir *d);

@@ -55,9 +55,9 @@ int cp_sess_seal(struct cp_sess *s, const uint8_t *msg, size_t len, uint8_t *out
 		memmove(out + CP_FRAME_HDR, msg, len);
 	put_be32(out, (uint32_t)(len + CP_TAG_LEN));
 	make_nonce(nonce, s->txn++);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(out + CP_FRAME_HDR, out + CP_FRAME_HDR + len,
-							   NULL, out + CP_FRAME_HDR, len, out,
-							   CP_FRAME_HDR, NULL, nonce, s->tx);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+	    out + CP_FRAME_HDR, out + CP_FRAME_HDR + len, NULL, out + CP_FRAME_HDR, len, out,
+	    CP_FRAME_HDR, NULL, nonce, s->tx);
 	return (int)flen;
 }
 
@@ -374,39 +374,39 @@ int cp_msg_decode(const uint8_t *in, size_t len, struct cp_msg *m)
 const char *cp_strerror(int err)
 {
 	static const char *const msgs[] = {
-		[CP_OK] = "success",
-		[CP_E_PROTO] = "protocol error",
-		[CP_E_AUTH] = "identity authentication failed",
-		[CP_E_NOT_AUTHED] = "not authenticated",
-		[CP_E_UNKNOWN_IDENTITY] = "unknown identity",
-		[CP_E_CODE_INVALID] = "wrong enrollment code",
-		[CP_E_CODE_EXPIRED] = "enrollment code expired",
-		[CP_E_CODE_USED] = "enrollment code already used",
-		[CP_E_RATE_LIMITED] = "too many attempts, retry later",
-		[CP_E_QUEUE_FULL] = "recipient's queue is full",
-		[CP_E_QUOTA] = "sender quota exceeded",
-		[CP_E_TOO_BIG] = "too big",
-		[CP_E_EXPIRY] = "bad expiry",
-		[CP_E_FORGED_SENDER] = "envelope sender is not the authenticated identity",
-		[CP_E_NOT_FOUND] = "not found",
-		[CP_E_LIMIT] = "limit reached",
-		[CP_E_STORE] = "server storage failure",
-		[CP_E_BUSY] = "server busy",
-		[CP_E_ENROLLED] = "identity already enrolled",
-		[CP_E_REMOTE_HOME] = "identity's home is on another server (not supported yet)",
-		[CP_E_REPLACED] = "replaced by a newer monitor connection",
-		[CP_E_INTERNAL] = "internal server error",
-		[CP_E_REVOKED] = "identity revoked",
-		[CP_E_CONNECT] = "cannot connect to the control plane",
-		[CP_E_SERVER_KEY] = "server key mismatch (handshake failed: not the pinned server key)",
-		[CP_E_TIMEOUT] = "timed out",
-		[CP_E_CLOSED] = "connection closed",
-		[CP_E_NOMEM] = "out of memory",
-		[CP_E_BAD_KEYS] = "public keys fail their signature",
-		[CP_E_KEY_CHANGED] = "identity's keys changed since pinned",
-		[CP_E_ENVELOPE] = "cannot seal or open envelope",
-		[CP_E_CONFIG] = "bad configuration",
-		[CP_E_ARG] = "invalid argument",
+	    [CP_OK] = "success",
+	    [CP_E_PROTO] = "protocol error",
+	    [CP_E_AUTH] = "identity authentication failed",
+	    [CP_E_NOT_AUTHED] = "not authenticated",
+	    [CP_E_UNKNOWN_IDENTITY] = "unknown identity",
+	    [CP_E_CODE_INVALID] = "wrong enrollment code",
+	    [CP_E_CODE_EXPIRED] = "enrollment code expired",
+	    [CP_E_CODE_USED] = "enrollment code already used",
+	    [CP_E_RATE_LIMITED] = "too many attempts, retry later",
+	    [CP_E_QUEUE_FULL] = "recipient's queue is full",
+	    [CP_E_QUOTA] = "sender quota exceeded",
+	    [CP_E_TOO_BIG] = "too big",
+	    [CP_E_EXPIRY] = "bad expiry",
+	    [CP_E_FORGED_SENDER] = "envelope sender is not the authenticated identity",
+	    [CP_E_NOT_FOUND] = "not found",
+	    [CP_E_LIMIT] = "limit reached",
+	    [CP_E_STORE] = "server storage failure",
+	    [CP_E_BUSY] = "server busy",
+	    [CP_E_ENROLLED] = "identity already enrolled",
+	    [CP_E_REMOTE_HOME] = "identity's home is on another server (not supported yet)",
+	    [CP_E_REPLACED] = "replaced by a newer monitor connection",
+	    [CP_E_INTERNAL] = "internal server error",
+	    [CP_E_REVOKED] = "identity revoked",
+	    [CP_E_CONNECT] = "cannot connect to the control plane",
+	    [CP_E_SERVER_KEY] = "server key mismatch (handshake failed: not the pinned server key)",
+	    [CP_E_TIMEOUT] = "timed out",
+	    [CP_E_CLOSED] = "connection closed",
+	    [CP_E_NOMEM] = "out of memory",
+	    [CP_E_BAD_KEYS] = "public keys fail their signature",
+	    [CP_E_KEY_CHANGED] = "identity's keys changed since pinned",
+	    [CP_E_ENVELOPE] = "cannot seal or open envelope",
+	    [CP_E_CONFIG] = "bad configuration",
+	    [CP_E_ARG] = "invalid argument",
 	};
 
 	if (err < 0 || (size_t)err >= sizeof(msgs) / sizeof(msgs[0]) || !msgs[err])

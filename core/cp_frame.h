@@ -33,7 +33,7 @@ void cp_sess_wipe(struct cp_sess *s);
  * than CP_CT_MAX; -EBADMSG when less than a tag.
  */
 int cp_frame_check(const uint8_t *in, size_t len, size_t *frame_len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Seal @p len (<= CP_MSG_MAX) plaintext bytes as one frame into @p out
@@ -41,7 +41,7 @@ int cp_frame_check(const uint8_t *in, size_t len, size_t *frame_len)
  * msg == out + CP_FRAME_HDR. Returns the frame length or -EMSGSIZE/-ENOBUFS.
  */
 int cp_sess_seal(struct cp_sess *s, const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Open one whole frame (from cp_frame_check) into @p out (@p cap >= frame
@@ -53,8 +53,8 @@ int cp_sess_open(struct cp_sess *s, const uint8_t *frame, size_t frame_len, uint
 
 /** A decoded message. Pointers borrow the buffer that was decoded. */
 struct cp_msg {
-	uint8_t type;  /**< enum cp_msg_type */
-	uint32_t req;  /**< request id, echoed in the answer; 0 for pushes */
+	uint8_t type; /**< enum cp_msg_type */
+	uint32_t req; /**< request id, echoed in the answer; 0 for pushes */
 	char handle[HANDLE_BUF];
 	char name[CP_RECNAME_BUF];
 	char code[CP_CODE_BUF];
@@ -77,14 +77,14 @@ struct cp_msg {
  * or -EINVAL (bad field, e.g. too long) / -ENOBUFS.
  */
 int cp_msg_encode(const struct cp_msg *m, uint8_t *out, size_t cap)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Decode one message; strict (every byte used, handles valid, sizes within
  * limits). Returns 0 or -EBADMSG (unknown type: -ENOTSUP).
  */
 int cp_msg_decode(const uint8_t *in, size_t len, struct cp_msg *m)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Valid record name: [a-z0-9._-]{1,CP_RECNAME_MAX}. */
 bool cp_recname_valid(const char *s);

@@ -5,10 +5,10 @@
 #include <sodium.h>
 #include <string.h>
 
-#define HS_LABEL "portless-cp v1 hs"
+#define HS_LABEL  "portless-cp v1 hs"
 #define SID_LABEL "portless-cp v1 sid"
-#define AUTH_CTX "portless-cp auth v1" /* + its NUL: 20 bytes */
-#define KEYS_CTX "portless-cp keys v1"
+#define AUTH_CTX  "portless-cp auth v1" /* + its NUL: 20 bytes */
+#define KEYS_CTX  "portless-cp keys v1"
 
 enum { CTX_LEN = 20, AUTH_MSG_MAX = CTX_LEN + CP_CHALLENGE_LEN + CP_HASH_LEN + 1 + HANDLE_MAX };
 

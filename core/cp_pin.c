@@ -180,18 +180,20 @@ int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t
 				log_msg(PL_LOG_ERR, "%s: cannot re-pin %s", path, pk->handle);
 				return CP_E_CONFIG;
 			}
-			log_msg(PL_LOG_INFO,
-				"%s rotated its keys (%s -> %s), proven by the pinned key: now pinned",
-				pk->handle, fa, fb);
+			log_msg(
+			    PL_LOG_INFO,
+			    "%s rotated its keys (%s -> %s), proven by the pinned key: now pinned",
+			    pk->handle, fa, fb);
 			return CP_OK;
 		}
-		log_msg(PL_LOG_ERR,
-			"WARNING: THE KEYS OF %s HAVE CHANGED! pinned %s, now offered %s%s. Someone "
-			"may be impersonating %s, or it was re-enrolled. Refusing. If the change is "
-			"legitimate (check the fingerprint out of band), delete its line in %s.",
-			pk->handle, fa, fb,
-			proof_len ? " with a rotation proof the pinned key did not sign" : "",
-			pk->handle, path);
+		log_msg(
+		    PL_LOG_ERR,
+		    "WARNING: THE KEYS OF %s HAVE CHANGED! pinned %s, now offered %s%s. Someone "
+		    "may be impersonating %s, or it was re-enrolled. Refusing. If the change is "
+		    "legitimate (check the fingerprint out of band), delete its line in %s.",
+		    pk->handle, fa, fb,
+		    proof_len ? " with a rotation proof the pinned key did not sign" : "",
+		    pk->handle, path);
 		return CP_E_KEY_CHANGED;
 	}
 	if (append_pin(path, pk) < 0) {

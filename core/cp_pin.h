@@ -25,8 +25,7 @@
  * @p keydir NULL: no pinning (CP_OK). Returns CP_OK, CP_E_KEY_CHANGED,
  * CP_E_REVOKED or CP_E_CONFIG (unreadable/unwritable or malformed file).
  */
-int cp_pin_check(const char *keydir, const struct pubkeys *pk)
-	__attribute__((warn_unused_result));
+int cp_pin_check(const char *keydir, const struct pubkeys *pk) __attribute__((warn_unused_result));
 
 /**
  * Like cp_pin_check(), with the rotation proof the home sent along with

@@ -25,7 +25,8 @@
 
 enum {
 	CP_ROT_VERSION = 1,
-	CP_ROT_MAX = 1 + 1 + HANDLE_MAX + 3 * CP_KEY_LEN + 8 + CP_SIG_LEN, /**< encoded size bound */
+	CP_ROT_MAX =
+	    1 + 1 + HANDLE_MAX + 3 * CP_KEY_LEN + 8 + CP_SIG_LEN, /**< encoded size bound */
 };
 
 /** Record name under which the home keeps an identity's latest rotation proof. */
@@ -51,7 +52,7 @@ int cp_rot_make(const struct identity *old_id, const struct pubkeys *new_pk, uin
 
 /** Decode (strict: every byte used, valid handle). 0 or -EBADMSG. */
 int cp_rot_decode(const uint8_t *in, size_t len, struct cp_rot *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * True when @p proof (encoded) is a valid statement by the key @p old_sign_pk

@@ -23,15 +23,15 @@
 #include "wire.h"
 
 enum {
-	IN_CAP_IDLE = 256,            /**< input buffer of an idle connection */
-	IN_CAP_BUSY = 16384,          /**< ... grown to this (or the frame size) when needed */
-	OUT_MAX = 4 * 1024 * 1024,    /**< output queue cap per connection */
-	BACKFILL_BATCH = 64,          /**< rows per queue scan */
-	HOUSEKEEP_S = 5,              /**< expiry sweep + external-change check */
-	ENROLL_FAIL_WINDOW = 10,      /**< s: window of the global wrong-code limit */
-	ENROLL_FAIL_MAX = 50,         /**< wrong codes per window, all handles */
-	ENROLL_BACKOFF_MAX = 300,     /**< s: per-handle back-off cap */
-	LINGER_S = 2,                 /**< s: drain input after an error before closing */
+	IN_CAP_IDLE = 256,         /**< input buffer of an idle connection */
+	IN_CAP_BUSY = 16384,       /**< ... grown to this (or the frame size) when needed */
+	OUT_MAX = 4 * 1024 * 1024, /**< output queue cap per connection */
+	BACKFILL_BATCH = 64,       /**< rows per queue scan */
+	HOUSEKEEP_S = 5,           /**< expiry sweep + external-change check */
+	ENROLL_FAIL_WINDOW = 10,   /**< s: window of the global wrong-code limit */
+	ENROLL_FAIL_MAX = 50,      /**< wrong codes per window, all handles */
+	ENROLL_BACKOFF_MAX = 300,  /**< s: per-handle back-off cap */
+	LINGER_S = 2,              /**< s: drain input after an error before closing */
 };
 
 enum sc_state { SC_HELLO, SC_AUTH, SC_READY, SC_CLOSING };
@@ -40,15 +40,15 @@ enum sc_state { SC_HELLO, SC_AUTH, SC_READY, SC_CLOSING };
 struct home {
 	struct pubkeys pk;
 	uint8_t keysig[CP_SIG_LEN];
-	uint32_t qcount;       /**< notifications queued for it */
+	uint32_t qcount; /**< notifications queued for it */
 	uint64_t qbytes;
-	uint32_t sent;         /**< notifications it sent still queued anywhere */
+	uint32_t sent; /**< notifications it sent still queued anywhere */
 	struct sconn *monitor;
-	uint64_t pushed;       /**< highest seq pushed to the monitor */
-	bool backlog;          /**< queued rows above `pushed` may be unsent */
-	bool seen;             /**< reload mark */
-	bool revoked;          /**< revoked by the operator: every use refused */
-	struct home *next;     /**< hash chain */
+	uint64_t pushed;   /**< highest seq pushed to the monitor */
+	bool backlog;      /**< queued rows above `pushed` may be unsent */
+	bool seen;         /**< reload mark */
+	bool revoked;      /**< revoked by the operator: every use refused */
+	struct home *next; /**< hash chain */
 };
 
 /** One client connection. */
@@ -70,7 +70,7 @@ struct sconn {
 struct deferred {
 	struct sconn *sc;
 	uint32_t req;
-	uint8_t type; /**< CP_T_R_OK or CP_T_R_NOTIFIED */
+	uint8_t type;  /**< CP_T_R_OK or CP_T_R_NOTIFIED */
 	uint8_t flags; /**< CP_T_R_NOTIFIED's */
 	uint64_t seq;
 };
@@ -307,7 +307,7 @@ static int send_simple(struct sconn *sc, uint8_t type, uint32_t req, uint64_t se
 }
 
 static int send_err(struct sconn *sc, uint32_t req, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int send_err(struct sconn *sc, uint32_t req, int code, const char *fmt, ...)
 {
 	struct cp_msg m = {.type = CP_T_R_ERR, .req = req, .err = (uint16_t)code};
@@ -349,7 +349,7 @@ static int defer_answer(struct cp_server *s, struct sconn *sc, uint32_t req, uin
 		s->defer_cap = cap;
 	}
 	s->defer[s->ndefer++] =
-		(struct deferred){.sc = sc, .req = req, .type = type, .flags = flags, .seq = seq};
+	    (struct deferred){.sc = sc, .req = req, .type = type, .flags = flags, .seq = seq};
 	return 0;
 }
 
@@ -363,8 +363,8 @@ static int write_begin(struct cp_server *s)
 
 static int push(struct sconn *sc, uint64_t seq, uint64_t expiry, const uint8_t *env, size_t len)
 {
-	struct cp_msg m = {.type = CP_T_PUSH, .seq = seq, .expiry = expiry, .data = env,
-			   .data_len = len};
+	struct cp_msg m = {
+	    .type = CP_T_PUSH, .seq = seq, .expiry = expiry, .data = env, .data_len = len};
 	int r = send_msg(sc, &m);
 
 	if (r == 0)
@@ -463,7 +463,8 @@ static int enroll_check(struct sconn *sc, const struct cp_msg *m, struct cp_iden
 	int r;
 
 	if (enroll_limited(sc->srv)) {
-		fail_conn(sc, m->req, CP_E_RATE_LIMITED, "too many enrollment attempts, retry later");
+		fail_conn(sc, m->req, CP_E_RATE_LIMITED,
+			  "too many enrollment attempts, retry later");
 		return -1;
 	}
 	r = cp_store_get_ident(sc->srv->st, m->handle, id);
@@ -539,7 +540,8 @@ static int op_lookup(struct sconn *sc, const struct cp_msg *m)
 	struct cp_msg a = {.type = CP_T_R_LOOKUP, .req = m->req};
 
 	if (cp_dir_lookup(sc->srv->dir, m->handle, &e) < 0)
-		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s", m->handle);
+		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s",
+				m->handle);
 	snprintf(a.handle, sizeof(a.handle), "%s", m->handle);
 	snprintf(a.hostport, sizeof(a.hostport), "%s", e.hostport);
 	memcpy(a.server_pk, e.server_pk, CP_KEY_LEN);
@@ -554,7 +556,8 @@ static int op_get_keys(struct sconn *sc, const struct cp_msg *m)
 	size_t rot_len = 0;
 
 	if (!h)
-		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s", m->handle);
+		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s",
+				m->handle);
 	if (h->revoked)
 		return send_err(sc, m->req, CP_E_REVOKED, "%s is revoked", m->handle);
 	snprintf(a.handle, sizeof(a.handle), "%s", h->pk.handle);
@@ -594,7 +597,8 @@ static int op_get_record(struct sconn *sc, const struct cp_msg *m)
 	int r;
 
 	if (!home_find(sc->srv, m->handle))
-		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s", m->handle);
+		return send_err(sc, m->req, CP_E_UNKNOWN_IDENTITY, "unknown identity %s",
+				m->handle);
 	r = cp_store_get_record(sc->srv->st, m->handle, m->name, buf, sizeof(buf), &a.data_len);
 	if (r == -ENOENT)
 		return send_err(sc, m->req, CP_E_NOT_FOUND, "%s has no record '%s'", m->handle,
@@ -659,9 +663,8 @@ static int op_notify(struct sconn *sc, const struct cp_msg *m)
 	if (notify_check(sc, m, &r) < 0)
 		return sc->dead ? -1 : 0;
 	seq = ++s->seq;
-	if (write_begin(s) < 0 ||
-	    cp_store_queue_add(s->st, seq, r->pk.handle, sc->home->pk.handle, m->expiry, m->data,
-			       m->data_len) < 0)
+	if (write_begin(s) < 0 || cp_store_queue_add(s->st, seq, r->pk.handle, sc->home->pk.handle,
+						     m->expiry, m->data, m->data_len) < 0)
 		return send_err(sc, m->req, CP_E_STORE, "server storage failure");
 	r->qcount++;
 	r->qbytes += m->data_len;
@@ -915,9 +918,9 @@ static void sc_on_close(struct conn *c, int err)
 }
 
 static const struct conn_ops sc_ops = {
-	.on_data = sc_on_data,
-	.on_drain = sc_on_drain,
-	.on_close = sc_on_close,
+    .on_data = sc_on_data,
+    .on_drain = sc_on_drain,
+    .on_close = sc_on_close,
 };
 
 /* ---------------- connection life ---------------- */
@@ -1152,7 +1155,8 @@ struct cp_server *cp_server_new(struct ev_loop *loop, const struct cp_server_cfg
 	s->lfd = -1;
 	s->cfg = *cfg;
 	cfg_defaults(&s->cfg);
-	snprintf(s->advertise, sizeof(s->advertise), "%s", cfg->advertise ? cfg->advertise : cfg->listen);
+	snprintf(s->advertise, sizeof(s->advertise), "%s",
+		 cfg->advertise ? cfg->advertise : cfg->listen);
 	if (server_setup(s, err, errlen) < 0) {
 		cp_server_free(s);
 		return NULL;

@@ -18,13 +18,13 @@
 struct cp_server;
 
 struct cp_server_cfg {
-	const char *datadir;      /**< holds server.key and cp.db */
-	const char *listen;       /**< "ip:port" */
-	const char *advertise;    /**< "host:port" given out by LOOKUP (default: listen) */
-	unsigned max_conns;       /**< 0: 65536 */
-	double hs_timeout;        /**< s until authenticated (0: 10) */
-	double idle_timeout;      /**< s without a frame, non-monitor (0: 120) */
-	double monitor_timeout;   /**< s without a frame on a monitor (0: 3 x CP_CLIENT_PING) */
+	const char *datadir;    /**< holds server.key and cp.db */
+	const char *listen;     /**< "ip:port" */
+	const char *advertise;  /**< "host:port" given out by LOOKUP (default: listen) */
+	unsigned max_conns;     /**< 0: 65536 */
+	double hs_timeout;      /**< s until authenticated (0: 10) */
+	double idle_timeout;    /**< s without a frame, non-monitor (0: 120) */
+	double monitor_timeout; /**< s without a frame on a monitor (0: 3 x CP_CLIENT_PING) */
 };
 
 /** Open the store, load the key, listen. NULL with a reason in @p err. */

@@ -50,53 +50,55 @@ enum stmt_id {
 };
 
 static const char *const sql[S_COUNT] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_ADD_SLOT] = "INSERT INTO identities(handle,state,code_hash,code_expiry,fails,next_try,created)"
-		       " VALUES(?1,0,?2,?3,0,0,?4) ON CONFLICT(handle) DO UPDATE SET"
-		       " code_hash=?2, code_expiry=?3, fails=0, next_try=0 WHERE state=0",
-	[S_GET_IDENT] = "SELECT state,code_hash,code_expiry,fails,next_try,sign_pk,box_pk,keysig,created"
-			" FROM identities WHERE handle=?1",
-	[S_ENROLL] = "UPDATE identities SET state=1, sign_pk=?2, box_pk=?3, keysig=?4, fails=0,"
-		     " next_try=0 WHERE handle=?1",
-	[S_SET_FAILS] = "UPDATE identities SET fails=?2, next_try=?3 WHERE handle=?1",
-	[S_REMOVE_ID] = "DELETE FROM identities WHERE handle=?1",
-	[S_REMOVE_REC] = "DELETE FROM records WHERE handle=?1",
-	[S_REMOVE_Q] = "DELETE FROM queue WHERE rcpt=?1",
-	[S_LIST] = "SELECT handle FROM identities ORDER BY handle",
-	[S_PUT_REC] = "INSERT INTO records(handle,name,data) VALUES(?1,?2,?3)"
-		      " ON CONFLICT(handle,name) DO UPDATE SET data=?3",
-	[S_COUNT_REC] = "SELECT count(*), sum(name=?2) FROM records WHERE handle=?1",
-	[S_GET_REC] = "SELECT data FROM records WHERE handle=?1 AND name=?2",
-	[S_DEL_REC] = "DELETE FROM records WHERE handle=?1 AND name=?2",
-	[S_Q_ADD] = "INSERT INTO queue(seq,rcpt,sender,expiry,env) VALUES(?1,?2,?3,?4,?5)",
-	[S_Q_DEL] = "DELETE FROM queue WHERE seq=?2 AND rcpt=?1 RETURNING sender, length(env)",
-	[S_Q_SCAN] = "SELECT seq,sender,expiry,env FROM queue WHERE rcpt=?1 AND seq>?2 AND expiry>?3"
-		     " ORDER BY seq LIMIT ?4",
-	[S_Q_ALL] = "SELECT seq,rcpt,sender,expiry,length(env) FROM queue",
-	[S_Q_EXPIRED] = "SELECT seq,rcpt,sender,expiry,length(env) FROM queue WHERE expiry<=?1",
-	[S_Q_EXPIRE] = "DELETE FROM queue WHERE expiry<=?1",
-	[S_MAX_SEQ] = "SELECT max(seq) FROM queue",
-	[S_DATA_VERSION] = "PRAGMA data_version",
-	[S_REVOKE] = "UPDATE identities SET state=2 WHERE handle=?1 AND state=1",
-	[S_ROTATE] = "UPDATE identities SET sign_pk=?2, box_pk=?3, keysig=?4"
-		     " WHERE handle=?1 AND state=1 AND sign_pk=?5",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_ADD_SLOT] =
+	"INSERT INTO identities(handle,state,code_hash,code_expiry,fails,next_try,created)"
+	" VALUES(?1,0,?2,?3,0,0,?4) ON CONFLICT(handle) DO UPDATE SET"
+	" code_hash=?2, code_expiry=?3, fails=0, next_try=0 WHERE state=0",
+    [S_GET_IDENT] =
+	"SELECT state,code_hash,code_expiry,fails,next_try,sign_pk,box_pk,keysig,created"
+	" FROM identities WHERE handle=?1",
+    [S_ENROLL] = "UPDATE identities SET state=1, sign_pk=?2, box_pk=?3, keysig=?4, fails=0,"
+		 " next_try=0 WHERE handle=?1",
+    [S_SET_FAILS] = "UPDATE identities SET fails=?2, next_try=?3 WHERE handle=?1",
+    [S_REMOVE_ID] = "DELETE FROM identities WHERE handle=?1",
+    [S_REMOVE_REC] = "DELETE FROM records WHERE handle=?1",
+    [S_REMOVE_Q] = "DELETE FROM queue WHERE rcpt=?1",
+    [S_LIST] = "SELECT handle FROM identities ORDER BY handle",
+    [S_PUT_REC] = "INSERT INTO records(handle,name,data) VALUES(?1,?2,?3)"
+		  " ON CONFLICT(handle,name) DO UPDATE SET data=?3",
+    [S_COUNT_REC] = "SELECT count(*), sum(name=?2) FROM records WHERE handle=?1",
+    [S_GET_REC] = "SELECT data FROM records WHERE handle=?1 AND name=?2",
+    [S_DEL_REC] = "DELETE FROM records WHERE handle=?1 AND name=?2",
+    [S_Q_ADD] = "INSERT INTO queue(seq,rcpt,sender,expiry,env) VALUES(?1,?2,?3,?4,?5)",
+    [S_Q_DEL] = "DELETE FROM queue WHERE seq=?2 AND rcpt=?1 RETURNING sender, length(env)",
+    [S_Q_SCAN] = "SELECT seq,sender,expiry,env FROM queue WHERE rcpt=?1 AND seq>?2 AND expiry>?3"
+		 " ORDER BY seq LIMIT ?4",
+    [S_Q_ALL] = "SELECT seq,rcpt,sender,expiry,length(env) FROM queue",
+    [S_Q_EXPIRED] = "SELECT seq,rcpt,sender,expiry,length(env) FROM queue WHERE expiry<=?1",
+    [S_Q_EXPIRE] = "DELETE FROM queue WHERE expiry<=?1",
+    [S_MAX_SEQ] = "SELECT max(seq) FROM queue",
+    [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_REVOKE] = "UPDATE identities SET state=2 WHERE handle=?1 AND state=1",
+    [S_ROTATE] = "UPDATE identities SET sign_pk=?2, box_pk=?3, keysig=?4"
+		 " WHERE handle=?1 AND state=1 AND sign_pk=?5",
 };
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS identities("
-	" handle TEXT PRIMARY KEY, state INTEGER NOT NULL, code_hash BLOB, code_expiry INTEGER,"
-	" fails INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
-	" sign_pk BLOB, box_pk BLOB, keysig BLOB, created INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS records(handle TEXT NOT NULL, name TEXT NOT NULL,"
-	" data BLOB NOT NULL, PRIMARY KEY(handle, name));"
-	"CREATE TABLE IF NOT EXISTS queue(seq INTEGER PRIMARY KEY, rcpt TEXT NOT NULL,"
-	" sender TEXT NOT NULL, expiry INTEGER NOT NULL, env BLOB NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS queue_rcpt ON queue(rcpt, seq);"
-	"CREATE INDEX IF NOT EXISTS queue_expiry ON queue(expiry);"
-	"INSERT OR IGNORE INTO meta(k, v) VALUES('schema', 1);";
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS identities("
+    " handle TEXT PRIMARY KEY, state INTEGER NOT NULL, code_hash BLOB, code_expiry INTEGER,"
+    " fails INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
+    " sign_pk BLOB, box_pk BLOB, keysig BLOB, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS records(handle TEXT NOT NULL, name TEXT NOT NULL,"
+    " data BLOB NOT NULL, PRIMARY KEY(handle, name));"
+    "CREATE TABLE IF NOT EXISTS queue(seq INTEGER PRIMARY KEY, rcpt TEXT NOT NULL,"
+    " sender TEXT NOT NULL, expiry INTEGER NOT NULL, env BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS queue_rcpt ON queue(rcpt, seq);"
+    "CREATE INDEX IF NOT EXISTS queue_expiry ON queue(expiry);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', 1);";
 
 struct cp_store {
 	sqlite3 *db;
@@ -170,7 +172,7 @@ static int check_schema(sqlite3 *db, char *err, size_t errlen)
 	int ret = -EIO;
 
 	if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k='schema'", -1, &s, NULL) !=
-		    SQLITE_OK ||
+		SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
 		snprintf(err, errlen, "not a portless-cp database (%s)", sqlite3_errmsg(db));
 		goto out;
@@ -187,8 +189,9 @@ out:
 
 static int setup(struct cp_store *st, bool create, char *err, size_t errlen)
 {
-	if (exec_text(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			      " PRAGMA foreign_keys=OFF; PRAGMA secure_delete=ON;",
+	if (exec_text(st->db,
+		      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		      " PRAGMA foreign_keys=OFF; PRAGMA secure_delete=ON;",
 		      err, errlen) < 0)
 		return -EIO;
 	if (check_integrity(st->db, err, errlen) < 0)
@@ -224,7 +227,8 @@ int cp_store_open(const char *dir, bool create, struct cp_store **out, char *err
 	if (!st)
 		return -ENOMEM;
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "no memory");
+		snprintf(err, errlen, "%s: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : "no memory");
 		ret = -EIO;
 		goto fail;
 	}
@@ -436,7 +440,7 @@ int cp_store_remove(struct cp_store *st, const char *handle)
 int cp_store_list(struct cp_store *st, void (*cb)(void *arg, const struct cp_ident *id), void *arg)
 {
 	sqlite3_stmt *s = stmt(st, S_LIST);
-	char (*names)[HANDLE_BUF] = NULL;
+	char(*names)[HANDLE_BUF] = NULL;
 	size_t n = 0, cap = 0;
 	struct cp_ident id;
 	int rc, ret = 0;
@@ -542,8 +546,8 @@ int cp_store_queue_add(struct cp_store *st, uint64_t seq, const char *rcpt, cons
 	return run(st, s, "queue add");
 }
 
-int cp_store_queue_del(struct cp_store *st, const char *rcpt, uint64_t seq,
-		       char sender[HANDLE_BUF], size_t *len)
+int cp_store_queue_del(struct cp_store *st, const char *rcpt, uint64_t seq, char sender[HANDLE_BUF],
+		       size_t *len)
 {
 	sqlite3_stmt *s = stmt(st, S_Q_DEL);
 	int rc, ret = -ENOENT;

@@ -49,7 +49,7 @@ struct cp_ident {
  * reason in @p err.
  */
 int cp_store_open(const char *dir, bool create, struct cp_store **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void cp_store_close(struct cp_store *st);
 
 int cp_store_begin(struct cp_store *st) __attribute__((warn_unused_result));
@@ -64,10 +64,10 @@ bool cp_store_changed(struct cp_store *st);
 int cp_store_add_slot(struct cp_store *st, const char *handle, const uint8_t code_hash[CP_HASH_LEN],
 		      uint64_t expiry, uint64_t now) __attribute__((warn_unused_result));
 int cp_store_get_ident(struct cp_store *st, const char *handle, struct cp_ident *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Publish keys; the slot becomes enrolled (code hash kept to recognise reuse). */
-int cp_store_enroll(struct cp_store *st, const struct pubkeys *pk,
-		    const uint8_t keysig[CP_SIG_LEN]) __attribute__((warn_unused_result));
+int cp_store_enroll(struct cp_store *st, const struct pubkeys *pk, const uint8_t keysig[CP_SIG_LEN])
+    __attribute__((warn_unused_result));
 /** Revoke an enrolled identity (state CP_ID_REVOKED). -ENOENT when not enrolled. */
 int cp_store_revoke(struct cp_store *st, const char *handle) __attribute__((warn_unused_result));
 
@@ -77,15 +77,15 @@ int cp_store_revoke(struct cp_store *st, const char *handle) __attribute__((warn
  */
 int cp_store_rotate(struct cp_store *st, const uint8_t old_sign_pk[CP_KEY_LEN],
 		    const struct pubkeys *pk, const uint8_t keysig[CP_SIG_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 int cp_store_set_fails(struct cp_store *st, const char *handle, uint32_t fails, uint64_t next_try)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Delete an identity with its records and queue; -ENOENT when absent. */
 int cp_store_remove(struct cp_store *st, const char *handle) __attribute__((warn_unused_result));
 /** Call @p cb for every identity (sorted by handle). */
 int cp_store_list(struct cp_store *st, void (*cb)(void *arg, const struct cp_ident *id), void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Create/replace a record; -EDQUOT when it would be record CP_RECORDS_PER_ID+1. */
 int cp_store_put_record(struct cp_store *st, const char *handle, const char *name,
@@ -94,15 +94,15 @@ int cp_store_put_record(struct cp_store *st, const char *handle, const char *nam
 int cp_store_get_record(struct cp_store *st, const char *handle, const char *name, uint8_t *out,
 			size_t cap, size_t *len) __attribute__((warn_unused_result));
 int cp_store_del_record(struct cp_store *st, const char *handle, const char *name)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Queue one notification under sequence number @p seq. */
 int cp_store_queue_add(struct cp_store *st, uint64_t seq, const char *rcpt, const char *sender,
 		       uint64_t expiry, const uint8_t *env, size_t len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Remove @p rcpt's notification @p seq; its sender and size are returned. -ENOENT if absent. */
-int cp_store_queue_del(struct cp_store *st, const char *rcpt, uint64_t seq,
-		       char sender[HANDLE_BUF], size_t *len) __attribute__((warn_unused_result));
+int cp_store_queue_del(struct cp_store *st, const char *rcpt, uint64_t seq, char sender[HANDLE_BUF],
+		       size_t *len) __attribute__((warn_unused_result));
 
 /** A queued notification, borrowed during the callback. */
 struct cp_qitem {
@@ -117,14 +117,14 @@ struct cp_qitem {
  */
 int cp_store_queue_scan(struct cp_store *st, const char *rcpt, uint64_t after, uint64_t now,
 			unsigned limit, int (*cb)(void *arg, const struct cp_qitem *it), void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Every queued row's (rcpt, sender, len) (env NULL): rebuilds counters at start-up. */
 int cp_store_queue_all(struct cp_store *st, void (*cb)(void *arg, const struct cp_qitem *it),
 		       void *arg) __attribute__((warn_unused_result));
 /** Delete rows expired at @p now, calling @p cb for each (env NULL) first. */
 int cp_store_queue_expire(struct cp_store *st, uint64_t now,
 			  void (*cb)(void *arg, const struct cp_qitem *it), void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Highest sequence number ever stored (0 when none). */
 uint64_t cp_store_max_seq(struct cp_store *st);
 
@@ -133,7 +133,7 @@ uint64_t cp_store_max_seq(struct cp_store *st);
  * and the database; @p pk gets the server's public key.
  */
 int cp_data_init(const char *dir, uint8_t pk[CP_KEY_LEN], char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Load DIR/server.key (refuses a group/world-readable file). */
 int cp_data_load_key(const char *dir, uint8_t sk[CP_KEY_LEN], uint8_t pk[CP_KEY_LEN], char *err,
 		     size_t errlen) __attribute__((warn_unused_result));

@@ -189,7 +189,8 @@ int envelope_open(const struct identity *me, const struct pubkeys *sender, const
 	inner_len = sealed_len - crypto_box_SEALBYTES;
 	if (workcap < inner_len)
 		return ENV_E_ARG;
-	if (crypto_box_seal_open(work, sealed, sealed_len, me->pub.box_pk, identity_box_sk(me)) != 0)
+	if (crypto_box_seal_open(work, sealed, sealed_len, me->pub.box_pk, identity_box_sk(me)) !=
+	    0)
 		return ENV_E_DECRYPT;
 	r = parse_inner(work, inner_len, sender, from, to, env);
 	if (r == ENV_OK && env->expiry < now)

@@ -26,8 +26,8 @@ enum {
 	ENVELOPE_INNER_OVERHEAD = 1 + 2 * (1 + HANDLE_MAX) + 2 + ENVELOPE_ID_LEN + 8 + 4 + 64,
 	ENVELOPE_SEAL_OVERHEAD = 48, /**< crypto_box_SEALBYTES */
 	ENVELOPE_OUTER_OVERHEAD = 1 + 2 * (1 + HANDLE_MAX) + 4,
-	ENVELOPE_MAX = ENVELOPE_OUTER_OVERHEAD + ENVELOPE_SEAL_OVERHEAD +
-		       ENVELOPE_INNER_OVERHEAD + ENVELOPE_MAX_PAYLOAD,
+	ENVELOPE_MAX = ENVELOPE_OUTER_OVERHEAD + ENVELOPE_SEAL_OVERHEAD + ENVELOPE_INNER_OVERHEAD +
+		       ENVELOPE_MAX_PAYLOAD,
 };
 
 /** Errors from envelope_open()/envelope_peek(); each is negative. */
@@ -67,14 +67,14 @@ struct envelope {
 int envelope_seal(const struct identity *from, const struct pubkeys *to, uint16_t type,
 		  const uint8_t id[ENVELOPE_ID_LEN], uint64_t expiry, const uint8_t *payload,
 		  size_t payload_len, uint8_t *out, size_t outcap, size_t *outlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Read the outer from/to without opening (what a home and a recipient need
  * before they have the sender's key). Returns ENV_OK or an error.
  */
 int envelope_peek(const uint8_t *in, size_t len, char from[HANDLE_BUF], char to[HANDLE_BUF])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Open and verify: addressed to @p me, decrypts, signed by @p sender (whose
@@ -85,7 +85,7 @@ int envelope_peek(const uint8_t *in, size_t len, char from[HANDLE_BUF], char to[
  */
 int envelope_open(const struct identity *me, const struct pubkeys *sender, const uint8_t *in,
 		  size_t len, uint64_t now, uint8_t *work, size_t workcap, struct envelope *env)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** A bounded cache of (from, id) pairs seen until their expiry. */
 struct replay_cache;

@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 enum {
-	HANDLE_NAME_MAX = 55,                /**< characters after the '@' */
-	HANDLE_MAX = HANDLE_NAME_MAX + 1,    /**< with the '@' */
-	HANDLE_BUF = HANDLE_MAX + 1,         /**< with the NUL */
+	HANDLE_NAME_MAX = 55,             /**< characters after the '@' */
+	HANDLE_MAX = HANDLE_NAME_MAX + 1, /**< with the '@' */
+	HANDLE_BUF = HANDLE_MAX + 1,      /**< with the NUL */
 };
 
 /** True when @p s is a valid handle (with its leading '@'). Bytes >= 0x80 are rejected. */

@@ -23,7 +23,7 @@ struct id_secret {
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -150,8 +150,10 @@ static int parse_fields(char *buf, size_t len, struct identity **out, char *err,
 	const char *magic = take_line(&pos, end, err, errlen, 1);
 
 	if (!magic || strcmp(magic, KEYFILE_MAGIC) != 0) {
-		seterr(err, errlen, "line 1: not a portless key file of a known version "
-				    "(expected '%s')", KEYFILE_MAGIC);
+		seterr(err, errlen,
+		       "line 1: not a portless key file of a known version "
+		       "(expected '%s')",
+		       KEYFILE_MAGIC);
 		goto out;
 	}
 	for (int i = 0; i < 5; i++)
@@ -337,8 +339,7 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-int identity_save(const struct identity *id, const char *path, bool force, char *err,
-		  size_t errlen)
+int identity_save(const struct identity *id, const char *path, bool force, char *err, size_t errlen)
 {
 	char tmp[4096], *buf;
 	int fd = -1, n, r;

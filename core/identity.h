@@ -54,7 +54,7 @@ void identity_free(struct identity *id);
  * one-line reason into @p err (never any key material).
  */
 int identity_parse(const char *text, size_t len, struct identity **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Load a key file: refuses a file that is not a regular file owned by the
@@ -62,14 +62,14 @@ int identity_parse(const char *text, size_t len, struct identity **out, char *er
  * 'x' are too open", as ssh says), then parses it.
  */
 int identity_load(const char *path, struct identity **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Write the key file atomically (temp file 0600 in the same directory,
  * fsync, rename, fsync dir). -EEXIST when it exists and !force.
  */
-int identity_save(const struct identity *id, const char *path, bool force, char *err,
-		  size_t errlen) __attribute__((warn_unused_result));
+int identity_save(const struct identity *id, const char *path, bool force, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /** Short human-comparable fingerprint of the public keys (docs/PROTOCOL.md). */
 void identity_fingerprint(const struct pubkeys *pk, char out[ID_FPR_BUF]);

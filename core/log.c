@@ -48,7 +48,8 @@ int log_init(const char *progname)
 		return 0;
 	lvl = log_level_parse(env);
 	if (lvl < 0) {
-		log_msg(PL_LOG_ERR, "PORTLESS_LOG=%s: unknown level (error, warn, info, debug)", env);
+		log_msg(PL_LOG_ERR, "PORTLESS_LOG=%s: unknown level (error, warn, info, debug)",
+			env);
 		return -EINVAL;
 	}
 	log_set_level(lvl);

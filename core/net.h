@@ -10,7 +10,7 @@
 
 /** Parse "1.2.3.4:port", "[v6]:port" or "host:port" (numeric only). -EINVAL otherwise. */
 int net_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Render an address as "ip:port" / "[ip]:port". */
 void net_addr_str(const struct sockaddr *sa, char *out, size_t cap);

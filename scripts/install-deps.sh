@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libsodium-dev libev-dev libnl-3-dev libnl-route-3-dev libmnl-dev
   libcmocka-dev libsqlite3-dev libinih-dev libsystemd-dev
   libseccomp-dev libcap-ng-dev

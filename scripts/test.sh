@@ -23,6 +23,12 @@ build() { # dir, extra cmake args...
 }
 
 status=0
+echo "== format (clang-format, .clang-format)"
+if ! git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror 2>"build-format.log"; then
+	head -40 build-format.log >&2
+	echo "format: run clang-format -i on the files above" >&2
+	status=1
+fi
 echo "== normal build"
 build build
 echo "== tests (normal build)"

@@ -71,8 +71,8 @@ struct dp_transcript {
 
 /** Derived direction keys for one side. Wipe with dp_keys_wipe(). */
 struct dp_keys {
-	uint8_t aead;  /**< enum dp_aead */
-	uint8_t side;  /**< enum sr_side these keys are for */
+	uint8_t aead; /**< enum dp_aead */
+	uint8_t side; /**< enum sr_side these keys are for */
 	uint8_t tx[DP_KEY_LEN];
 	uint8_t rx[DP_KEY_LEN];
 	uint8_t chain[DP_KEY_LEN];

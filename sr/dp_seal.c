@@ -268,7 +268,7 @@ static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 		return DP_CTRL_NONE; /* stale or from the future: ignore */
 	if (s->rk_pending && s->side == SR_SIDE_A)
 		return DP_CTRL_NONE; /* both started: A's INIT wins */
-	if (s->rx_next.k.valid) { /* duplicate INIT: our answer was lost */
+	if (s->rx_next.k.valid) {    /* duplicate INIT: our answer was lost */
 		memcpy(reply, s->rk_resp, DPC_REKEY_LEN);
 		*reply_len = DPC_REKEY_LEN;
 		return DP_CTRL_NONE;

@@ -27,8 +27,8 @@
 
 /** When to rekey and when to give up. */
 struct dp_limits {
-	uint64_t rekey_after_packets; /**< sent under one key (default 2^32) */
-	double rekey_after_seconds;   /**< age of the send key (default 120) */
+	uint64_t rekey_after_packets;  /**< sent under one key (default 2^32) */
+	double rekey_after_seconds;    /**< age of the send key (default 120) */
 	uint64_t reject_after_packets; /**< hard stop: sealing refuses (default 2^64 - 2^16) */
 };
 
@@ -53,7 +53,7 @@ void dp_state_free(struct dp_state *s);
  * exhausted: close the session) or -EINVAL.
  */
 int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Open a sealed packet in place; on success @p p holds the plaintext and
@@ -75,9 +75,9 @@ void dp_rekey_now(struct dp_state *s);
 
 /** Result of dp_ctrl_input(). */
 enum dp_ctrl_ev {
-	DP_CTRL_NONE = 0,   /**< nothing to do (maybe a reply) */
+	DP_CTRL_NONE = 0,    /**< nothing to do (maybe a reply) */
 	DP_CTRL_REKEYED = 1, /**< this side switched to new keys (maybe a reply) */
-	DP_CTRL_CLOSE = 2,  /**< the peer closed the session */
+	DP_CTRL_CLOSE = 2,   /**< the peer closed the session */
 };
 
 /**

@@ -28,19 +28,19 @@
 #endif
 
 enum {
-	BATCH = 32,              /* datagrams per recvmmsg */
-	BATCHES_PER_WAKE = 16,   /* fairness towards the TCP side */
-	UDP_BUF = 2048,          /* > SR_UDP_MAX: a longer datagram is truncated and dropped */
-	GRO_BUF = 65536,         /* one UDP_GRO read: a train of same-size datagrams */
-	TRAIN_SEGS = 64,         /* datagrams per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
-	TRAIN_BYTES = 61440,     /* bytes per UDP_SEGMENT send */
-	HS_IN_CAP = 256,         /* input buffer while handshaking */
-	HS_TIMEOUT = 10,         /* s to authenticate a TCP connection */
+	BATCH = 32,            /* datagrams per recvmmsg */
+	BATCHES_PER_WAKE = 16, /* fairness towards the TCP side */
+	UDP_BUF = 2048,        /* > SR_UDP_MAX: a longer datagram is truncated and dropped */
+	GRO_BUF = 65536,       /* one UDP_GRO read: a train of same-size datagrams */
+	TRAIN_SEGS = 64,       /* datagrams per UDP_SEGMENT send (UDP_MAX_SEGMENTS) */
+	TRAIN_BYTES = 61440,   /* bytes per UDP_SEGMENT send */
+	HS_IN_CAP = 256,       /* input buffer while handshaking */
+	HS_TIMEOUT = 10,       /* s to authenticate a TCP connection */
 	PAIRED_IN_CAP = SR_FRAME_HDR + SR_FRAME_MAX,
-	SPLICE_PIPE = 1 << 18,   /* pipe size asked for per spliced direction */
-	SPLICE_CHUNK = 1 << 18,  /* most bytes one splice(2) moves */
-	SPLICE_ROUNDS = 8,       /* socket->pipe->socket rounds per wake-up (fairness) */
-	FD_SLACK = 64,           /* descriptors kept free for listeners, logs, the home */
+	SPLICE_PIPE = 1 << 18,  /* pipe size asked for per spliced direction */
+	SPLICE_CHUNK = 1 << 18, /* most bytes one splice(2) moves */
+	SPLICE_ROUNDS = 8,      /* socket->pipe->socket rounds per wake-up (fairness) */
+	FD_SLACK = 64,          /* descriptors kept free for listeners, logs, the home */
 };
 
 struct rtcp;
@@ -58,7 +58,7 @@ struct rside {
 struct rsess {
 	ev_timer tm;
 	struct relay *r;
-	struct rsess *hnext;  /* hash chain / graveyard */
+	struct rsess *hnext; /* hash chain / graveyard */
 	uint8_t sid[SR_SID_LEN];
 	char requester[HANDLE_BUF];
 	char peer[HANDLE_BUF];
@@ -79,15 +79,15 @@ struct rtcp {
 	socklen_t alen;
 	uint8_t side;
 	bool authed;
-	bool raw;        /* paired with a TCP peer: bytes copied as they are */
+	bool raw; /* paired with a TCP peer: bytes copied as they are */
 	bool dead;
 	/* Spliced (raw and both buffers empty): bytes from this side go
 	 * socket -> pipe -> peer socket in the kernel, never through user space. */
 	bool spliced;
-	int pipe[2];     /* [0] read end, [1] write end; -1 when not spliced */
-	size_t piped;    /* bytes from this side waiting in the pipe */
-	ev_io sp_in;     /* this socket readable: splice it into our pipe */
-	ev_io sp_out;    /* this socket writable: drain the peer's pipe into it */
+	int pipe[2];  /* [0] read end, [1] write end; -1 when not spliced */
+	size_t piped; /* bytes from this side waiting in the pipe */
+	ev_io sp_in;  /* this socket readable: splice it into our pipe */
+	ev_io sp_out; /* this socket writable: drain the peer's pipe into it */
 	struct rtcp *prev, *next;
 };
 
@@ -103,9 +103,9 @@ struct relay {
 	uint32_t nslots, slot_hint;
 	struct rsess **buckets;
 	uint32_t nbuckets;
-	struct rtcp *conns;       /* every live TCP connection */
+	struct rtcp *conns; /* every live TCP connection */
 	unsigned handshakes;
-	struct rsess *dead_sess;  /* freed at the next ev_prepare */
+	struct rsess *dead_sess; /* freed at the next ev_prepare */
 	struct rtcp *dead_tcp;
 	struct relay_stats st;
 	/* UDP batches */
@@ -116,10 +116,10 @@ struct relay {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} rctl[BATCH], sctl[BATCH];
-	uint16_t sseg[BATCH];     /* > 0: smsg[i] is a train of sseg-byte datagrams */
-	bool gro;                 /* UDP_GRO in, UDP_SEGMENT out */
-	bool splice;              /* TCP<->TCP sessions spliced in the kernel */
-	unsigned nfds, fd_limit;  /* TCP sockets + splice pipes open; RLIMIT_NOFILE */
+	uint16_t sseg[BATCH];    /* > 0: smsg[i] is a train of sseg-byte datagrams */
+	bool gro;                /* UDP_GRO in, UDP_SEGMENT out */
+	bool splice;             /* TCP<->TCP sessions spliced in the kernel */
+	unsigned nfds, fd_limit; /* TCP sockets + splice pipes open; RLIMIT_NOFILE */
 	uint8_t rbuf[BATCH][GRO_BUF];
 	unsigned nsend;
 };
@@ -290,14 +290,15 @@ static void log_end(const struct rsess *s, const char *reason)
 	double now = ev_now(s->r->loop);
 
 	sid_short(s->sid, id);
-	log_msg(PL_LOG_INFO,
-		"session %s end %s -> %s reason=%s duration=%.1fs A=%s B=%s%s A->B=%llu B/%llu pkts "
-		"B->A=%llu B/%llu pkts",
-		id, s->requester, s->peer[0] ? s->peer : "?", reason,
-		s->paired ? now - s->paired_at : 0.0, tr_name[s->side[0].tr], tr_name[s->side[1].tr],
-		s->spliced ? " spliced" : "",
-		(unsigned long long)s->side[0].bytes, (unsigned long long)s->side[0].pkts,
-		(unsigned long long)s->side[1].bytes, (unsigned long long)s->side[1].pkts);
+	log_msg(
+	    PL_LOG_INFO,
+	    "session %s end %s -> %s reason=%s duration=%.1fs A=%s B=%s%s A->B=%llu B/%llu pkts "
+	    "B->A=%llu B/%llu pkts",
+	    id, s->requester, s->peer[0] ? s->peer : "?", reason,
+	    s->paired ? now - s->paired_at : 0.0, tr_name[s->side[0].tr], tr_name[s->side[1].tr],
+	    s->spliced ? " spliced" : "", (unsigned long long)s->side[0].bytes,
+	    (unsigned long long)s->side[0].pkts, (unsigned long long)s->side[1].bytes,
+	    (unsigned long long)s->side[1].pkts);
 }
 
 /* End a session: tell the sides (@p err), close, log once, free later. */
@@ -490,7 +491,8 @@ static void side_authed(struct rsess *s, uint8_t side, uint8_t tr,
 	side_send(s, side, msg, make_welcome(msg, s, side));
 	timer_at(s, s->r->cfg.unpaired_timeout);
 	if ((double)s->expiry + 1.0 - (double)net_unix_now() < s->r->cfg.unpaired_timeout)
-		timer_at(s, (double)s->expiry + 1.0 - (double)net_unix_now()); /* peer can't come later */
+		timer_at(s, (double)s->expiry + 1.0 -
+				(double)net_unix_now()); /* peer can't come later */
 }
 
 static uint8_t auth_err_code(int e)
@@ -602,8 +604,8 @@ static bool udp_merge(struct relay *r, uint8_t *p, size_t n, const struct rside 
 	len = r->siov[j].iov_len;
 	seg = r->sseg[j] ? r->sseg[j] : len;
 	if ((uint8_t *)r->siov[j].iov_base + len != p || n > seg || len % seg ||
-	    len / seg >= TRAIN_SEGS || len + n > TRAIN_BYTES || r->smsg[j].msg_hdr.msg_namelen != to->alen ||
-	    memcmp(&r->saddr[j], &to->addr, to->alen))
+	    len / seg >= TRAIN_SEGS || len + n > TRAIN_BYTES ||
+	    r->smsg[j].msg_hdr.msg_namelen != to->alen || memcmp(&r->saddr[j], &to->addr, to->alen))
 		return false;
 	if (!r->sseg[j]) {
 		struct msghdr *m = &r->smsg[j].msg_hdr;
@@ -637,8 +639,10 @@ static void udp_queue(struct relay *r, uint8_t *p, size_t n, const struct rside 
 	r->siov[i].iov_base = p;
 	r->siov[i].iov_len = n;
 	memcpy(&r->saddr[i], &to->addr, to->alen);
-	r->smsg[i].msg_hdr = (struct msghdr){
-		.msg_name = &r->saddr[i], .msg_namelen = to->alen, .msg_iov = &r->siov[i], .msg_iovlen = 1};
+	r->smsg[i].msg_hdr = (struct msghdr){.msg_name = &r->saddr[i],
+					     .msg_namelen = to->alen,
+					     .msg_iov = &r->siov[i],
+					     .msg_iovlen = 1};
 }
 
 /* A sealed packet to @p side's peer, which uses TCP: frame it. */
@@ -795,7 +799,8 @@ static void udp_msg(struct relay *r, unsigned i)
 	}
 	seg = r->gro ? gro_size(m, len) : len;
 	for (size_t off = 0; off < len; off += seg)
-		udp_one(r, r->rbuf[i] + off, len - off < seg ? len - off : seg, &r->raddr[i], m->msg_namelen);
+		udp_one(r, r->rbuf[i] + off, len - off < seg ? len - off : seg, &r->raddr[i],
+			m->msg_namelen);
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -806,7 +811,8 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int n;
 
 		for (unsigned i = 0; i < BATCH; i++) {
-			r->riov[i] = (struct iovec){.iov_base = r->rbuf[i], .iov_len = r->gro ? GRO_BUF : UDP_BUF};
+			r->riov[i] = (struct iovec){.iov_base = r->rbuf[i],
+						    .iov_len = r->gro ? GRO_BUF : UDP_BUF};
 			r->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &r->raddr[i],
 							     .msg_namelen = sizeof(r->raddr[i]),
 							     .msg_iov = &r->riov[i],
@@ -833,8 +839,8 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void tcp_drop(struct rtcp *t)
 {
 	if (t->s)
-		sess_end(t->s, SR_ERR_PROTO, t->side == SR_SIDE_A ? "side A protocol error"
-								  : "side B protocol error");
+		sess_end(t->s, SR_ERR_PROTO,
+			 t->side == SR_SIDE_A ? "side A protocol error" : "side B protocol error");
 	else
 		tcp_kill(t);
 }
@@ -1141,9 +1147,9 @@ static int tcp_on_drain(struct conn *c)
 }
 
 static const struct conn_ops tcp_ops = {
-	.on_data = tcp_on_data,
-	.on_drain = tcp_on_drain,
-	.on_close = tcp_on_close,
+    .on_data = tcp_on_data,
+    .on_drain = tcp_on_drain,
+    .on_close = tcp_on_close,
 };
 
 static void hs_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1241,8 +1247,9 @@ static int sockets(struct relay *r)
 	setsockopt(r->ufd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	/* Trains in (GRO) and out (GSO): one syscall and one skb per train. */
 	r->splice = getenv("PORTLESS_SR_NO_SPLICE") == NULL;
-	r->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 30 ? (unsigned)rl.rlim_cur
-										 : 1u << 30;
+	r->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 30
+			  ? (unsigned)rl.rlim_cur
+			  : 1u << 30;
 	r->gro = getenv("PORTLESS_SR_NO_GRO") == NULL &&
 		 setsockopt(r->ufd, IPPROTO_UDP, UDP_GRO, &(int){1}, sizeof(int)) == 0;
 	r->tcp_port = bound_port(r->tfd);

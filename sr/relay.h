@@ -32,8 +32,8 @@ struct relay_cfg {
 	socklen_t tcp_len;
 	struct sockaddr_storage udp_addr; /**< bind address of the UDP socket */
 	socklen_t udp_len;
-	char host[SR_HOST_MAX + 1];       /**< advertised address (put into tickets) */
-	uint16_t adv_tcp_port;            /**< advertised ports; 0: the bound ones */
+	char host[SR_HOST_MAX + 1]; /**< advertised address (put into tickets) */
+	uint16_t adv_tcp_port;      /**< advertised ports; 0: the bound ones */
 	uint16_t adv_udp_port;
 	unsigned ticket_ttl;       /**< s a ticket stays usable (default 30) */
 	unsigned unpaired_timeout; /**< s an authenticated side waits for its peer (30) */
@@ -49,11 +49,11 @@ void relay_cfg_default(struct relay_cfg *c);
 
 struct relay_stats {
 	uint64_t issued, paired, active, ended;
-	uint64_t bytes, packets;      /**< relayed */
-	uint64_t drop_unknown;        /**< datagrams for no session / from a wrong address */
-	uint64_t drop_congested;      /**< packets dropped because the TCP peer was full */
-	uint64_t auth_fail;           /**< bad MAC, used secret, expired */
-	uint64_t spliced;             /**< TCP<->TCP sessions handed to splice(2) */
+	uint64_t bytes, packets; /**< relayed */
+	uint64_t drop_unknown;   /**< datagrams for no session / from a wrong address */
+	uint64_t drop_congested; /**< packets dropped because the TCP peer was full */
+	uint64_t auth_fail;      /**< bad MAC, used secret, expired */
+	uint64_t spliced;        /**< TCP<->TCP sessions handed to splice(2) */
 };
 
 struct relay;
@@ -71,7 +71,7 @@ void relay_free(struct relay *r);
  * requester, then wipe it.
  */
 int relay_issue(struct relay *r, const char *requester, const char *peer, struct sr_ticket *t)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Bound ports (useful with port 0). */
 uint16_t relay_tcp_port(const struct relay *r);

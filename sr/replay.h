@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 enum {
-	REPLAY_BITS = 4096,                             /**< bitmap size */
+	REPLAY_BITS = 4096, /**< bitmap size */
 	REPLAY_BLOCKS = REPLAY_BITS / 64,
-	REPLAY_WINDOW = REPLAY_BITS - 64,               /**< counters accepted behind the top */
+	REPLAY_WINDOW = REPLAY_BITS - 64, /**< counters accepted behind the top */
 };
 _Static_assert((REPLAY_BLOCKS & (REPLAY_BLOCKS - 1)) == 0, "power of two");
 _Static_assert(REPLAY_WINDOW >= 2048, "window of at least 2048 packets");

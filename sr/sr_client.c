@@ -119,7 +119,8 @@ static void destroy(struct sr_client *c)
 {
 	teardown(c);
 	if (c->rxbuf)
-		sodium_memzero(c->rxbuf, BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF : TCP_IN_CAP);
+		sodium_memzero(c->rxbuf,
+			       BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF : TCP_IN_CAP);
 	free(c->rxbuf);
 	sodium_free(c);
 }
@@ -311,7 +312,8 @@ int sr_client_send(struct sr_client *c, struct pkt *p)
 
 		c->st.tx_packets++;
 		c->st.tx_bytes += n;
-		if ((c->st.tx_packets & 255) == 0 && (k = dp_rekey_poll(c->dp, ev_now(c->loop), msg)))
+		if ((c->st.tx_packets & 255) == 0 &&
+		    (k = dp_rekey_poll(c->dp, ev_now(c->loop), msg)))
 			send_ctrl(c, msg, k); /* count-based rekeys need not wait for the tick */
 	}
 	return r;
@@ -522,11 +524,11 @@ static void on_welcome(struct sr_client *c, const uint8_t *m)
 static const char *err_text(uint8_t code)
 {
 	static const char *const t[] = {
-		[SR_ERR_UNKNOWN] = "SR: unknown session", [SR_ERR_AUTH] = "SR: authentication failed",
-		[SR_ERR_USED] = "SR: ticket already used", [SR_ERR_EXPIRED] = "SR: ticket expired",
-		[SR_ERR_TIMEOUT] = "SR: peer never came", [SR_ERR_IDLE] = "SR: session idle",
-		[SR_ERR_PEER] = "SR: peer left",         [SR_ERR_PROTO] = "SR: protocol error",
-		[SR_ERR_SHUTDOWN] = "SR: shutting down",
+	    [SR_ERR_UNKNOWN] = "SR: unknown session",  [SR_ERR_AUTH] = "SR: authentication failed",
+	    [SR_ERR_USED] = "SR: ticket already used", [SR_ERR_EXPIRED] = "SR: ticket expired",
+	    [SR_ERR_TIMEOUT] = "SR: peer never came",  [SR_ERR_IDLE] = "SR: session idle",
+	    [SR_ERR_PEER] = "SR: peer left",           [SR_ERR_PROTO] = "SR: protocol error",
+	    [SR_ERR_SHUTDOWN] = "SR: shutting down",
 	};
 	return code < sizeof(t) / sizeof(t[0]) && t[code] ? t[code] : "SR: error";
 }
@@ -564,7 +566,8 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (int round = 0; round < 8 && c->ufd >= 0 && !c->freed; round++) {
 		for (int i = 0; i < BATCH; i++) {
 			c->riov[i] = (struct iovec){c->rxbuf + (size_t)i * UDP_BUF, UDP_BUF};
-			c->rmsg[i].msg_hdr = (struct msghdr){.msg_iov = &c->riov[i], .msg_iovlen = 1};
+			c->rmsg[i].msg_hdr =
+			    (struct msghdr){.msg_iov = &c->riov[i], .msg_iovlen = 1};
 		}
 		n = recvmmsg(c->ufd, c->rmsg, BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0 && errno == ECONNREFUSED && c->state == CS_UP) {
@@ -641,15 +644,16 @@ static void tcp_on_close(struct conn *cn, int err)
 	struct sr_client *c = container_of(cn, struct sr_client, tc);
 
 	enter(c);
-	go_down(c, SR_DOWN_TRANSPORT, err ? "TCP connection to the SR failed" : "SR closed the TCP connection");
+	go_down(c, SR_DOWN_TRANSPORT,
+		err ? "TCP connection to the SR failed" : "SR closed the TCP connection");
 	leave(c);
 }
 
 static const struct conn_ops tcp_ops = {
-	.on_data = tcp_on_data,
-	.on_drain = tcp_on_drain,
-	.on_close = tcp_on_close,
-	.on_connected = tcp_on_connected,
+    .on_data = tcp_on_data,
+    .on_drain = tcp_on_drain,
+    .on_close = tcp_on_close,
+    .on_connected = tcp_on_connected,
 };
 
 static int start_tcp(struct sr_client *c)
@@ -849,8 +853,8 @@ static int setup(struct sr_client *c, const struct sr_session_params *p)
 	r = resolve(p->ticket.host, p->ticket.udp_port, &c->udp_sa, &c->udp_len);
 	if (r == 0)
 		r = resolve(p->ticket.host, p->ticket.tcp_port, &c->tcp_sa, &c->tcp_len);
-	if (r == 0 && !(c->rxbuf = malloc(BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF
-								       : TCP_IN_CAP)))
+	if (r == 0 &&
+	    !(c->rxbuf = malloc(BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF : TCP_IN_CAP)))
 		r = -ENOMEM;
 	return r;
 }

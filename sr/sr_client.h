@@ -46,12 +46,12 @@ struct sr_session_params {
 
 /** Why a session went down (on_down). */
 enum sr_down {
-	SR_DOWN_CLOSED = 1,    /**< the peer closed it (in-band CLOSE) */
-	SR_DOWN_SR_ERROR = 2,  /**< the SR sent an ERROR (msg says which) */
+	SR_DOWN_CLOSED = 1,      /**< the peer closed it (in-band CLOSE) */
+	SR_DOWN_SR_ERROR = 2,    /**< the SR sent an ERROR (msg says which) */
 	SR_DOWN_UNREACHABLE = 3, /**< could not reach / talk to the SR */
-	SR_DOWN_TIMEOUT = 4,   /**< not paired within connect_timeout */
-	SR_DOWN_EXHAUSTED = 5, /**< send counter exhausted without a rekey */
-	SR_DOWN_TRANSPORT = 6, /**< the TCP connection broke */
+	SR_DOWN_TIMEOUT = 4,     /**< not paired within connect_timeout */
+	SR_DOWN_EXHAUSTED = 5,   /**< send counter exhausted without a rekey */
+	SR_DOWN_TRANSPORT = 6,   /**< the TCP connection broke */
 };
 
 struct sr_client_cbs {
@@ -70,14 +70,14 @@ struct sr_client_cbs {
 struct sr_client_stats {
 	uint64_t tx_packets, tx_bytes; /**< plaintext packets/bytes sent */
 	uint64_t rx_packets, rx_bytes; /**< plaintext packets/bytes delivered */
-	uint64_t drop_tag;        /**< tag did not verify (tampered or wrong key) */
-	uint64_t drop_replay;     /**< duplicate counter */
-	uint64_t drop_old;        /**< behind the replay window */
-	uint64_t drop_nokey;      /**< unknown key phase */
-	uint64_t drop_format;     /**< malformed */
-	uint64_t drop_congested;  /**< sr_client_send() refused: TCP queue full */
-	uint32_t rekeys;          /**< completed key changes */
-	uint32_t rebinds;         /**< UDP socket re-opened after the local address went away */
+	uint64_t drop_tag;             /**< tag did not verify (tampered or wrong key) */
+	uint64_t drop_replay;          /**< duplicate counter */
+	uint64_t drop_old;             /**< behind the replay window */
+	uint64_t drop_nokey;           /**< unknown key phase */
+	uint64_t drop_format;          /**< malformed */
+	uint64_t drop_congested;       /**< sr_client_send() refused: TCP queue full */
+	uint32_t rekeys;               /**< completed key changes */
+	uint32_t rebinds; /**< UDP socket re-opened after the local address went away */
 };
 
 struct sr_client;

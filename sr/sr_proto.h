@@ -67,7 +67,8 @@ enum sr_ticket_status {
  */
 enum {
 	SR_TICKET_HDR = 1 + 1 + 16,
-	SR_TICKET_MAX = SR_TICKET_HDR + SR_SID_LEN + 8 + 1 + SR_HOST_MAX + 2 + 2 + 2 * SR_SECRET_LEN,
+	SR_TICKET_MAX =
+	    SR_TICKET_HDR + SR_SID_LEN + 8 + 1 + SR_HOST_MAX + 2 + 2 + 2 * SR_SECRET_LEN,
 };
 
 /**
@@ -121,8 +122,8 @@ enum {
 /** The longest side message (buffers for framing one). */
 enum { SR_SIDE_MSG_MAX = SR_AUTH_LEN };
 _Static_assert((int)SR_SIDE_MSG_MAX >= SR_HELLO_LEN && (int)SR_SIDE_MSG_MAX >= SR_ROAM_LEN &&
-		       (int)SR_SIDE_MSG_MAX >= SR_CHALLENGE_LEN &&
-		       (int)SR_SIDE_MSG_MAX >= SR_WELCOME_LEN,
+		   (int)SR_SIDE_MSG_MAX >= SR_CHALLENGE_LEN &&
+		   (int)SR_SIDE_MSG_MAX >= SR_WELCOME_LEN,
 	       "SR_SIDE_MSG_MAX is the longest side message");
 _Static_assert(SR_HELLO_LEN >= SR_CHALLENGE_LEN, "HELLO must not be smaller than its answer");
 _Static_assert(SR_AUTH_LEN >= SR_WELCOME_LEN, "AUTH must not be smaller than its answer");

@@ -31,6 +31,6 @@ size_t sr_side_len(uint8_t type);
  * or -EBADMSG.
  */
 int sr_side_parse(const uint8_t *m, size_t n, struct sr_side_msg *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

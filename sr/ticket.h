@@ -69,14 +69,14 @@ struct sr_side_ticket {
  */
 int sr_issuer_issue(const struct sr_issuer *iss, uint64_t now, unsigned ttl, const char *host,
 		    uint16_t tcp_port, uint16_t udp_port, struct sr_ticket *t)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Encode a MSG_SR_TICKET payload (at most SR_TICKET_MAX bytes). 0 or -ENOSPC/-EINVAL. */
 int sr_ticket_encode(const struct sr_ticket *t, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Decode a MSG_SR_TICKET payload; false on any malformation (trailing bytes too). */
 bool sr_ticket_decode(const uint8_t *in, size_t len, struct sr_ticket *t)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void sr_ticket_wipe(struct sr_ticket *t);
 
 /** Extract @p side's part of a ticket. */
@@ -84,20 +84,20 @@ void sr_ticket_side(const struct sr_ticket *t, uint8_t side, struct sr_side_tick
 
 /** Encode a side ticket (at most SR_SIDE_TICKET_MAX bytes). */
 int sr_side_ticket_encode(const struct sr_side_ticket *st, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 bool sr_side_ticket_decode(const uint8_t *in, size_t len, struct sr_side_ticket *st)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void sr_side_ticket_wipe(struct sr_side_ticket *st);
 
 /** MSG_SR_REQUEST payload. */
 struct sr_request {
-	uint8_t flags;          /**< reserved, 0 */
-	char peer[HANDLE_BUF];  /**< the other side's handle, or "" */
+	uint8_t flags;         /**< reserved, 0 */
+	char peer[HANDLE_BUF]; /**< the other side's handle, or "" */
 };
 int sr_request_encode(const struct sr_request *rq, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 bool sr_request_decode(const uint8_t *in, size_t len, struct sr_request *rq)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* ---- side authentication ---- */
 
@@ -132,7 +132,7 @@ struct sr_auth {
  * -EALREADY when the side already authenticated.
  */
 int sr_auth_challenge(struct sr_auth *a, double now, uint8_t nonce[SR_NONCE_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * An AUTH arrived for session @p sid, side @p side (whose ticket expires at
@@ -143,6 +143,6 @@ int sr_auth_challenge(struct sr_auth *a, double now, uint8_t nonce[SR_NONCE_LEN]
 int sr_auth_verify(struct sr_auth *a, const struct sr_issuer *iss, const uint8_t sid[SR_SID_LEN],
 		   uint8_t side, uint64_t expiry, uint64_t unix_now, double now,
 		   const uint8_t nonce[SR_NONCE_LEN], const uint8_t mac[SR_MAC_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

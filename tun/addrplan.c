@@ -84,7 +84,7 @@ static bool v6_iid_reserved(const struct ipaddr *a)
 }
 
 static bool candidate_ok(const struct ipaddr *prefix, const struct ipaddr *avoid,
-                         const struct ipaddr *a)
+			 const struct ipaddr *a)
 {
 	if (avoid && ipaddr_contains(avoid, a))
 		return false;
@@ -96,7 +96,7 @@ static bool candidate_ok(const struct ipaddr *prefix, const struct ipaddr *avoid
 }
 
 int addrplan_device_ex(const char *handle, const struct ipaddr *prefix, const struct ipaddr *avoid,
-                       unsigned alt, struct ipaddr *out)
+		       unsigned alt, struct ipaddr *out)
 {
 	unsigned max_plen;
 	struct ipaddr p;
@@ -191,7 +191,7 @@ static const char *rtype_str(uint8_t t)
 }
 
 static enum addrplan_conflict classify(const struct addrplan_host_entry *e,
-                                       const struct ipaddr *addr)
+				       const struct ipaddr *addr)
 {
 	if (!e->is_route)
 		return ipaddr_same_host(&e->addr, addr) ? ADDRPLAN_ADDR_IN_USE : ADDRPLAN_OK;
@@ -203,7 +203,7 @@ static enum addrplan_conflict classify(const struct addrplan_host_entry *e,
 }
 
 static void explain(const struct addrplan_host_entry *e, const struct ipaddr *addr,
-                    enum addrplan_conflict c, char *why, size_t cap)
+		    enum addrplan_conflict c, char *why, size_t cap)
 {
 	char a[IPADDR_STRLEN], r[IPADDR_STRLEN], ifn[32];
 	const char *dev = ent_ifname(e, ifn, sizeof(ifn));
@@ -214,14 +214,14 @@ static void explain(const struct addrplan_host_entry *e, const struct ipaddr *ad
 		snprintf(why, cap, "address %s already on %s (as %s)", a, dev, r);
 	else if (c == ADDRPLAN_ROUTE_EXACT)
 		snprintf(why, cap, "address %s already has a %s route via %s (table %u)", a,
-		         rtype_str(e->rtype), dev, e->table);
+			 rtype_str(e->rtype), dev, e->table);
 	else
 		snprintf(why, cap, "address %s is inside %s route %s via %s (table %u)", a,
-		         rtype_str(e->rtype), r, dev, e->table);
+			 rtype_str(e->rtype), r, dev, e->table);
 }
 
 enum addrplan_conflict addrplan_check(const struct addrplan_host *h, const struct ipaddr *addr,
-                                      int own_ifindex, char *why, size_t cap)
+				      int own_ifindex, char *why, size_t cap)
 {
 	enum addrplan_conflict worst = ADDRPLAN_OK;
 	const struct addrplan_host_entry *we = NULL;

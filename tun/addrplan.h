@@ -58,7 +58,7 @@ int addrplan_device_v6(const char *handle, const struct ipaddr *prefix, struct i
  * a site whose address conflicts configures alt = 1, 2, ...).
  */
 int addrplan_device_ex(const char *handle, const struct ipaddr *prefix, const struct ipaddr *avoid,
-                       unsigned alt, struct ipaddr *out) __attribute__((warn_unused_result));
+		       unsigned alt, struct ipaddr *out) __attribute__((warn_unused_result));
 
 /** One host address or route, as netcfg_host_snapshot() reports it. */
 struct addrplan_host_entry {
@@ -98,7 +98,7 @@ enum addrplan_conflict {
  * the result is ADDRPLAN_OK. ADDR_IN_USE and ROUTE_EXACT must stop the caller.
  */
 enum addrplan_conflict addrplan_check(const struct addrplan_host *h, const struct ipaddr *addr,
-                                      int own_ifindex, char *why, size_t cap);
+				      int own_ifindex, char *why, size_t cap);
 
 struct addrpool;
 

@@ -146,7 +146,7 @@ static enum filter_reason parse_ip4(const uint8_t *p, size_t len, struct filter_
 
 /* One IPv6 extension header at *off: advances *off and *nh, or says why not. */
 static enum filter_reason ext_step(const uint8_t *p, size_t len, size_t *off, uint8_t *nh,
-                                   struct filter_info *fi)
+				   struct filter_info *fi)
 {
 	size_t o = *off, hl;
 
@@ -246,7 +246,7 @@ struct filter {
 };
 
 int filter_new(const struct ipaddr *dev4, const struct ipaddr *dev6, unsigned max_sessions,
-               struct filter **out)
+	       struct filter **out)
 {
 	struct filter *f;
 
@@ -436,11 +436,11 @@ static enum filter_reason judge_out(const struct fsess *s, const struct filter_i
 		if (!port_allowed(s, fi->sport))
 			return FILTER_PORT;
 		return (fi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? FILTER_OUT_SYN
-		                                                        : FILTER_PASS;
+									: FILTER_PASS;
 	}
 	if (fi->proto == (v4 ? PROTO_ICMP : PROTO_ICMPV6)) {
 		bool reply = fi->icmp_type == (v4 ? ICMP4_ECHO_REPLY : ICMP6_ECHO_REPLY) &&
-		             fi->icmp_code == 0;
+			     fi->icmp_code == 0;
 
 		return reply && !s->cfg.deny_icmp_echo ? FILTER_PASS : FILTER_ICMP;
 	}
@@ -470,7 +470,7 @@ static enum filter_reason count(struct filter *f, struct fsess *s, bool in, enum
 }
 
 static enum filter_reason inbound(struct filter *f, uint64_t sid, const uint8_t *p, size_t len,
-                                  struct fsess **sp)
+				  struct fsess **sp)
 {
 	struct filter_info fi;
 	enum filter_reason r;
@@ -491,7 +491,7 @@ static enum filter_reason inbound(struct filter *f, uint64_t sid, const uint8_t 
 }
 
 enum filter_reason filter_inbound(struct filter *f, uint64_t sid, const uint8_t *p, size_t len,
-                                  struct filter_match *m)
+				  struct filter_match *m)
 {
 	struct fsess *s = NULL;
 	enum filter_reason r = inbound(f, sid, p, len, &s);
@@ -501,7 +501,7 @@ enum filter_reason filter_inbound(struct filter *f, uint64_t sid, const uint8_t 
 }
 
 static enum filter_reason outbound(struct filter *f, const uint8_t *p, size_t len,
-                                   struct fsess **sp)
+				   struct fsess **sp)
 {
 	struct filter_info fi;
 	enum filter_reason r = filter_parse(p, len, &fi);
@@ -517,7 +517,7 @@ static enum filter_reason outbound(struct filter *f, const uint8_t *p, size_t le
 }
 
 enum filter_reason filter_outbound(struct filter *f, const uint8_t *p, size_t len,
-                                   struct filter_match *m)
+				   struct filter_match *m)
 {
 	struct fsess *s = NULL;
 	enum filter_reason r = outbound(f, p, len, &s);

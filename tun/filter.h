@@ -102,7 +102,7 @@ struct filter;
  * (either may be NULL), with room for @p max_sessions sessions.
  */
 int filter_new(const struct ipaddr *dev4, const struct ipaddr *dev6, unsigned max_sessions,
-               struct filter **out) __attribute__((warn_unused_result));
+	       struct filter **out) __attribute__((warn_unused_result));
 
 /** Free; NULL is a no-op. */
 void filter_free(struct filter *f);
@@ -127,25 +127,25 @@ int filter_session_stats(const struct filter *f, uint64_t id, struct filter_sess
  * Borrows the packet. Returns FILTER_PASS or the drop reason (counted).
  */
 enum filter_reason filter_inbound(struct filter *f, uint64_t session_id, const uint8_t *p,
-                                  size_t len, struct filter_match *m);
+				  size_t len, struct filter_match *m);
 
 /**
  * Judge a packet read from the device's TUN: it passes only as a reply to a
  * session's client, and @p m names that session (where to send it).
  */
 enum filter_reason filter_outbound(struct filter *f, const uint8_t *p, size_t len,
-                                   struct filter_match *m);
+				   struct filter_match *m);
 
 /** filter_inbound() on a struct pkt (borrowed). */
 static inline enum filter_reason filter_inbound_pkt(struct filter *f, uint64_t sid,
-                                                    const struct pkt *p, struct filter_match *m)
+						    const struct pkt *p, struct filter_match *m)
 {
 	return filter_inbound(f, sid, pkt_data(p), p->len, m);
 }
 
 /** filter_outbound() on a struct pkt (borrowed). */
 static inline enum filter_reason filter_outbound_pkt(struct filter *f, const struct pkt *p,
-                                                     struct filter_match *m)
+						     struct filter_match *m)
 {
 	return filter_outbound(f, pkt_data(p), p->len, m);
 }

@@ -147,7 +147,7 @@ ssize_t gso_segment(const uint8_t *p, size_t len, const struct tun_gso *g, int i
 
 	put_be32(th + 4, get_be32(p + ihl + 4) + (uint32_t)off);
 	if (i != count - 1)
-		th[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		th[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 	if (i != 0)
 		th[13] &= (uint8_t)~TCP_CWR;
 	memset(th + 16, 0, 2);

@@ -27,12 +27,12 @@ static const char *nz(const char *s)
 }
 
 static void build_env(const struct ifscript_env *e, char buf[ENV_VARS][ENV_LEN],
-                      char *envp[ENV_VARS + 1])
+		      char *envp[ENV_VARS + 1])
 {
 	int i = 0;
 
 	snprintf(buf[i++], ENV_LEN,
-	         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	snprintf(buf[i++], ENV_LEN, "PORTLESS_IFNAME=%s", nz(e->ifname));
 	snprintf(buf[i++], ENV_LEN, "PORTLESS_ROLE=%s", nz(e->role));
 	snprintf(buf[i++], ENV_LEN, "PORTLESS_SESSION=%s", nz(e->session));
@@ -62,7 +62,7 @@ static int spawn(const char *path, char *const envp[], pid_t *pid)
 	posix_spawnattr_init(&at);
 	/* Own process group (so a timeout kills its children too), default signal mask. */
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-	                                  POSIX_SPAWN_SETSIGDEF);
+					  POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setsigmask(&at, &none);
 	{
@@ -102,7 +102,7 @@ static int wait_bounded(pid_t pid, unsigned ms, int *status)
 }
 
 __attribute__((format(printf, 4, 5))) static int report(char *err, size_t errlen, int rc,
-                                                        const char *fmt, ...)
+							const char *fmt, ...)
 {
 	va_list ap;
 
@@ -116,7 +116,7 @@ __attribute__((format(printf, 4, 5))) static int report(char *err, size_t errlen
 }
 
 int ifscript_run(const char *path, const struct ifscript_env *env, unsigned timeout_ms, char *err,
-                 size_t errlen)
+		 size_t errlen)
 {
 	char buf[ENV_VARS][ENV_LEN], *envp[ENV_VARS + 1];
 	struct stat st;
@@ -135,18 +135,18 @@ int ifscript_run(const char *path, const struct ifscript_env *env, unsigned time
 	rc = spawn(path, envp, &pid);
 	if (rc)
 		return report(err, errlen, rc, "script %s could not be started (errno %d)", path,
-		              -rc);
+			      -rc);
 	rc = wait_bounded(pid, timeout_ms ? timeout_ms : IFSCRIPT_TIMEOUT_MS, &status);
 	if (rc == -ETIMEDOUT)
 		return report(err, errlen, rc, "script %s timed out after %d ms and was killed",
-		              path, (int)(timeout_ms ? timeout_ms : IFSCRIPT_TIMEOUT_MS));
+			      path, (int)(timeout_ms ? timeout_ms : IFSCRIPT_TIMEOUT_MS));
 	if (rc)
 		return report(err, errlen, rc, "script %s: waiting failed (errno %d)", path, -rc);
 	if (WIFSIGNALED(status))
 		return report(err, errlen, -EIO, "script %s killed by signal %d", path,
-		              WTERMSIG(status));
+			      WTERMSIG(status));
 	if (WEXITSTATUS(status))
 		return report(err, errlen, -EIO, "script %s exited with status %d", path,
-		              WEXITSTATUS(status));
+			      WEXITSTATUS(status));
 	return 0;
 }

@@ -40,6 +40,6 @@ struct ifscript_env {
  * (e.g. -EACCES when not executable). @p err (may be NULL) gets a sentence.
  */
 int ifscript_run(const char *path, const struct ifscript_env *env, unsigned timeout_ms, char *err,
-                 size_t errlen) __attribute__((warn_unused_result));
+		 size_t errlen) __attribute__((warn_unused_result));
 
 #endif

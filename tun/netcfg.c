@@ -82,7 +82,7 @@ static const char *why_str(int err)
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct netcfg *nc, int err, const char *fmt,
-                                                      ...)
+						      ...)
 {
 	va_list ap;
 	size_t n;
@@ -266,7 +266,7 @@ static void from_nl(struct nl_addr *n, struct ipaddr *out)
 }
 
 static int build_addr(int ifindex, const struct ipaddr *local, const struct ipaddr *peer,
-                      struct rtnl_addr **out)
+		      struct rtnl_addr **out)
 {
 	struct rtnl_addr *a = rtnl_addr_alloc();
 	struct nl_addr *l = to_nl(local), *p = peer ? to_nl(peer) : NULL;
@@ -306,7 +306,7 @@ static int addr_precheck(struct netcfg *nc, const struct ipaddr *local)
 }
 
 static int addr_change(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-                       const struct ipaddr *peer, bool add)
+		       const struct ipaddr *peer, bool add)
 {
 	struct rtnl_addr *a = NULL;
 	int err = build_addr(ifindex, local, peer, &a);
@@ -322,20 +322,20 @@ static int addr_change(struct netcfg *nc, int ifindex, const struct ipaddr *loca
 }
 
 static const char *addr_desc(const struct ipaddr *local, const struct ipaddr *peer, char *buf,
-                             size_t cap)
+			     size_t cap)
 {
 	char l[IPADDR_STRLEN], p[IPADDR_STRLEN];
 
 	if (peer)
 		snprintf(buf, cap, "address %s peer %s", ipaddr_str(local, true, l, sizeof(l)),
-		         ipaddr_str(peer, true, p, sizeof(p)));
+			 ipaddr_str(peer, true, p, sizeof(p)));
 	else
 		snprintf(buf, cap, "address %s", ipaddr_str(local, true, l, sizeof(l)));
 	return buf;
 }
 
 int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-                    const struct ipaddr *peer)
+		    const struct ipaddr *peer)
 {
 	char d[2 * IPADDR_STRLEN + 32], b[IF_NAMESIZE + 16];
 	int err;
@@ -349,12 +349,12 @@ int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local,
 	err = addr_change(nc, ifindex, local, peer, true);
 	if (err)
 		return fail(nc, err, "adding %s to %s", addr_desc(local, peer, d, sizeof(d)),
-		            ifname(ifindex, b));
+			    ifname(ifindex, b));
 	return 0;
 }
 
 int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-                    const struct ipaddr *peer)
+		    const struct ipaddr *peer)
 {
 	char d[2 * IPADDR_STRLEN + 32], b[IF_NAMESIZE + 16];
 	int err;
@@ -363,14 +363,14 @@ int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local,
 	err = addr_change(nc, ifindex, local, peer, false);
 	if (err)
 		return fail(nc, err, "removing %s from %s", addr_desc(local, peer, d, sizeof(d)),
-		            ifname(ifindex, b));
+			    ifname(ifindex, b));
 	return 0;
 }
 
 /* ---- routes ---- */
 
 static int build_route(int ifindex, const struct ipaddr *dst, const struct ipaddr *src,
-                       struct rtnl_route **out)
+		       struct rtnl_route **out)
 {
 	struct rtnl_route *r = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
@@ -403,7 +403,7 @@ static int build_route(int ifindex, const struct ipaddr *dst, const struct ipadd
 }
 
 static int route_change(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
-                        const struct ipaddr *src, bool add)
+			const struct ipaddr *src, bool add)
 {
 	struct rtnl_route *r = NULL;
 	int err = build_route(ifindex, dst, src, &r);
@@ -419,7 +419,7 @@ static int route_change(struct netcfg *nc, int ifindex, const struct ipaddr *dst
 }
 
 int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
-                     const struct ipaddr *src)
+		     const struct ipaddr *src)
 {
 	char d[IPADDR_STRLEN], b[IF_NAMESIZE + 16];
 	int err;
@@ -428,7 +428,7 @@ int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
 	err = route_change(nc, ifindex, dst, src, true);
 	if (err)
 		return fail(nc, err, "adding route %s via %s", ipaddr_str(dst, true, d, sizeof(d)),
-		            ifname(ifindex, b));
+			    ifname(ifindex, b));
 	return 0;
 }
 
@@ -441,7 +441,7 @@ int netcfg_route_del(struct netcfg *nc, int ifindex, const struct ipaddr *dst)
 	err = route_change(nc, ifindex, dst, NULL, false);
 	if (err)
 		return fail(nc, err, "removing route %s via %s",
-		            ipaddr_str(dst, true, d, sizeof(d)), ifname(ifindex, b));
+			    ipaddr_str(dst, true, d, sizeof(d)), ifname(ifindex, b));
 	return 0;
 }
 
@@ -581,7 +581,7 @@ int netcfg_sysctl_get(struct netcfg *nc, const char *path, char *out, size_t cap
 }
 
 int netcfg_sysctl_set(struct netcfg *nc, struct netcfg_sysctl *save, const char *path,
-                      const char *value)
+		      const char *value)
 {
 	char full[NETCFG_SYSCTL_PATH_MAX + 16];
 	int err;

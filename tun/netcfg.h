@@ -65,19 +65,19 @@ int netcfg_link_delete(struct netcfg *nc, int ifindex) __attribute__((warn_unuse
  * Fails with -EEXIST ("address ... already on <dev>") when present anywhere.
  */
 int netcfg_addr_add(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-                    const struct ipaddr *peer) __attribute__((warn_unused_result));
+		    const struct ipaddr *peer) __attribute__((warn_unused_result));
 
 /** Remove an address added by netcfg_addr_add() (same @p local and @p peer). -EADDRNOTAVAIL when
  * absent. */
 int netcfg_addr_del(struct netcfg *nc, int ifindex, const struct ipaddr *local,
-                    const struct ipaddr *peer);
+		    const struct ipaddr *peer);
 
 /**
  * Add a route to @p dst through the link (scope link, main table), with an
  * optional preferred source @p src (NULL for none). -EEXIST when present.
  */
 int netcfg_route_add(struct netcfg *nc, int ifindex, const struct ipaddr *dst,
-                     const struct ipaddr *src) __attribute__((warn_unused_result));
+		     const struct ipaddr *src) __attribute__((warn_unused_result));
 
 /** Remove a route added by netcfg_route_add(). -ESRCH when absent. */
 int netcfg_route_del(struct netcfg *nc, int ifindex, const struct ipaddr *dst);
@@ -99,7 +99,7 @@ struct netcfg_sysctl {
  * remembering the old value in @p save. The path may not contain "..".
  */
 int netcfg_sysctl_set(struct netcfg *nc, struct netcfg_sysctl *save, const char *path,
-                      const char *value) __attribute__((warn_unused_result));
+		      const char *value) __attribute__((warn_unused_result));
 
 /** Put back the value saved by netcfg_sysctl_set(); no-op when nothing was saved. -ENOENT when the
  * interface went away. */

@@ -35,7 +35,7 @@ struct nlmon {
 	int depth;        /* > 0 while dispatching */
 	bool dead;        /* nlmon_free() called from a callback */
 	_Alignas(NLMSG_ALIGNTO *
-	         2) uint8_t buf[RECV_BUF]; /* netlink headers need 4-byte alignment */
+		 2) uint8_t buf[RECV_BUF]; /* netlink headers need 4-byte alignment */
 };
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -283,7 +283,7 @@ int nlmon_feed(struct nlmon *m, const void *buf, size_t len)
 int nlmon_new(struct ev_loop *loop, const char *ifname, nlmon_cb cb, void *arg, struct nlmon **out)
 {
 	unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
-	                  RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+			  RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 	int rcvbuf = RCVBUF, err = 0;
 	struct nlmon *m = calloc(1, sizeof(*m));
 

@@ -260,7 +260,8 @@ int tun_write_buf(struct tun_dev *dev, const void *buf, size_t len)
 {
 	struct virtio_net_hdr h = {0};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)buf, len}};
-	ssize_t n = dev->vnet ? dev->ops->writev(dev->fd, iov, 2) : dev->ops->write(dev->fd, buf, len);
+	ssize_t n =
+	    dev->vnet ? dev->ops->writev(dev->fd, iov, 2) : dev->ops->write(dev->fd, buf, len);
 
 	if (dev->vnet && n >= (ssize_t)sizeof(h))
 		n -= (ssize_t)sizeof(h);

@@ -332,8 +332,8 @@ static unsigned filter(const char *data, size_t len, const char *want, char *out
 	return gone;
 }
 
-int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *sid,
-			 size_t sid_len, unsigned *removed)
+int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *sid, size_t sid_len,
+			 unsigned *removed)
 {
 	char want[2 * AUTHKEYS_SID_MAX + 1] = "", *data = NULL, *out = NULL;
 	size_t len = 0, olen = 0;
@@ -415,7 +415,8 @@ int authkeys_remove(const char *user, const uint8_t *sid, size_t sid_len, unsign
 	if (r == 0)
 		r = authkeys_remove_home(home, uid, gid, sid, sid_len, removed);
 	if (r < 0)
-		log_msg_errno(PL_LOG_ERR, -r, "authkeys: cannot remove a key line of user %s", user);
+		log_msg_errno(PL_LOG_ERR, -r, "authkeys: cannot remove a key line of user %s",
+			      user);
 	free(home);
 	return r;
 }
@@ -440,7 +441,8 @@ int authkeys_remove_all(const char *const *users, unsigned *removed)
 			r = authkeys_remove_home(home, uid, gid, NULL, 0, &n);
 		free(home);
 		if (r < 0) {
-			log_msg_errno(PL_LOG_ERR, -r, "authkeys: clean-up of user %s failed", users[i]);
+			log_msg_errno(PL_LOG_ERR, -r, "authkeys: clean-up of user %s failed",
+				      users[i]);
 			if (!first)
 				first = r;
 			continue;

@@ -40,8 +40,8 @@
 #include <sys/types.h>
 
 enum {
-	AUTHKEYS_SID_MAX = 32,    /**< session id bytes */
-	AUTHKEYS_LINE_BUF = 1024, /**< longest line we write, with NUL */
+	AUTHKEYS_SID_MAX = 32,       /**< session id bytes */
+	AUTHKEYS_LINE_BUF = 1024,    /**< longest line we write, with NUL */
 	AUTHKEYS_FILE_MAX = 1 << 20, /**< larger authorized_keys files are refused (-EFBIG) */
 };
 
@@ -52,12 +52,12 @@ enum authkeys_flags {
 
 /** What a session line says. */
 struct authkeys_entry {
-	const char *from;         /**< client address: IPv4/IPv6 literal, optional /prefix */
-	uint64_t expiry;          /**< Unix time after which sshd refuses the key; 0 = none */
-	const char *key;          /**< "ssh-ed25519 AAAA..." (type and base64; no comment) */
-	const uint8_t *sid;       /**< session id */
-	size_t sid_len;           /**< 1..AUTHKEYS_SID_MAX */
-	unsigned flags;           /**< enum authkeys_flags */
+	const char *from;   /**< client address: IPv4/IPv6 literal, optional /prefix */
+	uint64_t expiry;    /**< Unix time after which sshd refuses the key; 0 = none */
+	const char *key;    /**< "ssh-ed25519 AAAA..." (type and base64; no comment) */
+	const uint8_t *sid; /**< session id */
+	size_t sid_len;     /**< 1..AUTHKEYS_SID_MAX */
+	unsigned flags;     /**< enum authkeys_flags */
 };
 
 /** The comment word that marks every portless line ("portless-session:"). */
@@ -69,7 +69,7 @@ struct authkeys_entry {
  * out of range; -ENOSPC when @p cap is too small.
  */
 int authkeys_format_line(const struct authkeys_entry *e, char *out, size_t cap)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Append @p line (one line, no newline inside) to `<home>/.ssh/authorized_keys`,
@@ -77,7 +77,7 @@ int authkeys_format_line(const struct authkeys_entry *e, char *out, size_t cap)
  * already resolved the user.
  */
 int authkeys_install_home(const char *home, uid_t uid, gid_t gid, const char *line)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Remove the lines whose last word is `portless-session:<hex of sid>`
@@ -85,15 +85,15 @@ int authkeys_install_home(const char *home, uid_t uid, gid_t gid, const char *li
  * A missing file or .ssh counts as nothing to remove (0). The file is
  * rewritten only when a line goes.
  */
-int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *sid,
-			 size_t sid_len, unsigned *removed) __attribute__((warn_unused_result));
+int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *sid, size_t sid_len,
+			 unsigned *removed) __attribute__((warn_unused_result));
 
 /** authkeys_install_home() for local user @p user (getpwnam_r). -ENOENT: no such user. */
 int authkeys_install(const char *user, const char *line) __attribute__((warn_unused_result));
 
 /** authkeys_remove_home() for local user @p user, removing one session's lines. */
 int authkeys_remove(const char *user, const uint8_t *sid, size_t sid_len, unsigned *removed)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Start-up clean-up: remove every portless line of each user in the
@@ -102,6 +102,6 @@ int authkeys_remove(const char *user, const uint8_t *sid, size_t sid_len, unsign
  * *@p removed (optional) gets the total.
  */
 int authkeys_remove_all(const char *const *users, unsigned *removed)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

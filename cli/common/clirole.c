@@ -110,8 +110,8 @@ static void tell_device_end(struct csess *s)
 
 	memcpy(e.session_id, s->sid, SR_SID_LEN);
 	if (sess_end_encode(&e, buf, sizeof(buf), &n) == 0 &&
-	    cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_END, buf, n, 60, sent_cb,
-			     NULL) < 0)
+	    cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_END, buf, n, 60, sent_cb, NULL) <
+		0)
 		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->device);
 }
 
@@ -120,9 +120,15 @@ static void run_ifscript(struct csess *s, const char *phase)
 {
 	char a4[INET6_ADDRSTRLEN + 4];
 	struct ifscript_env e = {
-		.ifname = tun_name(s->tun), .role = "client", .session = s->hex,
-		.addr4 = a4, .addr6 = "", .peer4 = s->dev_ip, .peer6 = "",
-		.mtu = s->ans ? s->ans->mtu : 0, .phase = phase,
+	    .ifname = tun_name(s->tun),
+	    .role = "client",
+	    .session = s->hex,
+	    .addr4 = a4,
+	    .addr6 = "",
+	    .peer4 = s->dev_ip,
+	    .peer6 = "",
+	    .mtu = s->ans ? s->ans->mtu : 0,
+	    .phase = phase,
 	};
 
 	snprintf(a4, sizeof(a4), "%s/32", s->cli_ip);
@@ -159,7 +165,7 @@ static void csess_free(struct csess *s)
 
 /* Finish a session with a reason for the user (the last callback). */
 static void csess_done(struct csess *s, int hop, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void csess_done(struct csess *s, int hop, const char *fmt, ...)
 {
 	struct clirole_cbs cb = s->cb;
@@ -232,7 +238,6 @@ static void step(struct csess *s, enum cstate st, double timeout)
 
 /* ---- data path ---- */
 
-
 /*
  * Hand one packet read from the TUN to the relay path. A TCP super-packet
  * (TUN offload) goes whole when the transport carries it (TCP: one seal,
@@ -269,7 +274,8 @@ static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gs
 		ssize_t l = 0;
 
 		for (int j = 0; j < k; j++) {
-			l = gso_segment(d, p->len, g, i + j, cli_train + (size_t)j * stride + SR_DP_HDR, seg);
+			l = gso_segment(d, p->len, g, i + j,
+					cli_train + (size_t)j * stride + SR_DP_HDR, seg);
 			if (l < 0)
 				return (int)l;
 		}
@@ -292,8 +298,8 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n == -EAGAIN)
 			break;
 		if (ep_tun_gone(n)) {
-			csess_done(s, CTL_HOP_TUNNEL, "interface %s went away (%s)", tun_name(s->tun),
-				   strerror((int)-n));
+			csess_done(s, CTL_HOP_TUNNEL, "interface %s went away (%s)",
+				   tun_name(s->tun), strerror((int)-n));
 			return;
 		}
 		if (n < 0 || !s->sr)
@@ -309,9 +315,15 @@ static void sr_up(void *arg, int transport)
 	struct csess *s = arg;
 	const struct sess_answer *a = s->ans;
 	struct clirole_ready r = {
-		.sid = s->sid, .device = s->device, .device_ip = s->dev_ip,
-		.client_ip = s->cli_ip, .user = a->user, .sshkey = a->sshkey,
-		.hostkeys = a->hostkeys, .ifname = tun_name(s->tun), .transport = transport,
+	    .sid = s->sid,
+	    .device = s->device,
+	    .device_ip = s->dev_ip,
+	    .client_ip = s->cli_ip,
+	    .user = a->user,
+	    .sshkey = a->sshkey,
+	    .hostkeys = a->hostkeys,
+	    .ifname = tun_name(s->tun),
+	    .transport = transport,
 	};
 
 	s->transport = transport;
@@ -519,7 +531,8 @@ static void request_failed(struct csess *s, int err, const char *what, const cha
 {
 	if (err == CP_E_UNKNOWN_IDENTITY || err == CP_E_REVOKED || err == CP_E_KEY_CHANGED ||
 	    err == CP_E_BAD_KEYS)
-		csess_done(s, CTL_HOP_DIRECTORY, "%s", msg ? msg : cp_strerror(err)); /* names who */
+		csess_done(s, CTL_HOP_DIRECTORY, "%s",
+			   msg ? msg : cp_strerror(err)); /* names who */
 	else
 		csess_done(s, CTL_HOP_HOME, "%s not delivered: %s", what,
 			   msg ? msg : cp_strerror(err));
@@ -546,7 +559,8 @@ static void request_done(void *arg, int err, const char *msg)
 	if (msg == cp_msg_offline && s->state == CS_ANSWER) {
 		/* queued for it: wait a little in case it is just reconnecting */
 		s->dev_offline = true;
-		progress(s, CTL_HOP_DEVICE_OFFLINE, "the device is not connected to its home; waiting");
+		progress(s, CTL_HOP_DEVICE_OFFLINE,
+			 "the device is not connected to its home; waiting");
 		step(s, CS_ANSWER, CLI_OFFLINE_GRACE);
 	}
 }

@@ -32,7 +32,7 @@ struct clirole_ready {
 	const char *sshkey;   /**< OpenSSH private key text (secret) */
 	const char *hostkeys; /**< "type base64\n" lines of the device's sshd */
 	const char *ifname;
-	int transport;        /**< SR_TR_UDP / SR_TR_TCP */
+	int transport; /**< SR_TR_UDP / SR_TR_TCP */
 };
 
 struct clirole_cbs {

@@ -18,14 +18,16 @@
 _Static_assert(CTL_FRAME_MAX - 2 <= UINT16_MAX, "frame length is a u16");
 _Static_assert(CTL_TEXT_BUF - 1 <= 255 && CTL_PATH_BUF - 1 <= UINT16_MAX, "field sizes");
 _Static_assert(CTL_HDR + CTL_SID_LEN + 2 * HANDLE_BUF + 2 * CTL_IP_BUF + CTL_USER_BUF +
-			       2 * (2 + CTL_PATH_BUF) <= CTL_FRAME_MAX,
+		       2 * (2 + CTL_PATH_BUF) <=
+		   CTL_FRAME_MAX,
 	       "the largest READY fits a frame");
 _Static_assert(CTL_HDR + CTL_SID_LEN + 3 + HANDLE_BUF + CTL_USER_BUF + 2 * CTL_IP_BUF + 20 <=
-		       CTL_FRAME_MAX,
+		   CTL_FRAME_MAX,
 	       "the largest STATUS_ROW fits a frame");
 
-static const char *const HOPS[] = {"none", "local daemon", "home", "directory", "device offline",
-				   "device answer", "socket rendezvous", "tunnel"};
+static const char *const HOPS[] = {
+    "none",          "local daemon",      "home",  "directory", "device offline",
+    "device answer", "socket rendezvous", "tunnel"};
 _Static_assert(sizeof(HOPS) / sizeof(HOPS[0]) == CTL_HOP_MAX + 1, "one name per hop");
 
 const char *ctl_hop_name(unsigned hop)
@@ -60,16 +62,17 @@ static bool target_valid(const char *t)
 {
 	size_t n = strlen(t);
 
-	return handle_valid(t) ||
-	       (n == 2 * CTL_SID_LEN && strspn(t, "0123456789abcdef") == n);
+	return handle_valid(t) || (n == 2 * CTL_SID_LEN && strspn(t, "0123456789abcdef") == n);
 }
 
 static bool user_valid(const char *u)
 {
 	size_t n = strlen(u);
 
-	return n < CTL_USER_BUF && (n == 0 || (u[0] != '-' && strspn(u, "abcdefghijklmnopqrstuvwxyz"
-					      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n));
+	return n < CTL_USER_BUF &&
+	       (n == 0 ||
+		(u[0] != '-' && strspn(u, "abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n));
 }
 
 static void put_ready(struct wr *w, const struct ctl_ready *m)
@@ -104,7 +107,8 @@ static bool msg_valid(const struct ctl_msg *m)
 {
 	switch (m->type) {
 	case CTL_UP:
-		return strnlen(m->up.device, HANDLE_BUF) < HANDLE_BUF && handle_valid(m->up.device) &&
+		return strnlen(m->up.device, HANDLE_BUF) < HANDLE_BUF &&
+		       handle_valid(m->up.device) &&
 		       strnlen(m->up.user, CTL_USER_BUF) < CTL_USER_BUF && user_valid(m->up.user);
 	case CTL_DOWN:
 		return strnlen(m->down.target, CTL_TARGET_BUF) < CTL_TARGET_BUF &&
@@ -113,7 +117,8 @@ static bool msg_valid(const struct ctl_msg *m)
 	case CTL_ERROR:
 		return m->progress.hop <= CTL_HOP_MAX;
 	case CTL_READY:
-		return strnlen(m->ready.device, HANDLE_BUF) < HANDLE_BUF && handle_valid(m->ready.device);
+		return strnlen(m->ready.device, HANDLE_BUF) < HANDLE_BUF &&
+		       handle_valid(m->ready.device);
 	case CTL_ENDED:
 		return m->ended.hop <= CTL_HOP_MAX;
 	case CTL_STATUS_ROW:
@@ -368,7 +373,7 @@ static int peer_on_data(struct conn *c)
 	if (!p->closing)
 		ctl_peer_close(p); /* a bad frame: on_close, then freed here (depth 0) */
 	else
-		peer_destroy(p);   /* closed by the owner inside on_request: deferred free */
+		peer_destroy(p); /* closed by the owner inside on_request: deferred free */
 	return -1;
 }
 
@@ -382,8 +387,8 @@ static void peer_on_close(struct conn *c, int err)
 }
 
 static const struct conn_ops PEER_OPS = {
-	.on_data = peer_on_data,
-	.on_close = peer_on_close,
+    .on_data = peer_on_data,
+    .on_close = peer_on_close,
 };
 
 int ctl_server_adopt(struct ctl_server *s, int fd, struct ctl_peer **out)
@@ -475,7 +480,8 @@ int ctl_server_open(struct ctl_server *s, struct ev_loop *loop, const char *path
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
-	if (strlen(path) >= sizeof(s->path) || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (strlen(path) >= sizeof(s->path) ||
+	    strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
 	r = clear_stale(path);
 	if (r < 0)
@@ -541,7 +547,8 @@ static bool component_ok(const char *name)
 	if (n == 0 || n > 200 || !strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (name[i] == '/' || (unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+		if (name[i] == '/' || (unsigned char)name[i] < 0x21 ||
+		    (unsigned char)name[i] > 0x7e)
 			return false;
 	return true;
 }

@@ -48,15 +48,15 @@
 
 enum {
 	CTL_VERSION = 1,
-	CTL_FRAME_MAX = 2048,        /**< whole frame, length field included */
-	CTL_HDR = 4,                 /**< u16 len, u8 version, u8 type */
+	CTL_FRAME_MAX = 2048, /**< whole frame, length field included */
+	CTL_HDR = 4,          /**< u16 len, u8 version, u8 type */
 	CTL_SID_LEN = 16,
-	CTL_USER_BUF = 33,           /**< user name, with NUL */
+	CTL_USER_BUF = 33, /**< user name, with NUL */
 	CTL_IP_BUF = INET6_ADDRSTRLEN,
 	CTL_PATH_BUF = 256,
 	CTL_TEXT_BUF = 256,
-	CTL_TARGET_BUF = 65,         /**< a handle or 32 hex digits, with NUL */
-	CTL_OUT_MAX = 256 * 1024,    /**< server output queue cap per peer */
+	CTL_TARGET_BUF = 65,      /**< a handle or 32 hex digits, with NUL */
+	CTL_OUT_MAX = 256 * 1024, /**< server output queue cap per peer */
 };
 
 /** Message types. */
@@ -88,7 +88,8 @@ enum ctl_hop {
 
 /** UP flags. */
 enum ctl_up_flags {
-	CTL_UP_DETACH = 1u << 0, /**< keep the session after the connection closes (portless up -d) */
+	CTL_UP_DETACH =
+	    1u << 0, /**< keep the session after the connection closes (portless up -d) */
 	/**
 	 * End the session when the requesting process exits (pidfd on its
 	 * SO_PEERCRED pid). `portless ssh` sets it with DETACH: ssh closes every
@@ -109,8 +110,8 @@ struct ctl_up {
 struct ctl_down {
 	char target[CTL_TARGET_BUF];
 };
-struct ctl_text {              /**< PROGRESS and ERROR */
-	uint8_t hop;           /**< enum ctl_hop */
+struct ctl_text {    /**< PROGRESS and ERROR */
+	uint8_t hop; /**< enum ctl_hop */
 	char text[CTL_TEXT_BUF];
 };
 struct ctl_ready {
@@ -161,7 +162,8 @@ const char *ctl_hop_name(unsigned hop);
  * when a field is invalid (unknown type or hop, bad handle, NUL-less or
  * over-long string), -ENOSPC when @p cap is too small.
  */
-int ctl_encode(const struct ctl_msg *m, uint8_t *buf, size_t cap) __attribute__((warn_unused_result));
+int ctl_encode(const struct ctl_msg *m, uint8_t *buf, size_t cap)
+    __attribute__((warn_unused_result));
 
 /**
  * Decode the first frame of @p buf. Returns 1 with *@p used set when a whole
@@ -170,7 +172,7 @@ int ctl_encode(const struct ctl_msg *m, uint8_t *buf, size_t cap) __attribute__(
  * frame (unknown type, short or trailing bytes, invalid field).
  */
 int ctl_decode(const uint8_t *buf, size_t len, struct ctl_msg *m, size_t *used)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* ---- daemon side ---- */
 
@@ -195,7 +197,7 @@ struct ctl_server {
 	int fd;
 	ev_io accept_w;
 	const struct ctl_server_ops *ops;
-	void *ctx;                    /**< the owner's */
+	void *ctx; /**< the owner's */
 	struct ctl_peer *peers;
 	char path[108];
 };
@@ -208,8 +210,8 @@ struct ctl_peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	void *user;                   /**< the owner's (e.g. the session this peer holds) */
-	int depth;                    /**< > 0 while inside on_request */
+	void *user; /**< the owner's (e.g. the session this peer holds) */
+	int depth;  /**< > 0 while inside on_request */
 	bool closing;
 };
 
@@ -219,11 +221,12 @@ struct ctl_peer {
  * not (gid_t)-1. The parent directory must exist.
  */
 int ctl_server_open(struct ctl_server *s, struct ev_loop *loop, const char *path, gid_t gid,
-		    const struct ctl_server_ops *ops, void *ctx) __attribute__((warn_unused_result));
+		    const struct ctl_server_ops *ops, void *ctx)
+    __attribute__((warn_unused_result));
 
 /** Take an already connected socket (tests, socket activation) as a peer. */
 int ctl_server_adopt(struct ctl_server *s, int fd, struct ctl_peer **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Close every peer (their on_close runs), stop listening, unlink the socket. */
 void ctl_server_close(struct ctl_server *s);
@@ -261,14 +264,15 @@ int ctl_client_open(struct ctl_client *c, const char *path) __attribute__((warn_
 /** Use an already connected socket. */
 void ctl_client_init_fd(struct ctl_client *c, int fd);
 
-int ctl_client_send(struct ctl_client *c, const struct ctl_msg *m) __attribute__((warn_unused_result));
+int ctl_client_send(struct ctl_client *c, const struct ctl_msg *m)
+    __attribute__((warn_unused_result));
 
 /**
  * Wait up to @p timeout_ms (-1: forever) for the next message. 0, or
  * -ETIMEDOUT, -ECONNRESET (daemon closed), -EBADMSG/-EPROTO/-EMSGSIZE.
  */
 int ctl_client_recv(struct ctl_client *c, struct ctl_msg *m, int timeout_ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 void ctl_client_close(struct ctl_client *c);
 

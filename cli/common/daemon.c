@@ -49,7 +49,7 @@ struct creq {
 struct daemon {
 	struct ev_loop *loop;
 	const struct pdconf *conf;
-	bool oneshot;       /* exit when the first session is over */
+	bool oneshot; /* exit when the first session is over */
 	bool had_session;
 	struct ep ep;
 	struct ctl_server ctl;
@@ -130,8 +130,7 @@ static int write_user_files(struct creq *q, const struct clirole_ready *r, struc
 		q->key_name[0] = '\0';
 		return rc;
 	}
-	snprintf(q->kh_name, sizeof(q->kh_name), "%s-%.16s.known_hosts", r->device + 1,
-		 q->sidhex);
+	snprintf(q->kh_name, sizeof(q->kh_name), "%s-%.16s.known_hosts", r->device + 1, q->sidhex);
 	rc = knownhosts_write_user(q->uid, q->gid, q->dm->rundir, q->kh_name, r->device, keys, n,
 				   m->known_hosts_path, sizeof(m->known_hosts_path));
 	if (rc < 0)
@@ -178,11 +177,13 @@ static void q_ready(void *arg, const struct clirole_ready *r)
 	snprintf(m.ready.host_alias, sizeof(m.ready.host_alias), "%s", r->device);
 	rc = write_user_files(q, r, &m.ready);
 	if (rc < 0) {
-		send_text(q->peer, CTL_ERROR, CTL_HOP_DAEMON, "cannot write the session's key files");
+		send_text(q->peer, CTL_ERROR, CTL_HOP_DAEMON,
+			  "cannot write the session's key files");
 		goto fail;
 	}
 	if ((q->flags & CTL_UP_FOLLOW_PID) && follow_pid(q, q->peer->pid) < 0) {
-		send_text(q->peer, CTL_ERROR, CTL_HOP_DAEMON, "cannot follow the requesting process");
+		send_text(q->peer, CTL_ERROR, CTL_HOP_DAEMON,
+			  "cannot follow the requesting process");
 		goto fail;
 	}
 	if (ctl_peer_send(q->peer, &m) < 0)
@@ -446,16 +447,14 @@ int daemon_run_conf(const struct pdconf *conf, bool oneshot)
 		log_msg(PL_LOG_ERR, "device role: %s", err);
 		goto out_ep;
 	}
-	if (dm.conf->client_enabled &&
-	    (clirole_new(&dm.ep, &dm.ep.cli) < 0 || open_ctl(&dm) < 0))
+	if (dm.conf->client_enabled && (clirole_new(&dm.ep, &dm.ep.cli) < 0 || open_ctl(&dm) < 0))
 		goto out_ep;
 	ev_signal_init(&dm.sigterm_w, stop_cb, SIGTERM);
 	ev_signal_init(&dm.sigint_w, stop_cb, SIGINT);
 	ev_signal_start(dm.loop, &dm.sigterm_w);
 	ev_signal_start(dm.loop, &dm.sigint_w);
-	log_msg(PL_LOG_INFO, "portlessd %s as %s: device role %s, client role %s",
-		PORTLESS_VERSION, ep_handle(&dm.ep), dm.ep.dev ? "on" : "off",
-		dm.ep.cli ? "on" : "off");
+	log_msg(PL_LOG_INFO, "portlessd %s as %s: device role %s, client role %s", PORTLESS_VERSION,
+		ep_handle(&dm.ep), dm.ep.dev ? "on" : "off", dm.ep.cli ? "on" : "off");
 	privdrop_keep_caps();
 	ev_run(dm.loop, 0);
 	rc = 0;

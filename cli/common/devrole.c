@@ -23,9 +23,9 @@
 
 enum {
 	DEV_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
-	DEV_ANSWER_TTL = 60,  /**< s an answer may wait in the client's queue */
+	DEV_ANSWER_TTL = 60, /**< s an answer may wait in the client's queue */
 	DEV_READS_PER_WAKEUP = 64,
-	DEV_REMAKE_RETRY = 2, /* s between attempts to make a vanished TUN again */
+	DEV_REMAKE_RETRY = 2,  /* s between attempts to make a vanished TUN again */
 	DEV_RESUME_GRACE = 60, /**< s a session whose relay path was lost waits for the client */
 };
 
@@ -125,8 +125,7 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	struct ev_loop *loop = d->ep->loop;
 	unsigned removed = 0;
 
-	log_msg(PL_LOG_INFO,
-		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s",
+	log_msg(PL_LOG_INFO, "session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s",
 		s->hex, s->peer, s->user, end_reason_str(reason), (unsigned long long)s->bytes_in,
 		(unsigned long long)s->bytes_out, ev_now(loop) - s->start);
 	if (tell_peer)
@@ -187,7 +186,8 @@ static void sr_up(void *arg, int transport)
 		transport == SR_TR_UDP ? "UDP" : "TCP");
 	/* TCP super-packets from now on (tun_cb cuts them for UDP sessions). */
 	if (s->d->tun && !tun_offloading(s->d->tun) && tun_set_offload(s->d->tun) < 0)
-		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read", tun_name(s->d->tun));
+		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read",
+			tun_name(s->d->tun));
 }
 
 /* A packet from the client: admit it only if the filter says so. */
@@ -233,7 +233,6 @@ static void sr_down(void *arg, int reason, const char *msg)
 	ev_timer_start(s->d->ep->loop, &s->grace_w);
 }
 
-
 /*
  * Hand one packet read from the TUN to the relay path. A TCP super-packet
  * (TUN offload) goes whole when the transport carries it (TCP: one seal,
@@ -270,7 +269,8 @@ static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gs
 		ssize_t l = 0;
 
 		for (int j = 0; j < k; j++) {
-			l = gso_segment(d, p->len, g, i + j, dev_train + (size_t)j * stride + SR_DP_HDR, seg);
+			l = gso_segment(d, p->len, g, i + j,
+					dev_train + (size_t)j * stride + SR_DP_HDR, seg);
 			if (l < 0)
 				return (int)l;
 		}
@@ -360,11 +360,11 @@ static int install_key(struct dsess *s, struct sess_answer *a, uint64_t expiry)
 	if (r < 0)
 		goto out;
 	struct authkeys_entry e = {
-		.from = ipaddr_str(&s->c4, false, from, sizeof(from)),
-		.expiry = expiry,
-		.key = pub,
-		.sid = s->sid,
-		.sid_len = SR_SID_LEN,
+	    .from = ipaddr_str(&s->c4, false, from, sizeof(from)),
+	    .expiry = expiry,
+	    .key = pub,
+	    .sid = s->sid,
+	    .sid_len = SR_SID_LEN,
 	};
 	r = authkeys_format_line(&e, line, sizeof(line));
 	if (r < 0)
@@ -397,8 +397,12 @@ static int open_path(struct dsess *s, const struct sess_request *rq, struct dp_k
 	struct devrole *d = s->d;
 	const struct pdconf *conf = d->ep->conf;
 	struct filter_session_cfg fc = {
-		.id = s->fid, .client4 = s->c4, .client6 = s->c6,
-		.ports = conf->ports, .nports = conf->n_ports, .ctx = s,
+	    .id = s->fid,
+	    .client4 = s->c4,
+	    .client6 = s->c6,
+	    .ports = conf->ports,
+	    .nports = conf->n_ports,
+	    .ctx = s,
 	};
 	int r;
 
@@ -546,7 +550,8 @@ void devrole_on_request(struct devrole *d, const struct envelope *env)
 	if (!getpwnam(rq.user)) {
 		log_msg(PL_LOG_WARN, "session %.8s from %s: no local user '%s'", hex, env->from,
 			rq.user);
-		answer_error(d, env->from, rq.session_id, SESS_FAILED, "no such user on the device");
+		answer_error(d, env->from, rq.session_id, SESS_FAILED,
+			     "no such user on the device");
 		goto out;
 	}
 	a = sodium_malloc(sizeof(*a));
@@ -720,7 +725,8 @@ static int plan_addresses(struct devrole *d, char *err, size_t errlen)
 	}
 	ipaddr_str(&d->dev4, false, d->addr4, sizeof(d->addr4));
 	r = netcfg_host_snapshot(d->ep->nc, &host);
-	if (r == 0 && addrplan_check(&host, &d->dev4, 0, why, sizeof(why)) >= ADDRPLAN_ROUTE_EXACT) {
+	if (r == 0 &&
+	    addrplan_check(&host, &d->dev4, 0, why, sizeof(why)) >= ADDRPLAN_ROUTE_EXACT) {
 		snprintf(err, errlen, "virtual address conflict: %s", why);
 		r = -EADDRINUSE;
 	}
@@ -771,10 +777,13 @@ static void run_ifscript(struct devrole *d, const char *phase)
 {
 	char a4[IPADDR_STRLEN], a6[IPADDR_STRLEN];
 	struct ifscript_env e = {
-		.ifname = tun_name(d->tun), .role = "device", .session = "",
-		.addr4 = ipaddr_str(&d->dev4, true, a4, sizeof(a4)),
-		.addr6 = ipaddr_str(&d->dev6, true, a6, sizeof(a6)),
-		.mtu = TUN_DEFAULT_MTU, .phase = phase,
+	    .ifname = tun_name(d->tun),
+	    .role = "device",
+	    .session = "",
+	    .addr4 = ipaddr_str(&d->dev4, true, a4, sizeof(a4)),
+	    .addr6 = ipaddr_str(&d->dev6, true, a6, sizeof(a6)),
+	    .mtu = TUN_DEFAULT_MTU,
+	    .phase = phase,
 	};
 
 	ep_ifscript(d->ep, &e);
@@ -854,7 +863,8 @@ static void cleanup_stale_keys(struct devrole *d)
 	if (authkeys_remove_all(users, &removed) < 0)
 		log_msg(PL_LOG_WARN, "start-up clean-up of authorized_keys was incomplete");
 	if (removed)
-		log_msg(PL_LOG_INFO, "removed %u stale portless key line(s) left by a crash", removed);
+		log_msg(PL_LOG_INFO, "removed %u stale portless key line(s) left by a crash",
+			removed);
 }
 
 static void record_done(void *arg, int err, const char *msg)

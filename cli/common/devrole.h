@@ -27,7 +27,7 @@ struct devrole;
  * Returns 0 or -errno with a reason in @p err.
  */
 int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** End every session (key lines removed, routes gone), close the TUN, free. NULL: no-op. */
 void devrole_free(struct devrole *d);

@@ -27,8 +27,8 @@ static void on_state(void *arg, bool up, int err, const char *msg)
 
 	if (up != ep->cp_up) {
 		if (up)
-			log_msg(PL_LOG_INFO, "control plane: connected to %s as %s", ep->cpcfg.server,
-				ep_handle(ep));
+			log_msg(PL_LOG_INFO, "control plane: connected to %s as %s",
+				ep->cpcfg.server, ep_handle(ep));
 		else
 			log_msg(PL_LOG_WARN, "control plane: disconnected (%s); reconnecting",
 				msg ? msg : "?");
@@ -87,7 +87,8 @@ static void on_netlink(struct nlmon *m, const struct nlmon_event *ev, void *arg)
 		return;
 	}
 	log_msg(PL_LOG_DEBUG, "underlay changed (%s%s%s): re-checking relay paths",
-		ev->what & NLMON_WHAT_ADDR ? "address " : "", ev->what & NLMON_WHAT_ROUTE ? "route " : "",
+		ev->what & NLMON_WHAT_ADDR ? "address " : "",
+		ev->what & NLMON_WHAT_ROUTE ? "route " : "",
 		ev->what & NLMON_WHAT_RESYNC ? "resync" : "");
 	if (ep->dev)
 		devrole_on_underlay(ep->dev);
@@ -156,8 +157,9 @@ int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char
 	}
 	r = nlmon_new(loop, NULL, on_netlink, ep, &ep->mon);
 	if (r < 0) {
-		log_msg_errno(PL_LOG_WARN, -r, "netlink monitor unavailable; interface loss is "
-						"noticed on TUN read errors only");
+		log_msg_errno(PL_LOG_WARN, -r,
+			      "netlink monitor unavailable; interface loss is "
+			      "noticed on TUN read errors only");
 		ep->mon = NULL;
 	}
 	ep->cp = cp_client_new(loop, &ep->cpcfg);

@@ -37,7 +37,8 @@ enum {
  * The host field for @p alias ("[@dev]:0,@dev" or "host.example").
  * @p alias: a handle, or 1..63 of [a-z0-9.-]. -EINVAL otherwise, -ENOSPC.
  */
-int knownhosts_host_field(const char *alias, char *out, size_t cap) __attribute__((warn_unused_result));
+int knownhosts_host_field(const char *alias, char *out, size_t cap)
+    __attribute__((warn_unused_result));
 
 /**
  * The whole file for @p alias with @p n (1..KNOWNHOSTS_MAX_KEYS) keys: one

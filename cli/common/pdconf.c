@@ -21,10 +21,10 @@ struct ctx {
 	const char *text;
 	size_t len, off;
 	unsigned lineno;
-	const char *line;      /* current line, as read */
+	const char *line; /* current line, as read */
 	size_t line_len;
 	char raw_section[PDCONF_LINE_MAX + 1]; /* the last [section] exactly as written */
-	uint32_t seen;         /* fixed-section keys already set (bit per table row) */
+	uint32_t seen; /* fixed-section keys already set (bit per table row) */
 	bool allow_seen[PDCONF_MAX_ALLOW];
 	unsigned err_line;
 	char msg[PDCONF_ERR_BUF];
@@ -81,7 +81,8 @@ static char *reader(char *str, int num, void *stream)
 
 static bool parse_bool(const char *v, bool *out)
 {
-	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
+										    "off", "0"};
 
 	for (size_t i = 0; i < 4; i++) {
 		if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
@@ -113,11 +114,21 @@ bool pdconf_parse_duration(const char *s, unsigned *out)
 		return false;
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case 'd': mul = 86400; break;
-	default: mul = 0; break;
+	case 's':
+		mul = 1;
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	default:
+		mul = 0;
+		break;
 	}
 	if (mul)
 		num[n - 1] = '\0';
@@ -279,8 +290,9 @@ static bool set_bool(struct ctx *x, const char *key, const char *v, bool *out)
 static bool set_duration(struct ctx *x, const char *key, const char *v, unsigned *out)
 {
 	if (!pdconf_parse_duration(v, out))
-		return fail(x, "invalid duration '%s' for '%s' (e.g. 30s, 5m, 12h, 1d; at most 30d)", v,
-			    key);
+		return fail(x,
+			    "invalid duration '%s' for '%s' (e.g. 30s, 5m, 12h, 1d; at most 30d)",
+			    v, key);
 	return true;
 }
 
@@ -407,24 +419,24 @@ static const struct key {
 	const char *section, *name;
 	bool (*set)(struct ctx *x, const char *v);
 } KEYS[] = {
-	{"identity", "keys", k_keys},
-	{"controlplane", "address", k_address},
-	{"controlplane", "server-key", k_server_key},
-	{"device", "enabled", k_dev_enabled},
-	{"device", "virtual-prefix", k_prefix},
-	{"device", "allowed-ports", k_ports},
-	{"device", "max-sessions", k_max_sessions},
-	{"device", "idle-timeout", k_idle},
-	{"device", "max-duration", k_maxdur},
-	{"device", "sshd-host-keys", k_hostkeys},
-	{"device", "authorized-keys-users", k_ak_users},
-	{"client", "enabled", k_cl_enabled},
-	{"client", "socket", k_socket},
-	{"client", "group", k_group},
-	{"client", "sr", k_sr},
-	{"interface", "ifup", k_ifup},
-	{"interface", "ifdown", k_ifdown},
-	{"interface", "script-timeout", k_script_timeout},
+    {"identity", "keys", k_keys},
+    {"controlplane", "address", k_address},
+    {"controlplane", "server-key", k_server_key},
+    {"device", "enabled", k_dev_enabled},
+    {"device", "virtual-prefix", k_prefix},
+    {"device", "allowed-ports", k_ports},
+    {"device", "max-sessions", k_max_sessions},
+    {"device", "idle-timeout", k_idle},
+    {"device", "max-duration", k_maxdur},
+    {"device", "sshd-host-keys", k_hostkeys},
+    {"device", "authorized-keys-users", k_ak_users},
+    {"client", "enabled", k_cl_enabled},
+    {"client", "socket", k_socket},
+    {"client", "group", k_group},
+    {"client", "sr", k_sr},
+    {"interface", "ifup", k_ifup},
+    {"interface", "ifdown", k_ifdown},
+    {"interface", "script-timeout", k_script_timeout},
 };
 _Static_assert(sizeof(KEYS) / sizeof(KEYS[0]) <= 32, "seen is a 32-bit mask");
 
@@ -545,12 +557,15 @@ static int finish_ak_users(struct pdconf *c, const char *name, char *err, size_t
 			if (listed(c->ak_users, c->n_ak_users, u))
 				continue;
 			if (c->ak_users_given) {
-				snprintf(err, cap, "%s: user '%s' of [allow %s] is missing from "
-					 "authorized-keys-users in [device]", name, u, c->allow[i].handle);
+				snprintf(err, cap,
+					 "%s: user '%s' of [allow %s] is missing from "
+					 "authorized-keys-users in [device]",
+					 name, u, c->allow[i].handle);
 				return -EINVAL;
 			}
 			if (c->n_ak_users == PDCONF_MAX_USERS) {
-				snprintf(err, cap, "%s: more than %d distinct users in the [allow] sections",
+				snprintf(err, cap,
+					 "%s: more than %d distinct users in the [allow] sections",
 					 name, PDCONF_MAX_USERS);
 				return -EINVAL;
 			}

@@ -49,15 +49,15 @@
 #include "handle.h"
 
 enum {
-	PDCONF_PATH_MAX = 256,   /**< with NUL */
-	PDCONF_USER_BUF = 33,    /**< 32 characters + NUL */
-	PDCONF_MAX_USERS = 32,   /**< per [allow] and in authorized-keys-users */
-	PDCONF_MAX_ALLOW = 64,   /**< [allow @x] sections */
+	PDCONF_PATH_MAX = 256, /**< with NUL */
+	PDCONF_USER_BUF = 33,  /**< 32 characters + NUL */
+	PDCONF_MAX_USERS = 32, /**< per [allow] and in authorized-keys-users */
+	PDCONF_MAX_ALLOW = 64, /**< [allow @x] sections */
 	PDCONF_MAX_PORTS = 16,
 	PDCONF_MAX_HOSTKEYS = 8,
 	PDCONF_MAX_SR = 8,
 	PDCONF_ADDR_BUF = 128,
-	PDCONF_LINE_MAX = 190,   /**< longer lines are rejected (libinih's buffer is 200) */
+	PDCONF_LINE_MAX = 190, /**< longer lines are rejected (libinih's buffer is 200) */
 	PDCONF_FILE_MAX = 1 << 16,
 	PDCONF_ERR_BUF = 512,
 	PDCONF_MAX_SESSIONS = 1024,
@@ -73,19 +73,19 @@ struct pdconf_allow {
 
 /** The whole configuration, defaults filled in. */
 struct pdconf {
-	char keys_dir[PDCONF_PATH_MAX];         /**< [identity] keys */
-	char cp_address[PDCONF_ADDR_BUF];       /**< [controlplane] address (validated host:port) */
-	uint8_t cp_server_key[32];              /**< [controlplane] server-key */
+	char keys_dir[PDCONF_PATH_MAX];   /**< [identity] keys */
+	char cp_address[PDCONF_ADDR_BUF]; /**< [controlplane] address (validated host:port) */
+	uint8_t cp_server_key[32];        /**< [controlplane] server-key */
 	bool have_cp_address, have_cp_key;
 
 	bool device_enabled;
-	uint32_t prefix_addr;                   /**< virtual-prefix network, host byte order */
+	uint32_t prefix_addr; /**< virtual-prefix network, host byte order */
 	uint8_t prefix_len;
 	uint16_t ports[PDCONF_MAX_PORTS];
 	size_t n_ports;
 	unsigned max_sessions;
-	unsigned idle_timeout;                  /**< seconds */
-	unsigned max_duration;                  /**< seconds */
+	unsigned idle_timeout; /**< seconds */
+	unsigned max_duration; /**< seconds */
 	char host_keys[PDCONF_MAX_HOSTKEYS][PDCONF_PATH_MAX];
 	size_t n_host_keys;
 	char ak_users[PDCONF_MAX_USERS][PDCONF_USER_BUF]; /**< authorized-keys-users (filled
@@ -97,14 +97,14 @@ struct pdconf {
 	size_t n_allow;
 
 	bool client_enabled;
-	char socket_path[PDCONF_PATH_MAX];      /**< [client] socket */
-	char socket_group[PDCONF_USER_BUF];     /**< [client] group ("" = socket 0666) */
+	char socket_path[PDCONF_PATH_MAX];  /**< [client] socket */
+	char socket_group[PDCONF_USER_BUF]; /**< [client] group ("" = socket 0666) */
 	char sr[PDCONF_MAX_SR][HANDLE_BUF];
 	size_t n_sr;
 
-	char ifup[PDCONF_PATH_MAX];             /**< [interface] ifup ("" = none) */
-	char ifdown[PDCONF_PATH_MAX];           /**< [interface] ifdown ("" = none) */
-	unsigned script_timeout;                /**< seconds (default 5) */
+	char ifup[PDCONF_PATH_MAX];   /**< [interface] ifup ("" = none) */
+	char ifdown[PDCONF_PATH_MAX]; /**< [interface] ifdown ("" = none) */
+	unsigned script_timeout;      /**< seconds (default 5) */
 };
 
 /** Default path of the configuration file. */
@@ -126,7 +126,7 @@ int pdconf_parse(struct pdconf *c, const char *name, const char *text, size_t le
  * when it cannot be read (message in @p err), -EINVAL when it is invalid.
  */
 int pdconf_load(struct pdconf *c, const char *path, char *err, size_t errcap)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** The [allow] entry for client identity @p handle, or NULL (not authorised). */
 const struct pdconf_allow *pdconf_find_allow(const struct pdconf *c, const char *handle);

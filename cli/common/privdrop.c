@@ -30,7 +30,8 @@ static bool is_key_file(const char *name)
 {
 	size_t n = strlen(name);
 
-	return (n > 4 && !strcmp(name + n - 4, ".key")) || (n > 8 && !strcmp(name + n - 8, ".key.new"));
+	return (n > 4 && !strcmp(name + n - 4, ".key")) ||
+	       (n > 8 && !strcmp(name + n - 8, ".key.new"));
 }
 
 /*
@@ -118,10 +119,11 @@ int privdrop_user(const char *user, const char *const *dirs)
 		if (reachable(dirs[i], uid, gid))
 			continue;
 		if (user) {
-			log_msg(PL_LOG_ERR,
-				"privdrop: %s is not reachable by user %s (a parent directory lacks "
-				"search permission)",
-				dirs[i], name);
+			log_msg(
+			    PL_LOG_ERR,
+			    "privdrop: %s is not reachable by user %s (a parent directory lacks "
+			    "search permission)",
+			    dirs[i], name);
 			return -EACCES;
 		}
 		log_msg(PL_LOG_WARN,
@@ -138,7 +140,8 @@ int privdrop_user(const char *user, const char *const *dirs)
 			return e;
 		}
 	}
-	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
 		int e = errno;
 
 		log_msg_errno(PL_LOG_ERR, e, "privdrop: switching to user %s", name);
@@ -164,23 +167,110 @@ int privdrop_user(const char *user, const char *const *dirs)
  * time, signals.
  */
 static const char *const common_calls[] = {
-	"read", "readv", "write", "writev", "close", "lseek", "fcntl",
-	"ioctl", "dup", "dup2", "dup3", "pipe2", "openat", "open", "newfstatat", "fstat", "stat",
-	"lstat", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
-	"getdents64", "fsync", "unlink", "unlinkat", "rename", "renameat", "renameat2", "fchmod",
-	"umask", "getcwd",
-	"socket", "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname",
-	"getpeername", "getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg",
-	"sendmmsg", "recvmmsg", "splice",
-	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
-	"select", "pselect6", "eventfd2", "signalfd4", "timerfd_create", "timerfd_settime",
-	"mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "mlock", "munlock", "mlock2",
-	"getrandom", "clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep",
-	"clock_nanosleep",
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
-	"futex", "sched_yield", "getpid", "gettid", "getuid", "geteuid", "getgid", "getegid",
-	"getppid", "uname", "prlimit64", "getrlimit", "tgkill", "exit", "exit_group", "rseq",
-	"set_robust_list", "sched_getaffinity",
+    "read",
+    "readv",
+    "write",
+    "writev",
+    "close",
+    "lseek",
+    "fcntl",
+    "ioctl",
+    "dup",
+    "dup2",
+    "dup3",
+    "pipe2",
+    "openat",
+    "open",
+    "newfstatat",
+    "fstat",
+    "stat",
+    "lstat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "readlink",
+    "readlinkat",
+    "getdents64",
+    "fsync",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "fchmod",
+    "umask",
+    "getcwd",
+    "socket",
+    "bind",
+    "listen",
+    "accept",
+    "accept4",
+    "connect",
+    "shutdown",
+    "getsockname",
+    "getpeername",
+    "getsockopt",
+    "setsockopt",
+    "sendto",
+    "recvfrom",
+    "sendmsg",
+    "recvmsg",
+    "sendmmsg",
+    "recvmmsg",
+    "splice",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect6",
+    "eventfd2",
+    "signalfd4",
+    "timerfd_create",
+    "timerfd_settime",
+    "mmap",
+    "munmap",
+    "mprotect",
+    "mremap",
+    "madvise",
+    "brk",
+    "mlock",
+    "munlock",
+    "mlock2",
+    "getrandom",
+    "clock_gettime",
+    "clock_getres",
+    "gettimeofday",
+    "time",
+    "nanosleep",
+    "clock_nanosleep",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sigaltstack",
+    "restart_syscall",
+    "futex",
+    "sched_yield",
+    "getpid",
+    "gettid",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getppid",
+    "uname",
+    "prlimit64",
+    "getrlimit",
+    "tgkill",
+    "exit",
+    "exit_group",
+    "rseq",
+    "set_robust_list",
+    "sched_getaffinity",
 };
 
 /*
@@ -196,8 +286,17 @@ static const char *const common_calls[] = {
 #endif
 #ifdef PRIVDROP_SANITIZER
 static const char *const sanitizer_calls[] = {
-	"clone", "clone3", "ptrace", "wait4", "waitid", "prctl", "kill", "rt_sigtimedwait", "getdents",
-	"process_vm_readv", "sched_setaffinity",
+    "clone",
+    "clone3",
+    "ptrace",
+    "wait4",
+    "waitid",
+    "prctl",
+    "kill",
+    "rt_sigtimedwait",
+    "getdents",
+    "process_vm_readv",
+    "sched_setaffinity",
 };
 #endif
 
@@ -252,9 +351,9 @@ int privdrop_seccomp(enum privdrop_profile profile)
 #ifdef HAVE_SECCOMP
 	/* portless-cp's sqlite store (WAL, page I/O, locks, journal files); the
 	 * relay, which keeps no database, is denied these */
-	static const char *const cp_calls[] = {"pread64",  "pwrite64", "ftruncate", "fallocate",
-					       "flock",    "fdatasync", "mkdir",    "mkdirat",
-					       "fchown",   "fchmodat",  "utimensat"};
+	static const char *const cp_calls[] = {"pread64", "pwrite64",  "ftruncate", "fallocate",
+					       "flock",   "fdatasync", "mkdir",     "mkdirat",
+					       "fchown",  "fchmodat",  "utimensat"};
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	scmp_filter_ctx ctx;
 	int e;
@@ -275,7 +374,8 @@ int privdrop_seccomp(enum privdrop_profile profile)
 		e = add_calls(ctx, cp_calls, sizeof(cp_calls) / sizeof(cp_calls[0]));
 #ifdef PRIVDROP_SANITIZER
 	if (!e)
-		e = add_calls(ctx, sanitizer_calls, sizeof(sanitizer_calls) / sizeof(sanitizer_calls[0]));
+		e = add_calls(ctx, sanitizer_calls,
+			      sizeof(sanitizer_calls) / sizeof(sanitizer_calls[0]));
 #endif
 	/* rt_sigaction may not take SIGSYS back from us */
 	if (!e)
@@ -310,8 +410,9 @@ int privdrop_keep_caps(void)
 	if (r == 0)
 		r = capng_apply(CAPNG_SELECT_BOTH);
 	if (r != 0) {
-		log_msg(PL_LOG_ERR, "capabilities: cannot drop to the needed set (capng %d); "
-				    "keeping what we have",
+		log_msg(PL_LOG_ERR,
+			"capabilities: cannot drop to the needed set (capng %d); "
+			"keeping what we have",
 			r);
 		return -EPERM;
 	}

@@ -23,11 +23,12 @@
 
 enum {
 	SESS_VERSION = 1,
-	SESS_USER_MAX = 32,        /**< local user names (POSIX portable: 32) */
-	SESS_SSHKEY_MAX = 1024,    /**< OpenSSH private key text for Ed25519 */
-	SESS_HOSTKEYS_MAX = 4096,  /**< known_hosts-style public key lines */
+	SESS_USER_MAX = 32,       /**< local user names (POSIX portable: 32) */
+	SESS_SSHKEY_MAX = 1024,   /**< OpenSSH private key text for Ed25519 */
+	SESS_HOSTKEYS_MAX = 4096, /**< known_hosts-style public key lines */
 	SESS_REASON_MAX = 128,
-	SESS_REQUEST_MAX = 1 + SR_SID_LEN + 2 + SR_SIDE_TICKET_MAX + DP_PK_LEN + 1 + 1 + SESS_USER_MAX,
+	SESS_REQUEST_MAX =
+	    1 + SR_SID_LEN + 2 + SR_SIDE_TICKET_MAX + DP_PK_LEN + 1 + 1 + SESS_USER_MAX,
 	SESS_ANSWER_MAX = 1 + SR_SID_LEN + 1 + DP_PK_LEN + 1 + 4 + 4 + 16 + 16 + 2 + 8 + 1 +
 			  SESS_USER_MAX + 2 + SESS_SSHKEY_MAX + 2 + SESS_HOSTKEYS_MAX,
 };
@@ -44,8 +45,8 @@ struct sess_request {
 /** Status of an answer. Unauthorised requests get no answer at all. */
 enum sess_status {
 	SESS_OK = 0,
-	SESS_BUSY = 1,     /**< session limit reached */
-	SESS_FAILED = 2,   /**< device-side failure (reason says which) */
+	SESS_BUSY = 1,   /**< session limit reached */
+	SESS_FAILED = 2, /**< device-side failure (reason says which) */
 };
 
 /** Session answer (device -> client, MSG_SESSION_ANSWER). */
@@ -73,7 +74,7 @@ struct sess_end {
 };
 
 enum sess_end_reason {
-	SESS_END_CLOSED = 1,  /**< the user ended it */
+	SESS_END_CLOSED = 1, /**< the user ended it */
 	SESS_END_IDLE = 2,
 	SESS_END_EXPIRED = 3, /**< maximum duration */
 	SESS_END_SR_LOST = 4,
@@ -106,29 +107,29 @@ enum {
 };
 
 int sess_resume_encode(const struct sess_resume *r, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 bool sess_resume_decode(const uint8_t *in, size_t len, struct sess_resume *r)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int sess_resumed_encode(const struct sess_resumed *r, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 bool sess_resumed_decode(const uint8_t *in, size_t len, struct sess_resumed *r)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 int sess_request_encode(const struct sess_request *r, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /** Decode; false on any malformation (bad lengths, trailing bytes, bad user name). */
 bool sess_request_decode(const uint8_t *in, size_t len, struct sess_request *r)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 int sess_answer_encode(const struct sess_answer *a, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 bool sess_answer_decode(const uint8_t *in, size_t len, struct sess_answer *a)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 int sess_end_encode(const struct sess_end *e, uint8_t *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 bool sess_end_decode(const uint8_t *in, size_t len, struct sess_end *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Wipe secrets (ticket secret, SSH private key) from a request/answer. */
 void sess_request_wipe(struct sess_request *r);

@@ -24,7 +24,7 @@ enum {
 	PRIV_B64_MAX = 4 * ((PRIV_BIN_MAX + 2) / 3),
 };
 _Static_assert(sizeof(BEGIN) - 1 + PRIV_B64_MAX + PRIV_B64_MAX / WRAP + 1 + sizeof(END) <=
-		       SSHKEY_PRIVATE_BUF,
+		   SSHKEY_PRIVATE_BUF,
 	       "SSHKEY_PRIVATE_BUF too small for the longest private key");
 _Static_assert(4 + sizeof(ED25519) - 1 + 4 + SSHKEY_ED25519_PK == SSHKEY_ED25519_BLOB,
 	       "Ed25519 blob size");

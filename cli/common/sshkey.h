@@ -45,11 +45,12 @@ enum {
 	SSHKEY_ED25519_SK = 64,
 	/** Ed25519 blob: 4 + 11 ("ssh-ed25519") + 4 + 32. */
 	SSHKEY_ED25519_BLOB = 51,
-	SSHKEY_TYPE_BUF = 64,    /**< key type name with NUL */
-	SSHKEY_BLOB_MAX = 2048,  /**< largest accepted public blob (RSA 8192 fits) */
+	SSHKEY_TYPE_BUF = 64,     /**< key type name with NUL */
+	SSHKEY_BLOB_MAX = 2048,   /**< largest accepted public blob (RSA 8192 fits) */
 	SSHKEY_COMMENT_BUF = 256, /**< comment with NUL */
 	/** A public line: type, space, base64 blob, space, comment, NUL. */
-	SSHKEY_LINE_BUF = SSHKEY_TYPE_BUF + 4 * ((SSHKEY_BLOB_MAX + 2) / 3) + SSHKEY_COMMENT_BUF + 4,
+	SSHKEY_LINE_BUF =
+	    SSHKEY_TYPE_BUF + 4 * ((SSHKEY_BLOB_MAX + 2) / 3) + SSHKEY_COMMENT_BUF + 4,
 	/** "SHA256:" + 43 base64 characters + NUL. */
 	SSHKEY_FPR_BUF = 7 + 43 + 1,
 	/** Private key file text with the longest comment (checked in sshkey.c). */
@@ -58,8 +59,8 @@ enum {
 
 /** A parsed public key (any type). */
 struct sshkey_pub {
-	char type[SSHKEY_TYPE_BUF];       /**< e.g. "ssh-ed25519" */
-	uint8_t blob[SSHKEY_BLOB_MAX];    /**< wire blob, starts with string(type) */
+	char type[SSHKEY_TYPE_BUF];    /**< e.g. "ssh-ed25519" */
+	uint8_t blob[SSHKEY_BLOB_MAX]; /**< wire blob, starts with string(type) */
 	size_t blob_len;
 	char comment[SSHKEY_COMMENT_BUF]; /**< may be empty */
 };
@@ -79,7 +80,7 @@ int sshkey_generate(const char *comment, struct sshkey **out) __attribute__((war
 
 /** Same from a 32-byte seed (deterministic; for tests and known answers). */
 int sshkey_from_seed(const uint8_t seed[32], const char *comment, struct sshkey **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Wipe and free; NULL is a no-op. */
 void sshkey_free(struct sshkey *k);
@@ -93,7 +94,7 @@ void sshkey_get_pub(const struct sshkey *k, struct sshkey_pub *pub);
  * lines embed). -ENOSPC when @p cap is too small.
  */
 int sshkey_pub_format(const struct sshkey_pub *pub, int with_comment, char *out, size_t cap)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Parse one public key line `<type> <base64>[ <comment>]` (as in a .pub
@@ -108,7 +109,7 @@ int sshkey_pub_load(const char *path, struct sshkey_pub *out) __attribute__((war
 
 /** "SHA256:<unpadded base64>" of the blob. -ENOSPC when @p cap < SSHKEY_FPR_BUF. */
 int sshkey_fingerprint_sha256(const struct sshkey_pub *pub, char *out, size_t cap)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Render the unencrypted OpenSSH private key file into @p out (secret:
@@ -116,7 +117,7 @@ int sshkey_fingerprint_sha256(const struct sshkey_pub *pub, char *out, size_t ca
  * (without NUL). -ENOSPC when @p cap is too small.
  */
 int sshkey_private_format(const struct sshkey *k, char *out, size_t cap, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** True when @p s is an acceptable comment (printable ASCII 0x20..0x7e, short enough). */
 int sshkey_comment_valid(const char *s);

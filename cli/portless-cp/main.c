@@ -49,8 +49,10 @@ static int cmd_init(int argc, char **argv)
 	if (text_to_b64(b64, sizeof(b64), pk, sizeof(pk)) < 0)
 		return CLI_FAIL;
 	printf("%s\n", b64);
-	fprintf(stderr, "server key created in %s; clients pin the public key above "
-			"(portless enroll --server-key)\n", vals[0]);
+	fprintf(stderr,
+		"server key created in %s; clients pin the public key above "
+		"(portless enroll --server-key)\n",
+		vals[0]);
 	return CLI_OK;
 }
 
@@ -62,8 +64,8 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 static int cmd_serve(int argc, char **argv)
 {
-	static const char *const names[] = {"--data", "--listen", "--advertise", "--max-conns",
-					    "--log-level", "--user", NULL};
+	static const char *const names[] = {"--data",      "--listen", "--advertise", "--max-conns",
+					    "--log-level", "--user",   NULL};
 	static const char *const flags[] = {"--no-seccomp", NULL};
 	const char *v[6] = {NULL};
 	bool no_seccomp = false;
@@ -270,9 +272,8 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = {{"init", cmd_init}, {"serve", cmd_serve}, {"add", cmd_add},
-		    {"list", cmd_list}, {"remove", cmd_remove},
-		    {"revoke", cmd_revoke}};
+	} cmds[] = {{"init", cmd_init}, {"serve", cmd_serve},   {"add", cmd_add},
+		    {"list", cmd_list}, {"remove", cmd_remove}, {"revoke", cmd_revoke}};
 
 	if (sodium_init() < 0 || log_init(argv[0]) < 0)
 		return CLI_FAIL;

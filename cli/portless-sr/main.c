@@ -40,11 +40,11 @@ struct srd {
 };
 
 static const char usage_text[] =
-	"usage: portless-sr --keys DIR --tcp ADDR:PORT --udp ADDR:PORT --advertise HOST\n"
-	"       [--advertise-tcp-port N] [--advertise-udp-port N] [--allow @a,@b]\n"
-	"       [--ticket-ttl S] [--unpaired-timeout S] [--idle-timeout S]\n"
-	"       [--max-sessions N] [--max-per-identity N] [--log-level LEVEL]\n"
-	"       [--user NAME] [--no-seccomp]\n";
+    "usage: portless-sr --keys DIR --tcp ADDR:PORT --udp ADDR:PORT --advertise HOST\n"
+    "       [--advertise-tcp-port N] [--advertise-udp-port N] [--allow @a,@b]\n"
+    "       [--ticket-ttl S] [--unpaired-timeout S] [--idle-timeout S]\n"
+    "       [--max-sessions N] [--max-per-identity N] [--log-level LEVEL]\n"
+    "       [--user NAME] [--no-seccomp]\n";
 
 static bool allowed(const struct srd *d, const char *who)
 {
@@ -68,7 +68,8 @@ static void answer(struct srd *d, const char *to, struct sr_ticket *t)
 	size_t n = 0;
 
 	if (sr_ticket_encode(t, buf, sizeof(buf), &n) < 0 ||
-	    cp_client_notify(d->cp, to, MSG_SR_TICKET, buf, n, d->ticket_ttl + 5, sent_cb, NULL) < 0)
+	    cp_client_notify(d->cp, to, MSG_SR_TICKET, buf, n, d->ticket_ttl + 5, sent_cb, NULL) <
+		0)
 		log_msg(PL_LOG_WARN, "cannot answer %s", to);
 	sodium_memzero(buf, sizeof(buf));
 	sr_ticket_wipe(t);
@@ -101,7 +102,8 @@ static void on_request(struct srd *d, const struct envelope *env)
 	if (r < 0)
 		return refuse(d, env, SR_TK_INTERNAL, "internal error");
 	memcpy(t.request_id, env->id, sizeof(t.request_id));
-	log_msg(PL_LOG_DEBUG, "ticket issued to %s (peer %s)", env->from, rq.peer[0] ? rq.peer : "?");
+	log_msg(PL_LOG_DEBUG, "ticket issued to %s (peer %s)", env->from,
+		rq.peer[0] ? rq.peer : "?");
 	answer(d, env->from, &t);
 }
 
@@ -112,7 +114,8 @@ static void on_notification(void *arg, const struct envelope *env)
 	if (env->type == MSG_SR_REQUEST)
 		on_request(d, env);
 	else
-		log_msg(PL_LOG_DEBUG, "ignoring notification type %u from %s", env->type, env->from);
+		log_msg(PL_LOG_DEBUG, "ignoring notification type %u from %s", env->type,
+			env->from);
 }
 
 static void on_state(void *arg, bool up, int err, const char *msg)
@@ -178,8 +181,21 @@ static int parse_uint(const char *s, const char *name, unsigned lo, unsigned hi,
 }
 
 enum {
-	O_KEYS, O_TCP, O_UDP, O_ADV, O_ADV_TCP, O_ADV_UDP, O_ALLOW, O_TTL, O_UNPAIRED, O_IDLE,
-	O_MAX, O_PER_ID, O_LOG, O_USER, O_N
+	O_KEYS,
+	O_TCP,
+	O_UDP,
+	O_ADV,
+	O_ADV_TCP,
+	O_ADV_UDP,
+	O_ALLOW,
+	O_TTL,
+	O_UNPAIRED,
+	O_IDLE,
+	O_MAX,
+	O_PER_ID,
+	O_LOG,
+	O_USER,
+	O_N
 };
 
 static int parse_limits(const char **v, struct relay_cfg *rc)
@@ -213,10 +229,21 @@ static int parse_limits(const char **v, struct relay_cfg *rc)
 
 static int parse_args(int argc, char **argv, struct srd *d, struct relay_cfg *rc, const char **keys)
 {
-	static const char *const names[] = {
-		"--keys", "--tcp", "--udp", "--advertise", "--advertise-tcp-port",
-		"--advertise-udp-port", "--allow", "--ticket-ttl", "--unpaired-timeout",
-		"--idle-timeout", "--max-sessions", "--max-per-identity", "--log-level", "--user", NULL};
+	static const char *const names[] = {"--keys",
+					    "--tcp",
+					    "--udp",
+					    "--advertise",
+					    "--advertise-tcp-port",
+					    "--advertise-udp-port",
+					    "--allow",
+					    "--ticket-ttl",
+					    "--unpaired-timeout",
+					    "--idle-timeout",
+					    "--max-sessions",
+					    "--max-per-identity",
+					    "--log-level",
+					    "--user",
+					    NULL};
 	static const char *const flags[] = {"--help", "--no-seccomp", NULL};
 	const char *v[O_N] = {0};
 	bool fl[2] = {false, false}; /* --help, --no-seccomp */
@@ -262,7 +289,8 @@ static int start_cp(struct srd *d, const char *keys)
 	if (cli_keys_dir(keys, dir, sizeof(dir)) < 0)
 		return -1;
 	if (cp_client_cfg_load(dir, &d->cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "error: %s (enroll this relay with 'portless enroll' first)\n", err);
+		fprintf(stderr, "error: %s (enroll this relay with 'portless enroll' first)\n",
+			err);
 		return -1;
 	}
 	d->cfg.on_notification = on_notification;

@@ -32,8 +32,10 @@ int cmd_keygen(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (!handle_valid(argv[1])) {
-		fprintf(stderr, "error: '%s' is not a valid handle (@ + 1..55 of a-z 0-9 _ -, "
-				"starting with a letter or digit)\n", argv[1]);
+		fprintf(stderr,
+			"error: '%s' is not a valid handle (@ + 1..55 of a-z 0-9 _ -, "
+			"starting with a letter or digit)\n",
+			argv[1]);
 		return CLI_USAGE;
 	}
 	if (cli_keys_dir(vals[0], dir, sizeof(dir)) < 0 ||

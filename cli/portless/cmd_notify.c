@@ -57,9 +57,11 @@ int cmd_notify(int argc, char **argv)
 	unsigned long ttl = 3600;
 
 	argc = cli_take_opts(argc, argv, names, v, NULL, NULL);
-	if (argc != 4 || parse_type(argv[2], &type) < 0 || (v[1] && !(ttl = strtoul(v[1], NULL, 10)))) {
-		fprintf(stderr, "usage: portless notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]\n"
-				"  TYPE: 'text' or a number\n");
+	if (argc != 4 || parse_type(argv[2], &type) < 0 ||
+	    (v[1] && !(ttl = strtoul(v[1], NULL, 10)))) {
+		fprintf(stderr,
+			"usage: portless notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]\n"
+			"  TYPE: 'text' or a number\n");
 		return CLI_USAGE;
 	}
 	if (cp_client_cfg_load(v[0], &cfg, err, sizeof(err)) < 0) {

@@ -162,7 +162,8 @@ static int connect_daemon_or_private(struct ctl_client *cc, char *path, const ch
 			r = ctl_client_open(cc, path);
 	}
 	if (r < 0)
-		fprintf(stderr, "portless: cannot reach portlessd at %s: %s (is the service running?)\n",
+		fprintf(stderr,
+			"portless: cannot reach portlessd at %s: %s (is the service running?)\n",
 			path, strerror(-r));
 	return r;
 }
@@ -172,7 +173,8 @@ static int connect_daemon(struct ctl_client *cc, const char *path)
 	int r = ctl_client_open(cc, path);
 
 	if (r < 0)
-		fprintf(stderr, "portless: cannot reach portlessd at %s: %s (is the service running?)\n",
+		fprintf(stderr,
+			"portless: cannot reach portlessd at %s: %s (is the service running?)\n",
 			path, strerror(-r));
 	return r;
 }
@@ -229,10 +231,21 @@ static int ssh_argv(const char *prog, const struct ctl_ready *r, char **argv, si
 
 	snprintf(opt_kh, khcap, "UserKnownHostsFile=%s", r->known_hosts_path);
 	snprintf(opt_alias, acap, "HostKeyAlias=%s", r->host_alias);
-	const char *fixed[] = {prog,  "-i", r->key_path, "-o", "IdentitiesOnly=yes",
-			       "-o",   opt_alias, "-o", "StrictHostKeyChecking=yes",
-			       "-o",   opt_kh, "-o", "GlobalKnownHostsFile=/dev/null",
-			       "-o",   "BatchMode=yes"};
+	const char *fixed[] = {prog,
+			       "-i",
+			       r->key_path,
+			       "-o",
+			       "IdentitiesOnly=yes",
+			       "-o",
+			       opt_alias,
+			       "-o",
+			       "StrictHostKeyChecking=yes",
+			       "-o",
+			       opt_kh,
+			       "-o",
+			       "GlobalKnownHostsFile=/dev/null",
+			       "-o",
+			       "BatchMode=yes"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && (size_t)n < cap - 1; i++)
 		argv[n++] = (char *)fixed[i];
 	return n;
@@ -319,7 +332,8 @@ int cmd_scp(int argc, char **argv)
 	int first = 1, n, nremote = 0;
 
 	/* our own options only at the front; the rest is scp's */
-	while (first + 1 < argc && (!strcmp(argv[first], "--socket") || !strcmp(argv[first], "--sr"))) {
+	while (first + 1 < argc &&
+	       (!strcmp(argv[first], "--socket") || !strcmp(argv[first], "--sr"))) {
 		vals[!strcmp(argv[first], "--sr")] = argv[first + 1];
 		first += 2;
 	}
@@ -327,8 +341,8 @@ int cmd_scp(int argc, char **argv)
 		if (!remote_operand(argv[i], u, sizeof(u), d, sizeof(d)))
 			continue;
 		if (nremote++ && (strcmp(u, user) || strcmp(d, dev))) {
-			fprintf(stderr, "portless scp: one device per copy (%s and %s@%s)\n", argv[i],
-				user, dev);
+			fprintf(stderr, "portless scp: one device per copy (%s and %s@%s)\n",
+				argv[i], user, dev);
 			return CLI_USAGE;
 		}
 		strcpy(user, u);
@@ -352,7 +366,8 @@ int cmd_scp(int argc, char **argv)
 	for (int i = first; i < argc; i++) {
 		if (remote_operand(argv[i], u, sizeof(u), d, sizeof(d))) {
 			const char *rest = strchr(argv[i], ':');
-			size_t len = strlen(ready.user) + strlen(ready.device_ip) + strlen(rest) + 2;
+			size_t len =
+			    strlen(ready.user) + strlen(ready.device_ip) + strlen(rest) + 2;
 
 			if (!(rewritten[i] = malloc(len)))
 				return CLI_FAIL;
@@ -496,9 +511,9 @@ int cmd_status(int argc, char **argv)
 		       m.row.role == CTL_ROLE_DEVICE ? "device" : "client", m.row.peer, m.row.user,
 		       m.row.device_ip, m.row.client_ip,
 		       m.row.state == CTL_STATE_UP && m.row.transport <= 2 ? tr[m.row.transport]
-									  : "setup",
-		       human(m.row.bytes_in, in, sizeof(in)), human(m.row.bytes_out, out, sizeof(out)),
-		       m.row.age);
+									   : "setup",
+		       human(m.row.bytes_in, in, sizeof(in)),
+		       human(m.row.bytes_out, out, sizeof(out)), m.row.age);
 		rows++;
 	}
 	ctl_client_close(&cc);

@@ -13,18 +13,18 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } cmds[] = {
-	{"keygen", cmd_keygen, "keygen @name [--keys DIR] [--force]"},
-	{"whoami", cmd_whoami, "whoami [--keys DIR]"},
-	{"ssh", cmd_ssh, "ssh [user@]@device [-- ssh args...]"},
-	{"scp", cmd_scp, "scp [scp options] SRC... DST   (remote: [user@]@device:path)"},
-	{"up", cmd_up, "up [user@]@device [--detach]"},
-	{"down", cmd_down, "down @device|SESSION-ID"},
-	{"status", cmd_status, "status"},
-	{"enroll", cmd_enroll, "enroll @name --cp HOST:PORT --server-key KEY --code CODE [--keys DIR]"},
-	{"notify", cmd_notify, "notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]"},
-	{"listen", cmd_listen, "listen [--keys DIR] [--count N]"},
-	{"rotate", cmd_rotate, "rotate [--keys DIR]"},
-	{"revoke", cmd_revoke, "revoke @peer [--keys DIR]"},
+    {"keygen", cmd_keygen, "keygen @name [--keys DIR] [--force]"},
+    {"whoami", cmd_whoami, "whoami [--keys DIR]"},
+    {"ssh", cmd_ssh, "ssh [user@]@device [-- ssh args...]"},
+    {"scp", cmd_scp, "scp [scp options] SRC... DST   (remote: [user@]@device:path)"},
+    {"up", cmd_up, "up [user@]@device [--detach]"},
+    {"down", cmd_down, "down @device|SESSION-ID"},
+    {"status", cmd_status, "status"},
+    {"enroll", cmd_enroll, "enroll @name --cp HOST:PORT --server-key KEY --code CODE [--keys DIR]"},
+    {"notify", cmd_notify, "notify @to TYPE TEXT [--keys DIR] [--ttl SECONDS]"},
+    {"listen", cmd_listen, "listen [--keys DIR] [--count N]"},
+    {"rotate", cmd_rotate, "rotate [--keys DIR]"},
+    {"revoke", cmd_revoke, "revoke @peer [--keys DIR]"},
 };
 
 static int usage(FILE *f)

@@ -97,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (op & 8 && r == 0)
 				abort(); /* a tampered packet opened */
 			if (!(op & 8) && honest &&
-			    (r != 0 || type != t || p.len != len || memcmp(pkt_data(&p), d, len) != 0))
+			    (r != 0 || type != t || p.len != len ||
+			     memcmp(pkt_data(&p), d, len) != 0))
 				abort();
 			if (r == 0 && type == SR_MSG_DATA_CTRL) {
 				honest = false;

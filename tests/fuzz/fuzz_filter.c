@@ -19,8 +19,9 @@ static struct filter *f;
 static void init(void)
 {
 	static const uint16_t ports[] = {22, 2222};
-	struct filter_session_cfg s1 = {.id = 1}, s2 = {.id = 2, .ports = ports, .nports = 2,
-							  .deny_icmp_echo = true};
+	struct filter_session_cfg s1 = {.id = 1},
+				  s2 = {
+				      .id = 2, .ports = ports, .nports = 2, .deny_icmp_echo = true};
 	struct ipaddr d4, d6;
 
 	if (!ipaddr_parse("100.70.1.2", &d4) || !ipaddr_parse("fd70:6c73:7300:1::2", &d6) ||

@@ -53,27 +53,27 @@ static void cp_msgs(void)
 
 	memset(env, 0x5a, sizeof(env));
 	struct cp_msg ms[] = {
-		{.type = CP_T_AUTH, .req = 1, .handle = "@alice"},
-		{.type = CP_T_ENROLL, .req = 2, .handle = "@bob", .code = "ABCDEFGH"},
-		{.type = CP_T_LOOKUP, .req = 3, .handle = "@bob"},
-		{.type = CP_T_GET_KEYS, .req = 4, .handle = "@bob"},
-		{.type = CP_T_PUT_RECORD, .req = 5, .name = "device", .data = rec, .data_len = 7},
-		{.type = CP_T_GET_RECORD, .req = 6, .handle = "@bob", .name = "device"},
-		{.type = CP_T_DEL_RECORD, .req = 7, .name = "device"},
-		{.type = CP_T_NOTIFY, .req = 8, .expiry = 1000, .data = env, .data_len = sizeof(env)},
-		{.type = CP_T_MONITOR, .req = 9},
-		{.type = CP_T_ACK, .nack = 2, .acks = acks},
-		{.type = CP_T_PING, .req = 10},
-		{.type = CP_T_CHALLENGE},
-		{.type = CP_T_R_OK, .req = 1},
-		{.type = CP_T_R_ERR, .req = 1, .err = CP_E_AUTH, .errmsg = "nope"},
-		{.type = CP_T_R_LOOKUP, .req = 3, .handle = "@bob", .hostport = "127.0.0.1:7400"},
-		{.type = CP_T_R_KEYS, .req = 4, .handle = "@bob"},
-		{.type = CP_T_R_RECORD, .req = 6, .data = rec, .data_len = 7},
-		{.type = CP_T_R_NOTIFIED, .req = 8, .seq = 5, .flags = CP_NOTIFIED_ONLINE},
-		{.type = CP_T_PUSH, .seq = 5, .expiry = 1000, .data = env, .data_len = sizeof(env)},
-		{.type = CP_T_ROTATE, .req = 11, .data = env, .data_len = sizeof(env)},
-		{.type = CP_T_R_KEYS, .req = 12, .handle = "@bob", .data = env, .data_len = 40},
+	    {.type = CP_T_AUTH, .req = 1, .handle = "@alice"},
+	    {.type = CP_T_ENROLL, .req = 2, .handle = "@bob", .code = "ABCDEFGH"},
+	    {.type = CP_T_LOOKUP, .req = 3, .handle = "@bob"},
+	    {.type = CP_T_GET_KEYS, .req = 4, .handle = "@bob"},
+	    {.type = CP_T_PUT_RECORD, .req = 5, .name = "device", .data = rec, .data_len = 7},
+	    {.type = CP_T_GET_RECORD, .req = 6, .handle = "@bob", .name = "device"},
+	    {.type = CP_T_DEL_RECORD, .req = 7, .name = "device"},
+	    {.type = CP_T_NOTIFY, .req = 8, .expiry = 1000, .data = env, .data_len = sizeof(env)},
+	    {.type = CP_T_MONITOR, .req = 9},
+	    {.type = CP_T_ACK, .nack = 2, .acks = acks},
+	    {.type = CP_T_PING, .req = 10},
+	    {.type = CP_T_CHALLENGE},
+	    {.type = CP_T_R_OK, .req = 1},
+	    {.type = CP_T_R_ERR, .req = 1, .err = CP_E_AUTH, .errmsg = "nope"},
+	    {.type = CP_T_R_LOOKUP, .req = 3, .handle = "@bob", .hostport = "127.0.0.1:7400"},
+	    {.type = CP_T_R_KEYS, .req = 4, .handle = "@bob"},
+	    {.type = CP_T_R_RECORD, .req = 6, .data = rec, .data_len = 7},
+	    {.type = CP_T_R_NOTIFIED, .req = 8, .seq = 5, .flags = CP_NOTIFIED_ONLINE},
+	    {.type = CP_T_PUSH, .seq = 5, .expiry = 1000, .data = env, .data_len = sizeof(env)},
+	    {.type = CP_T_ROTATE, .req = 11, .data = env, .data_len = sizeof(env)},
+	    {.type = CP_T_R_KEYS, .req = 12, .handle = "@bob", .data = env, .data_len = 40},
 	};
 	big[0] = 1;
 	off = 1;
@@ -209,7 +209,8 @@ static void sessions(void)
 	a.device_v4.s_addr = htonl(0x64460102);
 	a.client_v4.s_addr = htonl(0x647f0001);
 	snprintf(a.user, sizeof(a.user), "alice");
-	snprintf(a.sshkey, sizeof(a.sshkey), "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
+	snprintf(a.sshkey, sizeof(a.sshkey),
+		 "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
 	snprintf(a.hostkeys, sizeof(a.hostkeys), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n");
 	if (sess_answer_encode(&a, b, sizeof(b), &n) != 0)
 		exit(1);
@@ -288,8 +289,10 @@ static void filter(void)
 	put_be16(b + 1 + 6, 0x0010);
 	put("filter", "in-v4-frag", b, 1 + n);
 	/* IPv6 TCP SYN from client 1 */
-	static const uint8_t c6[16] = {0xfd, 0x70, 0x6c, 0x73, 0x73, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1};
-	static const uint8_t d6[16] = {0xfd, 0x70, 0x6c, 0x73, 0x73, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2};
+	static const uint8_t c6[16] = {0xfd, 0x70, 0x6c, 0x73, 0x73, 0, 0xff, 0xff,
+				       0,    0,    0,    0,    0,    0, 0,    1};
+	static const uint8_t d6[16] = {0xfd, 0x70, 0x6c, 0x73, 0x73, 0, 0, 1,
+				       0,    0,    0,    0,    0,    0, 0, 2};
 	memset(b, 0, sizeof(b));
 	b[0] = 1;
 	b[1] = 0x60;
@@ -409,8 +412,9 @@ static void dp(void)
 	static const uint8_t rekey[] = {2, 0, 1, 4, 'd', 'a', 't', 'a'};
 	static const uint8_t tamper[] = {1 | 8 | 0x30, 4, 'a', 'b', 'c', 'd'};
 	static const uint8_t close_[] = {3, 2, DPC_CLOSE, 0};
-	static const uint8_t raw[] = {0, 32, 0x10, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 1,
-				      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint8_t raw[] = {0, 32, 0x10, 0,  0,  0,  0,  0,  0,  42, 0, 0,
+				      0, 0,  0,    0,  0,  1,  1,  2,  3,  4,  5, 6,
+				      7, 8,  9,    10, 11, 12, 13, 14, 15, 16};
 
 	put("dp", "data", data, sizeof(data));
 	put("dp", "keepalive", ka, sizeof(ka));

@@ -364,8 +364,8 @@ static void stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 
 static int do_idle(const char *server, const char *keyb64, const char *codefile)
 {
-	struct cp_client_cfg cfg = {.server = server, .on_notification = idle_note,
-				    .on_state = idle_state};
+	struct cp_client_cfg cfg = {
+	    .server = server, .on_notification = idle_note, .on_state = idle_state};
 	struct rlimit rl = {65536, 65536};
 	FILE *f = fopen(codefile, "r");
 	char h[HANDLE_BUF + 8], code[CP_CODE_BUF + 8];

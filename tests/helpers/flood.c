@@ -121,10 +121,18 @@ static size_t make_tcp(struct fconn *c, uint8_t *b, size_t cap)
 		n = 4 + rnd(2000);
 		randombytes_buf(b, n);
 		switch (rnd(4)) {
-		case 0: put_be32(b, 0xffffffffu); break;
-		case 1: put_be32(b, 0); break;
-		case 2: put_be32(b, (uint32_t)(n - 4)); break;
-		default: put_be32(b, 65536 + 16 + rnd(64)); break;
+		case 0:
+			put_be32(b, 0xffffffffu);
+			break;
+		case 1:
+			put_be32(b, 0);
+			break;
+		case 2:
+			put_be32(b, (uint32_t)(n - 4));
+			break;
+		default:
+			put_be32(b, 65536 + 16 + rnd(64));
+			break;
 		}
 		return n;
 	case M_SLOW:
@@ -179,7 +187,7 @@ static void open_conn(struct fconn *c, enum tgt t, double now)
 	c->next = now;
 	/* how long this one lives: short for bursts, longer for held ones */
 	c->until = now + (c->mode == M_RANDOM || c->mode == M_MUTATED ? 0.05 + rnd(500) / 1000.0
-								       : 2.0 + rnd(20000) / 1000.0);
+								      : 2.0 + rnd(20000) / 1000.0);
 }
 
 static void step_conn(struct fconn *c, short rev, double now)
@@ -233,10 +241,10 @@ static void step_conn(struct fconn *c, short rev, double now)
 /* One UDP datagram: random, or a mutated SR message of a real type and size. */
 static size_t make_udp(uint8_t *b)
 {
-	static const uint8_t types[] = {SR_MSG_HELLO, SR_MSG_AUTH, SR_MSG_ROAM, SR_MSG_DATA,
+	static const uint8_t types[] = {SR_MSG_HELLO,     SR_MSG_AUTH,    SR_MSG_ROAM, SR_MSG_DATA,
 					SR_MSG_DATA_CTRL, SR_MSG_WELCOME, SR_MSG_ERROR};
-	static const size_t lens[] = {SR_HELLO_LEN, SR_AUTH_LEN, SR_ROAM_LEN, 0, 0, SR_WELCOME_LEN,
-				      SR_ERROR_LEN};
+	static const size_t lens[] = {SR_HELLO_LEN,   SR_AUTH_LEN, SR_ROAM_LEN, 0, 0,
+				      SR_WELCOME_LEN, SR_ERROR_LEN};
 	unsigned i;
 	size_t n;
 
@@ -325,7 +333,8 @@ int main(int argc, char **argv)
 					open_conn(c, (enum tgt)t, now);
 				if (c->fd < 0)
 					continue;
-				pf[np] = (struct pollfd){c->fd, (short)(POLLIN | (c->connected ? 0 : POLLOUT)), 0};
+				pf[np] = (struct pollfd){
+				    c->fd, (short)(POLLIN | (c->connected ? 0 : POLLOUT)), 0};
 				map[np++] = c;
 			}
 		}
@@ -344,7 +353,7 @@ int main(int argc, char **argv)
 		}
 		if (ufd >= 0 && next_udp < now - 1)
 			next_udp = now; /* do not catch up after a stall */
-		if (ufd >= 0) { /* drain answers (CHALLENGEs, ERRORs) */
+		if (ufd >= 0) {         /* drain answers (CHALLENGEs, ERRORs) */
 			uint8_t b[2048];
 
 			while (recv(ufd, b, sizeof(b), MSG_DONTWAIT) > 0)
@@ -354,7 +363,8 @@ int main(int argc, char **argv)
 	for (int t = 0; t < 2; t++)
 		for (unsigned i = 0; i < MAXC; i++)
 			close_conn(&cs[t][i], false);
-	printf("flood: %.0f s, tcp connections %lu (failed %lu, dropped by the server %lu, reset by us %lu), "
+	printf("flood: %.0f s, tcp connections %lu (failed %lu, dropped by the server %lu, reset "
+	       "by us %lu), "
 	       "tcp bytes %lu, udp datagrams %lu\n",
 	       now_s() - t0, st_conn, st_connfail, st_closed_by_peer, st_rst, st_bytes, st_udp);
 	return 0;

@@ -78,7 +78,8 @@ static int server(const struct sockaddr_in *sa, int secs)
 	char buf[PP_MAX];
 
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || bind(lfd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(lfd, 4) < 0) {
+	if (lfd < 0 || bind(lfd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    listen(lfd, 4) < 0) {
 		perror("pingpong: listen");
 		return 1;
 	}

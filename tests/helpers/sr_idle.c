@@ -97,8 +97,8 @@ int main(int argc, char **argv)
 		size_t bl;
 
 		snprintf(path, sizeof(path), "%s/ticket.%u", dir, i);
-		if (sr_read_file(path, hex, sizeof(hex), 5) < 0 || sr_hex_in(buf, sizeof(buf), hex, &bl) < 0 ||
-		    !sr_ticket_decode(buf, bl, &t))
+		if (sr_read_file(path, hex, sizeof(hex), 5) < 0 ||
+		    sr_hex_in(buf, sizeof(buf), hex, &bl) < 0 || !sr_ticket_decode(buf, bl, &t))
 			break;
 		if (join(&sa, len, &t, SR_SIDE_A) >= 0 && join(&sa, len, &t, SR_SIDE_B) >= 0)
 			paired++;

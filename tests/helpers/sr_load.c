@@ -34,8 +34,8 @@ enum { REC = 256, MARK = 16, HDRU = SR_DP_HDR };
 struct side {
 	int fd;
 	uint32_t relay_id;
-	unsigned sent, got;  /* sent: records (UDP) or bytes (TCP); got: records */
-	size_t inlen;        /* TCP: bytes of a partial record */
+	unsigned sent, got; /* sent: records (UDP) or bytes (TCP); got: records */
+	size_t inlen;       /* TCP: bytes of a partial record */
 	uint8_t in[REC];
 };
 
@@ -272,8 +272,8 @@ int main(int argc, char **argv)
 		ss[i].s[0].fd = ss[i].s[1].fd = -1;
 		randombytes_buf(ss[i].mark, MARK);
 		snprintf(path, sizeof(path), "%s/ticket.%u", dir, i);
-		if (sr_read_file(path, hex, sizeof(hex), 5) < 0 || sr_hex_in(buf, sizeof(buf), hex, &bl) < 0 ||
-		    !sr_ticket_decode(buf, bl, &t)) {
+		if (sr_read_file(path, hex, sizeof(hex), 5) < 0 ||
+		    sr_hex_in(buf, sizeof(buf), hex, &bl) < 0 || !sr_ticket_decode(buf, bl, &t)) {
 			fprintf(stderr, "sr_load: ticket %u unreadable\n", i);
 			break;
 		}
@@ -282,18 +282,20 @@ int main(int argc, char **argv)
 			ss[i].s[1].fd = join(&sa, len, &t, SR_SIDE_B, &ss[i].s[1].relay_id);
 		sr_ticket_wipe(&t);
 		if (ss[i].s[1].fd < 0 || await_paired(ss[i].s[0].fd) < 0) {
-			fprintf(stderr, "sr_load: session %u did not pair (%s)\n", i, strerror(errno));
+			fprintf(stderr, "sr_load: session %u did not pair (%s)\n", i,
+				strerror(errno));
 			continue;
 		}
 		paired++;
 	}
 	t1 = net_now();
-	fprintf(stderr, "sr_load: %u of %u sessions paired in %.2f s, all held open\n", paired, n_sess,
-		t1 - t0);
+	fprintf(stderr, "sr_load: %u of %u sessions paired in %.2f s, all held open\n", paired,
+		n_sess, t1 - t0);
 	for (unsigned i = 0; i < n_sess; i++)
 		for (int s = 0; s < 2; s++)
 			if (ss[i].s[s].fd >= 0)
-				fcntl(ss[i].s[s].fd, F_SETFL, fcntl(ss[i].s[s].fd, F_GETFL) | O_NONBLOCK);
+				fcntl(ss[i].s[s].fd, F_SETFL,
+				      fcntl(ss[i].s[s].fd, F_GETFL) | O_NONBLOCK);
 	/* Traffic on every session at once. */
 	for (double end = net_now() + seconds; net_now() < end;) {
 		unsigned left = 0;
@@ -320,8 +322,10 @@ int main(int argc, char **argv)
 			bool all_sent = true;
 
 			for (unsigned i = 0; i < n_sess && all_sent; i++)
-				all_sent = ss[i].s[0].fd < 0 || (ss[i].s[0].sent >= n_rec && ss[i].s[1].sent >= n_rec);
-			if (all_sent && net_now() > end - seconds + 1 && poll(pf, 2 * n_sess, 500) == 0)
+				all_sent = ss[i].s[0].fd < 0 ||
+					   (ss[i].s[0].sent >= n_rec && ss[i].s[1].sent >= n_rec);
+			if (all_sent && net_now() > end - seconds + 1 &&
+			    poll(pf, 2 * n_sess, 500) == 0)
 				break; /* everything sent and nothing more arriving */
 		}
 		if (poll(pf, 2 * n_sess, tcp_mode ? 200 : 2) < 0)
@@ -329,7 +333,8 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < n_sess; i++)
 			for (uint8_t s = 0; s < 2; s++)
 				if (pf[2 * i + s].revents && ss[i].s[s].fd >= 0)
-					(tcp_mode ? pump_tcp : pump_udp)(i, s, pf[2 * i + s].revents);
+					(tcp_mode ? pump_tcp : pump_udp)(i, s,
+									 pf[2 * i + s].revents);
 	}
 	for (unsigned i = 0; i < n_sess; i++) {
 		unsigned need = tcp_mode ? n_rec : n_rec * 9 / 10;

@@ -123,7 +123,8 @@ static bool send_some(struct peer *p, unsigned long budget)
 		}
 		p->sent++;
 		if (p->o.rebind_at && p->sent == p->o.rebind_at && sr_client_rebind(p->sc) == 0)
-			fprintf(stderr, "sr_peer %c: rebound the UDP socket (roaming)\n", p->o.side);
+			fprintf(stderr, "sr_peer %c: rebound the UDP socket (roaming)\n",
+				p->o.side);
 	}
 	return true;
 }
@@ -212,7 +213,8 @@ static void on_up(void *arg, int transport)
 	p->up = true;
 	p->transport = transport;
 	p->t_up = ev_now(p->loop);
-	fprintf(stderr, "sr_peer %c: up over %s\n", p->o.side, transport == SR_TR_UDP ? "udp" : "tcp");
+	fprintf(stderr, "sr_peer %c: up over %s\n", p->o.side,
+		transport == SR_TR_UDP ? "udp" : "tcp");
 	ev_timer_start(p->loop, &p->pace);
 }
 
@@ -276,7 +278,8 @@ static int ticket_from_cp(struct peer *p)
 	p->cfg.arg = p;
 	p->cp = cp_client_new(p->loop, &p->cfg);
 	snprintf(rq.peer, sizeof(rq.peer), "%s", p->o.peer);
-	if (!p->cp || cp_client_monitor(p->cp) < 0 || sr_request_encode(&rq, buf, sizeof(buf), &n) < 0 ||
+	if (!p->cp || cp_client_monitor(p->cp) < 0 ||
+	    sr_request_encode(&rq, buf, sizeof(buf), &n) < 0 ||
 	    cp_client_notify(p->cp, p->o.relay, MSG_SR_REQUEST, buf, n, 60, req_done, p) < 0)
 		return -1;
 	ev_timer_start(p->loop, &p->deadline);
@@ -343,7 +346,8 @@ static int handoff_a(struct peer *p, const struct dp_keypair *kp, struct dp_tran
 		return -1;
 	sodium_bin2hex(hex, sizeof(hex), buf, n);
 	path_of(path, sizeof(path), p->o.handoff, "b.ticket");
-	if (sr_write_file(path, hex) < 0 || write_pk(p->o.handoff, "a.pk", kp->pk, dp_aead_supported()))
+	if (sr_write_file(path, hex) < 0 ||
+	    write_pk(p->o.handoff, "a.pk", kp->pk, dp_aead_supported()))
 		return -1;
 	memcpy(t->pk_a, kp->pk, 32);
 	if (read_pk(p->o.handoff, "b.pk", t->pk_b, &aead) < 0)
@@ -364,8 +368,9 @@ static int handoff_b(struct peer *p, const struct dp_keypair *kp, struct dp_tran
 	int aead;
 
 	path_of(path, sizeof(path), p->o.handoff, "b.ticket");
-	if (sr_read_file(path, hex, sizeof(hex), 30) < 0 || sr_hex_in(buf, sizeof(buf), hex, &n) < 0 ||
-	    !sr_side_ticket_decode(buf, n, mine) || read_pk(p->o.handoff, "a.pk", t->pk_a, &amask) < 0)
+	if (sr_read_file(path, hex, sizeof(hex), 30) < 0 ||
+	    sr_hex_in(buf, sizeof(buf), hex, &n) < 0 || !sr_side_ticket_decode(buf, n, mine) ||
+	    read_pk(p->o.handoff, "a.pk", t->pk_a, &amask) < 0)
 		return -1;
 	aead = dp_aead_choose(dp_aead_supported(), amask);
 	if (aead < 0 || write_pk(p->o.handoff, "b.pk", kp->pk, (unsigned)aead) < 0)
@@ -394,12 +399,16 @@ static int make_session(struct peer *p)
 	struct dp_transcript t = {.handle_a = p->o.side == 'a' ? p->o.me : p->o.peer,
 				  .handle_b = p->o.side == 'a' ? p->o.peer : p->o.me};
 	struct dp_keypair kp;
-	struct sr_client_cbs cb = {.on_up = on_up, .on_packet = on_packet, .on_down = on_down,
-				   .on_writable = on_writable, .arg = p};
+	struct sr_client_cbs cb = {.on_up = on_up,
+				   .on_packet = on_packet,
+				   .on_down = on_down,
+				   .on_writable = on_writable,
+				   .arg = p};
 	int side = p->o.side == 'a' ? SR_SIDE_A : SR_SIDE_B, r;
 
 	dp_keypair_new(&kp);
-	r = side == SR_SIDE_A ? handoff_a(p, &kp, &t, &sp.ticket) : handoff_b(p, &kp, &t, &sp.ticket);
+	r = side == SR_SIDE_A ? handoff_a(p, &kp, &t, &sp.ticket)
+			      : handoff_b(p, &kp, &t, &sp.ticket);
 	if (r == 0)
 		r = dp_derive(&kp, side, &t, &sp.keys);
 	dp_keypair_wipe(&kp);
@@ -436,30 +445,57 @@ static int parse(int argc, char **argv, struct opts *o)
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
 
-		if (!strcmp(k, "--exact")) { o->exact = true; continue; }
-		if (!strcmp(k, "--expect-tamper")) { o->expect_tamper = true; continue; }
+		if (!strcmp(k, "--exact")) {
+			o->exact = true;
+			continue;
+		}
+		if (!strcmp(k, "--expect-tamper")) {
+			o->expect_tamper = true;
+			continue;
+		}
 		i++;
-		if (!strcmp(k, "--side")) o->side = v[0];
-		else if (!strcmp(k, "--me")) o->me = v;
-		else if (!strcmp(k, "--peer")) o->peer = v;
-		else if (!strcmp(k, "--handoff")) o->handoff = v;
-		else if (!strcmp(k, "--keys")) o->keys = v;
-		else if (!strcmp(k, "--relay")) o->relay = v;
-		else if (!strcmp(k, "--ticket-file")) o->ticket_file = v;
-		else if (!strcmp(k, "--marker")) o->marker = v;
-		else if (!strcmp(k, "--sr-udp")) o->sr_udp = v;
-		else if (!strcmp(k, "--sr-tcp")) o->sr_tcp = v;
-		else if (!strcmp(k, "--count")) o->count = strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--expect")) o->expect = strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--size")) o->size = strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--rate")) o->rate = strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--rekey-packets")) o->rekey_packets = strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--rebind-at")) o->rebind_at = strtoul(v, NULL, 10);
-		else if (!strcmp(k, "--min-recv")) o->min_recv = strtod(v, NULL);
-		else if (!strcmp(k, "--timeout")) o->timeout = strtod(v, NULL);
+		if (!strcmp(k, "--side"))
+			o->side = v[0];
+		else if (!strcmp(k, "--me"))
+			o->me = v;
+		else if (!strcmp(k, "--peer"))
+			o->peer = v;
+		else if (!strcmp(k, "--handoff"))
+			o->handoff = v;
+		else if (!strcmp(k, "--keys"))
+			o->keys = v;
+		else if (!strcmp(k, "--relay"))
+			o->relay = v;
+		else if (!strcmp(k, "--ticket-file"))
+			o->ticket_file = v;
+		else if (!strcmp(k, "--marker"))
+			o->marker = v;
+		else if (!strcmp(k, "--sr-udp"))
+			o->sr_udp = v;
+		else if (!strcmp(k, "--sr-tcp"))
+			o->sr_tcp = v;
+		else if (!strcmp(k, "--count"))
+			o->count = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--expect"))
+			o->expect = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--size"))
+			o->size = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--rate"))
+			o->rate = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--rekey-packets"))
+			o->rekey_packets = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--rebind-at"))
+			o->rebind_at = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--min-recv"))
+			o->min_recv = strtod(v, NULL);
+		else if (!strcmp(k, "--timeout"))
+			o->timeout = strtod(v, NULL);
 		else if (!strcmp(k, "--transport"))
-			o->transport = !strcmp(v, "udp") ? SR_TR_UDP : !strcmp(v, "tcp") ? SR_TR_TCP : SR_TR_NONE;
-		else return -1;
+			o->transport = !strcmp(v, "udp")   ? SR_TR_UDP
+				       : !strcmp(v, "tcp") ? SR_TR_TCP
+							   : SR_TR_NONE;
+		else
+			return -1;
 	}
 	if (!o->expect)
 		o->expect = o->count;
@@ -493,7 +529,8 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0 || log_init("sr_peer") < 0)
 		return 1;
 	if (parse(argc, argv, &p->o) < 0) {
-		fprintf(stderr, "sr_peer: bad arguments (see the comment at the top of sr_peer.c)\n");
+		fprintf(stderr,
+			"sr_peer: bad arguments (see the comment at the top of sr_peer.c)\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

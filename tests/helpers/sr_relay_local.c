@@ -77,7 +77,8 @@ int main(int argc, char **argv)
 			e = -1;
 	}
 	if (e || !rc.tcp_len || !rc.udp_len) {
-		fprintf(stderr, "usage: sr_relay_local --tcp A:P --udp A:P [--tickets N] [--out DIR]\n");
+		fprintf(stderr,
+			"usage: sr_relay_local --tcp A:P --udp A:P [--tickets N] [--out DIR]\n");
 		return 2;
 	}
 	if (rc.max_sessions < n)

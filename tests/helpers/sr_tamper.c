@@ -137,23 +137,27 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	end = net_now() + seconds;
 	while (net_now() < end) {
-		struct pollfd pf[4] = {{ufd, POLLIN, 0}, {lfd, POLLIN, 0}, {cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+		struct pollfd pf[4] = {
+		    {ufd, POLLIN, 0}, {lfd, POLLIN, 0}, {cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
 
 		if (poll(pf, 4, 200) <= 0)
 			continue;
 		if (pf[0].revents & POLLIN) {
 			struct sockaddr_storage from;
 			socklen_t fl = sizeof(from);
-			ssize_t n = recvfrom(ufd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+			ssize_t n =
+			    recvfrom(ufd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 
 			if (n > 0 && fl == ut_len && !memcmp(&from, &udp_target, fl)) {
 				if (side_len)
-					sendto(ufd, buf, (size_t)n, 0, (struct sockaddr *)&side, side_len);
+					sendto(ufd, buf, (size_t)n, 0, (struct sockaddr *)&side,
+					       side_len);
 			} else if (n > 0) {
 				side = from;
 				side_len = fl;
 				flip(buf, (size_t)n);
-				sendto(ufd, buf, (size_t)n, 0, (struct sockaddr *)&udp_target, ut_len);
+				sendto(ufd, buf, (size_t)n, 0, (struct sockaddr *)&udp_target,
+				       ut_len);
 			}
 		}
 		if ((pf[1].revents & POLLIN) && cfd < 0) {

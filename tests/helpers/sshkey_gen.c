@@ -46,14 +46,16 @@ static int gen(const char *path, const char *comment)
 	size_t len;
 	int r = 1;
 
-	if (sshkey_generate(comment, &k) < 0 || sshkey_private_format(k, priv, sizeof(priv), &len) < 0)
+	if (sshkey_generate(comment, &k) < 0 ||
+	    sshkey_private_format(k, priv, sizeof(priv), &len) < 0)
 		goto out;
 	sshkey_get_pub(k, &pub);
 	if (sshkey_pub_format(&pub, 1, line, sizeof(line) - 1) < 0)
 		goto out;
 	strcat(line, "\n");
 	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	if (write_file(path, priv, len, 0600) < 0 || write_file(pubpath, line, strlen(line), 0644) < 0)
+	if (write_file(path, priv, len, 0600) < 0 ||
+	    write_file(pubpath, line, strlen(line), 0644) < 0)
 		goto out;
 	r = print_fpr(&pub);
 out:

@@ -42,18 +42,18 @@ has(const struct netcfg *nc, const char *needle)
 static void addresses(struct netcfg *nc, int idx, int idx2)
 {
 	struct ipaddr a = A("100.70.9.1/32"), peer = A("100.127.9.1/32"),
-	              v6 = A("fd70:6c73:7300:9::1/128");
+		      v6 = A("fd70:6c73:7300:9::1/128");
 
 	check(netcfg_addr_add(nc, idx, &a, &peer) == 0, "add p2p address", nc);
 	check(netcfg_addr_add(nc, idx, &v6, NULL) == 0, "add v6 address", nc);
 	check(netcfg_addr_add(nc, idx, &a, &peer) == -EEXIST &&
-	          has(nc, "address 100.70.9.1 already on plc0"),
+		  has(nc, "address 100.70.9.1 already on plc0"),
 	      "same address again: EEXIST, names plc0", nc);
 	check(netcfg_addr_add(nc, idx2, &a, NULL) == -EEXIST && has(nc, "already on plc0"),
 	      "same address on another interface refused", nc);
 	check(netcfg_addr_del(nc, idx, &v6, NULL) == 0, "remove v6 address", nc);
 	check(netcfg_addr_del(nc, idx, &v6, NULL) == -EADDRNOTAVAIL &&
-	          has(nc, "removing address fd70:6c73:7300:9::1/128 from plc0: no such address"),
+		  has(nc, "removing address fd70:6c73:7300:9::1/128 from plc0: no such address"),
 	      "remove again: says which and why", nc);
 	check(netcfg_addr_add(nc, 99999, &v6, NULL) == -ENODEV && has(nc, "interface #99999"),
 	      "unknown interface named", nc);
@@ -62,12 +62,12 @@ static void addresses(struct netcfg *nc, int idx, int idx2)
 static void routes(struct netcfg *nc, int idx)
 {
 	struct ipaddr r = A("100.127.9.2/32"), src = A("100.70.9.1/32"),
-	              r6 = A("fd70:6c73:7300:ffff::9/128");
+		      r6 = A("fd70:6c73:7300:ffff::9/128");
 
 	check(netcfg_route_add(nc, idx, &r, &src) == 0, "add route with source", nc);
 	check(netcfg_route_add(nc, idx, &r6, NULL) == 0, "add v6 route", nc);
 	check(netcfg_route_add(nc, idx, &r, &src) == -EEXIST &&
-	          has(nc, "adding route 100.127.9.2/32 via plc0: already exists"),
+		  has(nc, "adding route 100.127.9.2/32 via plc0: already exists"),
 	      "route twice: EEXIST with object", nc);
 	check(netcfg_route_del(nc, idx, &r6) == 0, "remove v6 route", nc);
 	check(netcfg_route_del(nc, idx, &r6) == -ESRCH && has(nc, "no such route"),
@@ -82,7 +82,7 @@ static void snapshot(struct netcfg *nc, int idx)
 
 	check(netcfg_host_snapshot(nc, &h) == 0 && h.n > 0, "host snapshot", nc);
 	check(addrplan_check(&h, &a, 0, why, sizeof(why)) == ADDRPLAN_ADDR_IN_USE &&
-	          strstr(why, "plc0"),
+		  strstr(why, "plc0"),
 	      "snapshot sees our address", NULL);
 	check(addrplan_check(&h, &r, 0, why, sizeof(why)) == ADDRPLAN_ROUTE_EXACT,
 	      "snapshot sees our route", NULL);
@@ -102,18 +102,18 @@ static void link_and_sysctl(struct netcfg *nc, int idx)
 	check(netcfg_link_set_up(nc, idx, false) == 0 && netcfg_link_set_up(nc, idx, true) == 0,
 	      "down and up", nc);
 	check(netcfg_sysctl_get(nc, "net/ipv6/conf/plc0/hop_limit", v, sizeof(v)) == 0 &&
-	          strcmp(v, "64") == 0,
+		  strcmp(v, "64") == 0,
 	      "read sysctl", nc);
 	check(netcfg_sysctl_set(nc, &s, "net/ipv6/conf/plc0/hop_limit", "7") == 0 &&
-	          strcmp(s.old, "64") == 0,
+		  strcmp(s.old, "64") == 0,
 	      "set sysctl, old value saved", nc);
 	check(netcfg_sysctl_get(nc, "net/ipv6/conf/plc0/hop_limit", v, sizeof(v)) == 0 &&
-	          strcmp(v, "7") == 0,
+		  strcmp(v, "7") == 0,
 	      "sysctl changed", nc);
 	check(netcfg_sysctl_restore(nc, &s) == 0 && netcfg_sysctl_restore(nc, &s) == 0,
 	      "restore (twice)", nc);
 	check(netcfg_sysctl_get(nc, "net/ipv6/conf/plc0/hop_limit", v, sizeof(v)) == 0 &&
-	          strcmp(v, "64") == 0,
+		  strcmp(v, "64") == 0,
 	      "sysctl restored", nc);
 	check(netcfg_sysctl_set(nc, &s, "net/../../etc/passwd", "x") == -EINVAL, "'..' refused",
 	      nc);
@@ -135,7 +135,7 @@ int main(void)
 	idx2 = netcfg_ifindex(nc, "plc1");
 	check(idx > 0 && idx2 > 0, "ifindex", nc);
 	check(netcfg_ifindex(nc, "nope0") == -ENODEV &&
-	          has(nc, "interface nope0: no such interface"),
+		  has(nc, "interface nope0: no such interface"),
 	      "unknown name", nc);
 	check(netcfg_link_set_up(nc, idx, true) == 0, "link up", nc);
 	addresses(nc, idx, idx2);

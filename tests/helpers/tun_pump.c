@@ -66,9 +66,9 @@ struct pump {
 static void die_usage(void)
 {
 	fprintf(stderr,
-	        "usage: tun_pump [--name N] --addr A/len [--peer P] [--route R] [--mtu N]\n"
-	        "  (--listen PATH | --connect PATH) [--filter --client A --port N]\n"
-	        "  [--ifup S --ifdown S --role R --session ID] [--nodad] [--timeout SEC]\n");
+		"usage: tun_pump [--name N] --addr A/len [--peer P] [--route R] [--mtu N]\n"
+		"  (--listen PATH | --connect PATH) [--filter --client A --port N]\n"
+		"  [--ifup S --ifdown S --role R --session ID] [--nodad] [--timeout SEC]\n");
 	exit(2);
 }
 
@@ -224,13 +224,13 @@ static int configure(struct pump *pp)
 	}
 	for (int i = 0; i < o->naddr; i++)
 		if ((err = netcfg_addr_add(pp->nc, pp->ifindex, &o->addr[i],
-		                           peer_for(o, o->addr[i].family))))
+					   peer_for(o, o->addr[i].family))))
 			return err;
 	if ((err = netcfg_link_set_up(pp->nc, pp->ifindex, true)))
 		return err;
 	for (int i = 0; i < o->nroute; i++)
 		if ((err = netcfg_route_add(pp->nc, pp->ifindex, &o->route[i],
-		                            first_of(o->addr, o->naddr, o->route[i].family))))
+					    first_of(o->addr, o->naddr, o->route[i].family))))
 			return err;
 	return 0;
 }
@@ -242,14 +242,14 @@ static int run_script(struct pump *pp, const char *path, const char *phase)
 	char err[IFSCRIPT_ERR_MAX];
 	const struct ipaddr *x;
 	struct ifscript_env e = {.ifname = tun_name(pp->tun),
-	                         .role = pp->o.role,
-	                         .session = pp->o.session,
-	                         .addr4 = a4,
-	                         .addr6 = a6,
-	                         .peer4 = p4,
-	                         .peer6 = p6,
-	                         .mtu = pp->o.mtu,
-	                         .phase = phase};
+				 .role = pp->o.role,
+				 .session = pp->o.session,
+				 .addr4 = a4,
+				 .addr6 = a6,
+				 .peer4 = p4,
+				 .peer6 = p6,
+				 .mtu = pp->o.mtu,
+				 .phase = phase};
 	int r;
 
 	if ((x = first_of(pp->o.addr, pp->o.naddr, AF_INET)))
@@ -270,7 +270,7 @@ static int setup_filter(struct pump *pp)
 {
 	struct filter_session_cfg s = {.id = SID};
 	int err = filter_new(first_of(pp->o.addr, pp->o.naddr, AF_INET),
-	                     first_of(pp->o.addr, pp->o.naddr, AF_INET6), 4, &pp->flt);
+			     first_of(pp->o.addr, pp->o.naddr, AF_INET6), 4, &pp->flt);
 
 	if (err)
 		return err;
@@ -300,10 +300,12 @@ static void print_counters(struct pump *pp)
 		       (unsigned long long)c.passed_out);
 		for (int r = 1; r < FILTER_REASON_COUNT; r++) {
 			if (c.drop_in[r])
-				printf(" drop_in[%s]=%llu", filter_reason_str((enum filter_reason)r),
+				printf(" drop_in[%s]=%llu",
+				       filter_reason_str((enum filter_reason)r),
 				       (unsigned long long)c.drop_in[r]);
 			if (c.drop_out[r])
-				printf(" drop_out[%s]=%llu", filter_reason_str((enum filter_reason)r),
+				printf(" drop_out[%s]=%llu",
+				       filter_reason_str((enum filter_reason)r),
 				       (unsigned long long)c.drop_out[r]);
 		}
 	}

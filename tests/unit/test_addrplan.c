@@ -74,7 +74,7 @@ static void test_device_stable(void **state)
 	assert_true(ipaddr_equal(&a, &b));
 	assert_int_equal(a.plen, 128);
 	assert_string_equal(ipaddr_str(&a, false, buf, sizeof(buf)),
-	                    "fd70:6c73:7300:9d76:ce83:fc59:7fea:58a6");
+			    "fd70:6c73:7300:9d76:ce83:fc59:7fea:58a6");
 	assert_int_equal(addrplan_device_v4("printer", NULL, &a), -EINVAL);
 	assert_int_equal(addrplan_device_v4("@Printer", NULL, &a), -EINVAL);
 	assert_int_equal(addrplan_device_v4(NULL, NULL, &a), -EINVAL);
@@ -158,7 +158,7 @@ static void test_device_prefix(void **state)
 }
 
 static void host_add(struct addrplan_host *h, const char *a, bool route, int ifindex,
-                     const char *name, uint32_t table)
+		     const char *name, uint32_t table)
 {
 	struct addrplan_host_entry e = {
 	    .addr = P(a), .is_route = route, .ifindex = ifindex, .table = table, .rtype = 1};
@@ -191,7 +191,7 @@ static void test_conflict(void **state)
 	assert_int_equal(addrplan_check(&h, &a, 0, why, sizeof(why)), ADDRPLAN_ROUTE_EXACT);
 	assert_non_null(strstr(why, "wg0"));
 	assert_int_equal(addrplan_check(&h, &a, 5, why, sizeof(why)),
-	                 ADDRPLAN_ROUTE_COVERS); /* our own */
+			 ADDRPLAN_ROUTE_COVERS); /* our own */
 	host_add(&h, "100.70.1.2/24", false, 6, "eth1", 0);
 	assert_int_equal(addrplan_check(&h, &a, 0, why, sizeof(why)), ADDRPLAN_ADDR_IN_USE);
 	assert_string_equal(why, "address 100.70.1.2 already on eth1 (as 100.70.1.2/24)");

@@ -17,11 +17,12 @@
 
 #include "authkeys.h"
 
-static const char KEY[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea";
+static const char KEY[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea";
 static const uint8_t SID1[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
-				 0, 1, 2, 3, 4, 5, 6, 7};
+				 0,    1,    2,    3,    4,    5,    6,    7};
 static const uint8_t SID2[16] = {0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88,
-				 7, 6, 5, 4, 3, 2, 1, 0};
+				 7,    6,    5,    4,    3,    2,    1,    0};
 
 struct fx {
 	char home[64];
@@ -31,8 +32,8 @@ struct fx {
 
 static void make_line(const uint8_t *sid, const char *from, char *out)
 {
-	struct authkeys_entry e = {.from = from, .expiry = 1735787045, .key = KEY, .sid = sid,
-				   .sid_len = 16};
+	struct authkeys_entry e = {
+	    .from = from, .expiry = 1735787045, .key = KEY, .sid = sid, .sid_len = 16};
 
 	assert_int_equal(authkeys_format_line(&e, out, AUTHKEYS_LINE_BUF), 0);
 }
@@ -96,30 +97,35 @@ static void mkssh(struct fx *f)
 static void test_format(void **state)
 {
 	char out[AUTHKEYS_LINE_BUF];
-	struct authkeys_entry e = {.from = "100.64.0.2", .expiry = 1735787045, .key = KEY,
-				   .sid = SID1, .sid_len = 16};
+	struct authkeys_entry e = {
+	    .from = "100.64.0.2", .expiry = 1735787045, .key = KEY, .sid = SID1, .sid_len = 16};
 
 	assert_int_equal(authkeys_format_line(&e, out, sizeof(out)), 0);
 	/* 1735787045 = 2025-01-02 03:04:05 UTC */
-	assert_string_equal(out, "restrict,pty,from=\"100.64.0.2\",expiry-time=\"20250102030405Z\" "
-				 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2"
-				 "qYjJa8CGmj3B1Ea portless-session:0123456789abcdef0001020304050607");
+	assert_string_equal(out,
+			    "restrict,pty,from=\"100.64.0.2\",expiry-time=\"20250102030405Z\" "
+			    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2"
+			    "qYjJa8CGmj3B1Ea portless-session:0123456789abcdef0001020304050607");
 	e.expiry = 0;
 	e.from = "fd7a::2/128";
 	e.flags = AUTHKEYS_PORT_FORWARDING;
 	assert_int_equal(authkeys_format_line(&e, out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "restrict,pty,port-forwarding,from=\"fd7a::2/128\" ssh-ed25519"));
+	assert_non_null(
+	    strstr(out, "restrict,pty,port-forwarding,from=\"fd7a::2/128\" ssh-ed25519"));
 	assert_null(strstr(out, "expiry-time"));
 	assert_int_equal(authkeys_format_line(&e, out, 40), -ENOSPC);
 }
 
 static void test_format_rejects(void **state)
 {
-	static const char *const froms[] = {"", "host.example", "1.2.3.4\",command=\"x", "1.2.3.4/33",
-					    "::1/129", "1.2.3.4/", "1.2.3.4,5.6.7.8", "1.2.3.4/-1"};
-	static const char *const keys[] = {"", "ssh-ed25519",
-					   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea c", "ssh-ed25519 AAAA\nx",
-					   "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea"};
+	static const char *const froms[] = {
+	    "",        "host.example", "1.2.3.4\",command=\"x", "1.2.3.4/33",
+	    "::1/129", "1.2.3.4/",     "1.2.3.4,5.6.7.8",       "1.2.3.4/-1"};
+	static const char *const keys[] = {
+	    "", "ssh-ed25519",
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea c",
+	    "ssh-ed25519 AAAA\nx",
+	    "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea"};
 	char out[AUTHKEYS_LINE_BUF];
 	struct authkeys_entry e = {.from = "1.2.3.4", .key = KEY, .sid = SID1, .sid_len = 16};
 
@@ -160,15 +166,18 @@ static void test_install_creates(void **state)
 	snprintf(want, sizeof(want), "%s\n%s\n", f->line1, f->line2);
 	assert_string_equal(slurp(f->path), want);
 	/* no temporary file left behind */
-	assert_int_equal(system("test -z \"$(ls -A /tmp/pl-authkeys-*/.ssh | grep -v '^authorized_keys$')\""), 0);
+	assert_int_equal(
+	    system("test -z \"$(ls -A /tmp/pl-authkeys-*/.ssh | grep -v '^authorized_keys$')\""),
+	    0);
 }
 
 /* Other lines survive byte for byte: comments, CRLF, blanks, options, no final newline. */
-static const char OTHERS[] = "# my keys\r\n"
-			     "\n"
-			     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu me@laptop\n"
-			     "  command=\"/bin/true\" ssh-rsa AAAAB3Nza== backup  \r\n"
-			     "ssh-ed25519 AAAA portless-session-not-ours";
+static const char OTHERS[] =
+    "# my keys\r\n"
+    "\n"
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu me@laptop\n"
+    "  command=\"/bin/true\" ssh-rsa AAAAB3Nza== backup  \r\n"
+    "ssh-ed25519 AAAA portless-session-not-ours";
 
 static void test_install_remove_keeps_others(void **state)
 {
@@ -328,16 +337,16 @@ static void test_unknown_user(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_format_rejects),
-		cmocka_unit_test_setup_teardown(test_install_creates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_install_remove_keeps_others, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_untouched_when_absent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_symlinks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_bad_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
-		cmocka_unit_test(test_unknown_user),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_format_rejects),
+	    cmocka_unit_test_setup_teardown(test_install_creates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_install_remove_keeps_others, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_untouched_when_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_symlinks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_bad_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
+	    cmocka_unit_test(test_unknown_user),
 	};
 
 	if (sodium_init() < 0)

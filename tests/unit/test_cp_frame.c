@@ -128,9 +128,11 @@ static void test_tampered_frame(void **state)
 		n = cp_sess_seal(&s, (const uint8_t *)"0123456789", 10, buf, sizeof(buf));
 		buf[i == 0 ? 3 : i == 1 ? 6 : n - 1] ^= 1; /* header (AD), body, tag */
 		if (i == 0)
-			assert_int_equal(cp_sess_open(&c, buf, (size_t)n, out, sizeof(out)), -EBADMSG);
+			assert_int_equal(cp_sess_open(&c, buf, (size_t)n, out, sizeof(out)),
+					 -EBADMSG);
 		else
-			assert_int_equal(cp_sess_open(&c, buf, (size_t)n, out, sizeof(out)), -EBADMSG);
+			assert_int_equal(cp_sess_open(&c, buf, (size_t)n, out, sizeof(out)),
+					 -EBADMSG);
 	}
 }
 
@@ -173,8 +175,11 @@ static void test_msg_roundtrip(void **state)
 /* R_NOTIFIED carries the sequence and the presence bit; nothing shorter decodes. */
 static void test_notified_flags(void **state)
 {
-	struct cp_msg m = {.type = CP_T_R_NOTIFIED, .req = 9, .seq = 0x0102030405060708ull,
-			   .flags = CP_NOTIFIED_ONLINE}, d;
+	struct cp_msg m = {.type = CP_T_R_NOTIFIED,
+			   .req = 9,
+			   .seq = 0x0102030405060708ull,
+			   .flags = CP_NOTIFIED_ONLINE},
+		      d;
 	uint8_t buf[64];
 	int n = cp_msg_encode(&m, buf, sizeof(buf));
 
@@ -295,20 +300,20 @@ static void test_strerror(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_handshake_keys_match),
-		cmocka_unit_test(test_seal_open_roundtrip),
-		cmocka_unit_test(test_wrong_server_key),
-		cmocka_unit_test(test_bad_hello),
-		cmocka_unit_test(test_frame_check_classes),
-		cmocka_unit_test(test_tampered_frame),
-		cmocka_unit_test(test_oversize_seal),
-		cmocka_unit_test(test_msg_roundtrip),
-		cmocka_unit_test(test_notified_flags),
-		cmocka_unit_test(test_msg_malformed),
-		cmocka_unit_test(test_auth_binding),
-		cmocka_unit_test(test_keysig),
-		cmocka_unit_test(test_code),
-		cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_handshake_keys_match),
+	    cmocka_unit_test(test_seal_open_roundtrip),
+	    cmocka_unit_test(test_wrong_server_key),
+	    cmocka_unit_test(test_bad_hello),
+	    cmocka_unit_test(test_frame_check_classes),
+	    cmocka_unit_test(test_tampered_frame),
+	    cmocka_unit_test(test_oversize_seal),
+	    cmocka_unit_test(test_msg_roundtrip),
+	    cmocka_unit_test(test_notified_flags),
+	    cmocka_unit_test(test_msg_malformed),
+	    cmocka_unit_test(test_auth_binding),
+	    cmocka_unit_test(test_keysig),
+	    cmocka_unit_test(test_code),
+	    cmocka_unit_test(test_strerror),
 	};
 
 	if (sodium_init() < 0)

@@ -78,7 +78,7 @@ static void test_pin_follow_and_revoke(void **state)
 	int n, m;
 
 	(void)state;
-	assert_int_equal(cp_pin_check(dir, &old->pub), CP_OK);  /* first use */
+	assert_int_equal(cp_pin_check(dir, &old->pub), CP_OK); /* first use */
 	assert_int_equal(cp_pin_check(dir, &peer->pub), CP_OK);
 	assert_int_equal(cp_pin_check(dir, &nid->pub), CP_E_KEY_CHANGED); /* no proof */
 	n = cp_rot_make(old, &nid->pub, 1, p, sizeof(p));
@@ -174,10 +174,10 @@ static void test_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_proof),
-		cmocka_unit_test(test_pin_follow_and_revoke),
-		cmocka_unit_test(test_codec),
-		cmocka_unit_test(test_store),
+	    cmocka_unit_test(test_proof),
+	    cmocka_unit_test(test_pin_follow_and_revoke),
+	    cmocka_unit_test(test_codec),
+	    cmocka_unit_test(test_store),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -85,9 +85,11 @@ static void test_queue(void **state)
 	int n = 0;
 
 	assert_int_equal(cp_store_begin(f->st), 0);
-	assert_int_equal(cp_store_queue_add(f->st, 1, "@r", "@s", 1000, (const uint8_t *)"aaa", 3), 0);
+	assert_int_equal(cp_store_queue_add(f->st, 1, "@r", "@s", 1000, (const uint8_t *)"aaa", 3),
+			 0);
 	assert_int_equal(cp_store_queue_add(f->st, 2, "@r", "@s", 10, (const uint8_t *)"bb", 2), 0);
-	assert_int_equal(cp_store_queue_add(f->st, 3, "@q", "@s", 1000, (const uint8_t *)"c", 1), 0);
+	assert_int_equal(cp_store_queue_add(f->st, 3, "@q", "@s", 1000, (const uint8_t *)"c", 1),
+			 0);
 	assert_int_equal(cp_store_commit(f->st), 0);
 	assert_int_equal(cp_store_max_seq(f->st), 3);
 	assert_int_equal(cp_store_queue_scan(f->st, "@r", 0, 50, 10, count_cb, &n), 0);
@@ -109,9 +111,11 @@ static void test_records(void **state)
 
 	for (int i = 0; i < CP_RECORDS_PER_ID; i++) {
 		snprintf(name, sizeof(name), "r%d", i);
-		assert_int_equal(cp_store_put_record(f->st, "@h", name, (const uint8_t *)"v", 1), 0);
+		assert_int_equal(cp_store_put_record(f->st, "@h", name, (const uint8_t *)"v", 1),
+				 0);
 	}
-	assert_int_equal(cp_store_put_record(f->st, "@h", "onemore", (const uint8_t *)"v", 1), -EDQUOT);
+	assert_int_equal(cp_store_put_record(f->st, "@h", "onemore", (const uint8_t *)"v", 1),
+			 -EDQUOT);
 	assert_int_equal(cp_store_put_record(f->st, "@h", "r0", (const uint8_t *)"new", 3), 0);
 	assert_int_equal(cp_store_get_record(f->st, "@h", "r0", out, sizeof(out), &len), 0);
 	assert_int_equal(len, 3);
@@ -143,10 +147,10 @@ static void test_damaged(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_slot_enroll),
-		cmocka_unit_test(test_queue),
-		cmocka_unit_test(test_records),
-		cmocka_unit_test(test_damaged),
+	    cmocka_unit_test(test_slot_enroll),
+	    cmocka_unit_test(test_queue),
+	    cmocka_unit_test(test_records),
+	    cmocka_unit_test(test_damaged),
 	};
 
 	if (sodium_init() < 0)

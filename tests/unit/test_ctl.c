@@ -23,8 +23,8 @@ static const uint8_t SID[CTL_SID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 
 static void test_up_known_bytes(void **state)
 {
 	struct ctl_msg m = {.type = CTL_UP}, d;
-	static const uint8_t want[] = {0x00, 0x11, 1, CTL_UP, 4, '@', 'd', 'e', 'v', 5, 'a', 'l', 'i',
-				       'c', 'e', 0, 0, 0, 1};
+	static const uint8_t want[] = {0x00, 0x11, 1,   CTL_UP, 4,   '@', 'd', 'e', 'v', 5,
+				       'a',  'l',  'i', 'c',    'e', 0,   0,   0,   1};
 	uint8_t buf[CTL_FRAME_MAX];
 	size_t used;
 
@@ -143,16 +143,17 @@ static void expect_bad(size_t off, uint8_t v, int err)
 
 static void test_decode_rejects(void **state)
 {
-	uint8_t big[4] = {0xff, 0xff, 1, CTL_STATUS}, tiny[4] = {0, 1, 1, 0}, trail[8] = {0, 3, 1, CTL_STATUS, 0};
+	uint8_t big[4] = {0xff, 0xff, 1, CTL_STATUS}, tiny[4] = {0, 1, 1, 0},
+		trail[8] = {0, 3, 1, CTL_STATUS, 0};
 	struct ctl_msg d;
 	size_t used;
 
-	expect_bad(2, 2, -EPROTO);          /* version */
-	expect_bad(3, 99, -EBADMSG);        /* unknown type */
-	expect_bad(5, 'D', -EBADMSG);       /* "@Dev": not a handle */
-	expect_bad(4, 40, -EBADMSG);        /* string longer than the frame */
-	expect_bad(6, 0, -EBADMSG);         /* NUL inside a string */
-	expect_bad(1, 7, -EBADMSG);         /* frame shorter than its fields */
+	expect_bad(2, 2, -EPROTO);    /* version */
+	expect_bad(3, 99, -EBADMSG);  /* unknown type */
+	expect_bad(5, 'D', -EBADMSG); /* "@Dev": not a handle */
+	expect_bad(4, 40, -EBADMSG);  /* string longer than the frame */
+	expect_bad(6, 0, -EBADMSG);   /* NUL inside a string */
+	expect_bad(1, 7, -EBADMSG);   /* frame shorter than its fields */
 	assert_int_equal(ctl_decode(big, sizeof(big), &d, &used), -EMSGSIZE);
 	assert_int_equal(ctl_decode(tiny, sizeof(tiny), &d, &used), -EMSGSIZE);
 	assert_int_equal(ctl_decode(trail, 5, &d, &used), -EBADMSG); /* trailing byte */
@@ -445,7 +446,8 @@ static void test_user_file(void **state)
 	int fd;
 
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "k.key", "secret", 6, path, sizeof(path)), 0);
+	assert_int_equal(
+	    ctl_write_user_file(uid, gid, dir, "k.key", "secret", 6, path, sizeof(path)), 0);
 	snprintf(sub, sizeof(sub), "%s/u%u", dir, (unsigned)uid);
 	snprintf(buf, sizeof(buf), "/u%u/k.key", (unsigned)uid);
 	assert_non_null(strstr(path, buf));
@@ -463,15 +465,20 @@ static void test_user_file(void **state)
 	close(fd);
 	assert_memory_equal(buf, "secret", 6);
 	/* never overwritten, never through a symlink */
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "k.key", "x", 1, path, sizeof(path)), -EEXIST);
+	assert_int_equal(ctl_write_user_file(uid, gid, dir, "k.key", "x", 1, path, sizeof(path)),
+			 -EEXIST);
 	snprintf(path, sizeof(path), "%s/u%u/link", dir, (unsigned)uid);
 	assert_int_equal(symlink("/tmp/pl-ctl-victim-nonexistent", path), 0);
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "link", "x", 1, path, sizeof(path)), -EEXIST);
+	assert_int_equal(ctl_write_user_file(uid, gid, dir, "link", "x", 1, path, sizeof(path)),
+			 -EEXIST);
 	assert_int_equal(access("/tmp/pl-ctl-victim-nonexistent", F_OK), -1);
 	/* bad names */
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "../x", "x", 1, path, sizeof(path)), -EINVAL);
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "..", "x", 1, path, sizeof(path)), -EINVAL);
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "", "x", 1, path, sizeof(path)), -EINVAL);
+	assert_int_equal(ctl_write_user_file(uid, gid, dir, "../x", "x", 1, path, sizeof(path)),
+			 -EINVAL);
+	assert_int_equal(ctl_write_user_file(uid, gid, dir, "..", "x", 1, path, sizeof(path)),
+			 -EINVAL);
+	assert_int_equal(ctl_write_user_file(uid, gid, dir, "", "x", 1, path, sizeof(path)),
+			 -EINVAL);
 	/* removal */
 	assert_int_equal(ctl_remove_user_file(uid, dir, "k.key"), 0);
 	assert_int_equal(ctl_remove_user_file(uid, dir, "k.key"), 0);
@@ -481,12 +488,14 @@ static void test_user_file(void **state)
 	if (geteuid() == 0) {
 		/* a directory that is not the user's is refused */
 		assert_int_equal(chown(sub, 1234, 1234), 0);
-		assert_int_equal(ctl_write_user_file(uid, gid, dir, "y", "x", 1, path, sizeof(path)), -EPERM);
+		assert_int_equal(
+		    ctl_write_user_file(uid, gid, dir, "y", "x", 1, path, sizeof(path)), -EPERM);
 	}
 	assert_int_equal(rmdir(sub), 0);
 	/* u<uid> as a symlink to elsewhere is refused */
 	assert_int_equal(symlink("/tmp", sub), 0);
-	assert_int_equal(ctl_write_user_file(uid, gid, dir, "z", "x", 1, path, sizeof(path)), -ELOOP);
+	assert_int_equal(ctl_write_user_file(uid, gid, dir, "z", "x", 1, path, sizeof(path)),
+			 -ELOOP);
 	assert_int_equal(unlink(sub), 0);
 	assert_int_equal(rmdir(dir), 0);
 }
@@ -494,18 +503,20 @@ static void test_user_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_up_known_bytes),
-		cmocka_unit_test(test_roundtrip_all),
-		cmocka_unit_test(test_decode_rejects),
-		cmocka_unit_test(test_encode_rejects),
-		cmocka_unit_test_setup_teardown(test_server_up, srv_setup, srv_teardown),
-		cmocka_unit_test_setup_teardown(test_server_status_stream, srv_setup, srv_teardown),
-		cmocka_unit_test_setup_teardown(test_server_bad_frame_closes, srv_setup, srv_teardown),
-		cmocka_unit_test_setup_teardown(test_server_reply_as_request_closes, srv_setup, srv_teardown),
-		cmocka_unit_test_setup_teardown(test_server_close_inside_request, srv_setup, srv_teardown),
-		cmocka_unit_test_setup_teardown(test_server_client_hangs_up, srv_setup, srv_teardown),
-		cmocka_unit_test(test_server_open),
-		cmocka_unit_test(test_user_file),
+	    cmocka_unit_test(test_up_known_bytes),
+	    cmocka_unit_test(test_roundtrip_all),
+	    cmocka_unit_test(test_decode_rejects),
+	    cmocka_unit_test(test_encode_rejects),
+	    cmocka_unit_test_setup_teardown(test_server_up, srv_setup, srv_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_status_stream, srv_setup, srv_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_bad_frame_closes, srv_setup, srv_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_reply_as_request_closes, srv_setup,
+					    srv_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_close_inside_request, srv_setup,
+					    srv_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_client_hangs_up, srv_setup, srv_teardown),
+	    cmocka_unit_test(test_server_open),
+	    cmocka_unit_test(test_user_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

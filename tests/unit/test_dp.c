@@ -35,11 +35,12 @@ static void kat_chacha_rfc8439(void **state)
 		key[i] = (uint8_t)(0x80 + i);
 	unhex(nonce, sizeof(nonce), "070000004041424344454647");
 	unhex(aad, sizeof(aad), "50515253c0c1c2c3c4c5c6c7");
-	wlen = unhex(want, sizeof(want),
-		     "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca967"
-		     "1282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee32809"
-		     "1b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
-		     "1ae10b594f09e26a7e902ecbd0600691");
+	wlen =
+	    unhex(want, sizeof(want),
+		  "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca967"
+		  "1282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee32809"
+		  "1b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
+		  "1ae10b594f09e26a7e902ecbd0600691");
 	crypto_aead_chacha20poly1305_ietf_encrypt(out, &olen, (const uint8_t *)pt, strlen(pt), aad,
 						  sizeof(aad), NULL, nonce, key);
 	assert_int_equal(olen, wlen);
@@ -411,12 +412,17 @@ static void rekey_by_time_and_collision(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(kat_chacha_rfc8439), cmocka_unit_test(kat_aes256gcm_nist),
-		cmocka_unit_test(kat_packet_chacha), cmocka_unit_test(kat_packet_aes),
-		cmocka_unit_test(derive_symmetric),  cmocka_unit_test(seal_open),
-		cmocka_unit_test(tamper_every_byte), cmocka_unit_test(replay_and_short),
-		cmocka_unit_test(counter_exhaustion), cmocka_unit_test(rekey_by_count),
-		cmocka_unit_test(rekey_by_time_and_collision),
+	    cmocka_unit_test(kat_chacha_rfc8439),
+	    cmocka_unit_test(kat_aes256gcm_nist),
+	    cmocka_unit_test(kat_packet_chacha),
+	    cmocka_unit_test(kat_packet_aes),
+	    cmocka_unit_test(derive_symmetric),
+	    cmocka_unit_test(seal_open),
+	    cmocka_unit_test(tamper_every_byte),
+	    cmocka_unit_test(replay_and_short),
+	    cmocka_unit_test(counter_exhaustion),
+	    cmocka_unit_test(rekey_by_count),
+	    cmocka_unit_test(rekey_by_time_and_collision),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -31,7 +31,8 @@ static int setup(void **state)
 	f->eve = identity_generate("@eve");
 	randombytes_buf(f->id, sizeof(f->id));
 	if (envelope_seal(f->alice, &f->bob->pub, 0x20, f->id, NOW + 60,
-			  (const uint8_t *)"hello bob", 9, f->buf, sizeof(f->buf), &f->len) != ENV_OK)
+			  (const uint8_t *)"hello bob", 9, f->buf, sizeof(f->buf),
+			  &f->len) != ENV_OK)
 		return -1;
 	*state = f;
 	return 0;
@@ -121,9 +122,9 @@ static void test_wrong_sender_key(void **state)
 
 	/* Eve's keys presented under Alice's name: the signature does not verify. */
 	strcpy(fake.handle, "@alice");
-	assert_int_equal(envelope_open(f->bob, &fake, f->buf, f->len, NOW, f->work,
-				       sizeof(f->work), &env),
-			 ENV_E_SIGNATURE);
+	assert_int_equal(
+	    envelope_open(f->bob, &fake, f->buf, f->len, NOW, f->work, sizeof(f->work), &env),
+	    ENV_E_SIGNATURE);
 	/* Keys of a different handle than the claimed sender. */
 	assert_int_equal(envelope_open(f->bob, &f->eve->pub, f->buf, f->len, NOW, f->work,
 				       sizeof(f->work), &env),
@@ -144,9 +145,9 @@ static void test_forged_outer_sender(void **state)
 			 ENV_OK);
 	/* Rewrite the outer from "@eve" to "@ali" is impossible (length differs);
 	 * so check that Bob, told the sender is Alice, refuses it. */
-	assert_int_equal(envelope_open(f->bob, &f->alice->pub, buf, len, NOW, f->work,
-				       sizeof(f->work), &env),
-			 ENV_E_SENDER);
+	assert_int_equal(
+	    envelope_open(f->bob, &f->alice->pub, buf, len, NOW, f->work, sizeof(f->work), &env),
+	    ENV_E_SENDER);
 }
 
 static void test_expired(void **state)
@@ -180,15 +181,15 @@ static void test_sizes(void **state)
 	assert_int_equal(open_as_bob(f, out, len, &env), ENV_OK);
 	assert_int_equal(env.payload_len, ENVELOPE_MAX_PAYLOAD);
 	/* Output buffer too small. */
-	assert_int_equal(envelope_seal(f->alice, &f->bob->pub, 1, f->id, NOW + 1, big, 100, out,
-				       100, &len),
-			 ENV_E_TOO_BIG);
+	assert_int_equal(
+	    envelope_seal(f->alice, &f->bob->pub, 1, f->id, NOW + 1, big, 100, out, 100, &len),
+	    ENV_E_TOO_BIG);
 	/* Over the envelope cap as input. */
 	assert_int_equal(open_as_bob(f, out, ENVELOPE_MAX + 1, &env), ENV_E_TOO_BIG);
 	/* Work buffer too small. */
-	assert_int_equal(envelope_open(f->bob, &f->alice->pub, f->buf, f->len, NOW, f->work, 10,
-				       &env),
-			 ENV_E_ARG);
+	assert_int_equal(
+	    envelope_open(f->bob, &f->alice->pub, f->buf, f->len, NOW, f->work, 10, &env),
+	    ENV_E_ARG);
 	free(big);
 	free(out);
 }
@@ -227,16 +228,16 @@ static void test_replay_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_tamper_every_byte),
-		cmocka_unit_test(test_truncated_and_extended),
-		cmocka_unit_test(test_wrong_recipient),
-		cmocka_unit_test(test_wrong_sender_key),
-		cmocka_unit_test(test_forged_outer_sender),
-		cmocka_unit_test(test_expired),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_replay_cache),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_tamper_every_byte),
+	    cmocka_unit_test(test_truncated_and_extended),
+	    cmocka_unit_test(test_wrong_recipient),
+	    cmocka_unit_test(test_wrong_sender_key),
+	    cmocka_unit_test(test_forged_outer_sender),
+	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_replay_cache),
 	};
 	if (sodium_init() < 0)
 		return 1;

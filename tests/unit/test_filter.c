@@ -179,7 +179,7 @@ static size_t ext(uint8_t *p, uint8_t type, uint8_t next, int segleft, uint16_t 
 static size_t chain_for(enum mod m, uint8_t *types)
 {
 	static const uint8_t hbh_dst[] = {0, 60}, rt[] = {43}, frag[] = {44}, second[] = {60, 0},
-	                     ah[] = {51};
+			     ah[] = {51};
 	const uint8_t *t = NULL;
 	size_t n = 0;
 
@@ -219,7 +219,7 @@ static size_t chain_for(enum mod m, uint8_t *types)
 }
 
 static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct ipaddr *d,
-                       uint8_t *p)
+		       uint8_t *p)
 {
 	uint8_t types[16], l4[20];
 	size_t n = chain_for(k->mod, types), off = 40, l4len = build_l4(k, l4);
@@ -233,7 +233,7 @@ static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct 
 	memcpy(p + 24, d->a, 16);
 	for (size_t i = 0; i < n; i++)
 		off += ext(p + off, types[i], i + 1 < n ? types[i + 1] : k->proto,
-		           k->mod == M_RT_SL1, frag);
+			   k->mod == M_RT_SL1, frag);
 	if (k->mod == M_EXT_TRUNC) {
 		p[off - 8 + 1] = 3; /* claims 32 bytes, only 8 + l4 present */
 		l4len = 4;
@@ -247,7 +247,7 @@ static size_t build_v6(const struct pk *k, const struct ipaddr *s, const struct 
 }
 
 static size_t build_v4(const struct pk *k, const struct ipaddr *s, const struct ipaddr *d,
-                       uint8_t *p)
+		       uint8_t *p)
 {
 	uint8_t l4[20];
 	size_t hl = 20, l4len = build_l4(k, l4), tot;
@@ -300,9 +300,9 @@ static int setup(void **state)
 {
 	static const uint16_t ports2[] = {22, 2222};
 	struct filter_session_cfg s1 = {.id = 1}, s2 = {.id = 2,
-	                                                .ports = ports2,
-	                                                .nports = 2,
-	                                                .deny_icmp_echo = true};
+							.ports = ports2,
+							.nports = 2,
+							.deny_icmp_echo = true};
 	struct ipaddr d4, d6;
 	struct filter *f;
 
@@ -325,7 +325,7 @@ static int teardown(void **state)
 }
 
 static enum filter_reason run(struct filter *f, const struct pk *k, const uint8_t *p, size_t len,
-                              struct filter_match *m)
+			      struct filter_match *m)
 {
 	return k->dir == IN ? filter_inbound(f, k->sid, p, len, m) : filter_outbound(f, p, len, m);
 }
@@ -347,10 +347,10 @@ static void test_table(void **state)
 
 		if (r != k->want)
 			fail_msg("case %zu \"%s\": got %s, want %s", i, k->name,
-			         filter_reason_str(r), filter_reason_str(k->want));
+				 filter_reason_str(r), filter_reason_str(k->want));
 		if (r == FILTER_PASS && m.session_id != k->want_sid)
 			fail_msg("case %zu \"%s\": matched session %llu, want %llu", i, k->name,
-			         (unsigned long long)m.session_id, (unsigned long long)k->want_sid);
+				 (unsigned long long)m.session_id, (unsigned long long)k->want_sid);
 		(k->dir == IN ? want_in : want_out)[k->want]++;
 	}
 	filter_get_counters(f, &c);
@@ -417,7 +417,7 @@ static void test_garbage(void **state)
 
 		for (int r = 1; r < FILTER_REASON_COUNT; r++)
 			total += after.drop_in[r] + after.drop_out[r] - before.drop_in[r] -
-			         before.drop_out[r];
+				 before.drop_out[r];
 		assert_int_equal(total, 40000);
 	}
 }
@@ -429,7 +429,7 @@ static void test_sessions(void **state)
 	struct filter_session_stats st;
 	static const uint16_t zero_port[] = {0};
 	const struct pk k = {"s3", IN, 3,   "100.127.0.3", DEV4,        TCP,
-	                     1,    22, SYN, M_NONE,        FILTER_PASS, 3};
+			     1,    22, SYN, M_NONE,        FILTER_PASS, 3};
 	uint8_t p[128];
 	size_t len;
 
@@ -466,9 +466,9 @@ static void test_capacity(void **state)
 	for (int i = 0; i < 3; i++) {
 		s.id = (uint64_t)i + 10;
 		assert_true(ipaddr_parse(i == 0   ? "10.0.0.1"
-		                         : i == 1 ? "10.0.0.2"
-		                                  : "10.0.0.3",
-		                         &s.client4));
+					 : i == 1 ? "10.0.0.2"
+						  : "10.0.0.3",
+					 &s.client4));
 		assert_int_equal(filter_session_add(f, &s), i < 2 ? 0 : -ENOSPC);
 	}
 	filter_free(f);

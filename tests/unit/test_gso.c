@@ -97,8 +97,14 @@ static void finish(void **state, int v6)
 	assert_int_equal(gso_csum_finish(p, 10, 20, 16), -EINVAL);
 }
 
-static void finish4(void **s) { finish(s, 0); }
-static void finish6(void **s) { finish(s, 1); }
+static void finish4(void **s)
+{
+	finish(s, 0);
+}
+static void finish6(void **s)
+{
+	finish(s, 1);
+}
 
 static void segment(void **state, int v6)
 {
@@ -136,8 +142,14 @@ static void segment(void **state, int v6)
 	assert_int_equal(gso_segment(p, len, &g, 0, o, 100), -ENOSPC);
 }
 
-static void segment4(void **s) { segment(s, 0); }
-static void segment6(void **s) { segment(s, 1); }
+static void segment4(void **s)
+{
+	segment(s, 0);
+}
+static void segment6(void **s)
+{
+	segment(s, 1);
+}
 
 static void refuses(void **state)
 {

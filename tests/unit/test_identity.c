@@ -74,53 +74,59 @@ static void test_malformed(void **state)
 		const char *text;
 		const char *why;
 	} bad[] = {
-		{"", "line 1"},
-		{"portless-key v2\n", "known version"},
-		{"portless-key v1\nhandle @alice\n", "truncated"},
-		{GOOD "extra line\n", "extra"},
-		{"portless-key v1\nhandle Alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
-		 "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
-		 "handle"},
-		{"portless-key v1\nhandle @alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH3=\n"
-		 "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
-		 "base64"},
-		{"portless-key v1\nhandle @alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNok\n"
-		 "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
-		 "length"},
-		{"portless-key v1\nhandle @alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
-		 "sign-public AAAjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
-		 "do not match"},
-		{"portless-key v1\nhandle @alice\nsign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "sign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
-		 "expected 'sign-seed"},
-		{"portless-key v1\nhandle @alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
-		 "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=",
-		 "newline"},
-		{"portless-key v1\r\nhandle @alice\n", "known version"},
-		{"portless-key v1\nhandle  @alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
-		 "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
-		 "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
-		 "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
-		 "invalid handle"},
+	    {"", "line 1"},
+	    {"portless-key v2\n", "known version"},
+	    {"portless-key v1\nhandle @alice\n", "truncated"},
+	    {GOOD "extra line\n", "extra"},
+	    {"portless-key v1\nhandle Alice\nsign-seed "
+	     "U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
+	     "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
+	     "handle"},
+	    {"portless-key v1\nhandle @alice\nsign-seed "
+	     "U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH3=\n"
+	     "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
+	     "base64"},
+	    {"portless-key v1\nhandle @alice\nsign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNok\n"
+	     "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
+	     "length"},
+	    {"portless-key v1\nhandle @alice\nsign-seed "
+	     "U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
+	     "sign-public AAAjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
+	     "do not match"},
+	    {"portless-key v1\nhandle @alice\nsign-public "
+	     "pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "sign-seed U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
+	     "expected 'sign-seed"},
+	    {"portless-key v1\nhandle @alice\nsign-seed "
+	     "U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
+	     "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=",
+	     "newline"},
+	    {"portless-key v1\r\nhandle @alice\n", "known version"},
+	    {"portless-key v1\nhandle  @alice\nsign-seed "
+	     "U9UScUzjqC9Uu8z9g+akO3q4sYaoaexvn01biNokH30=\n"
+	     "sign-public pMCjyXDIv7OOi9W3/qBrS0LlbggXNrDG9SWBkbN7K7c=\n"
+	     "box-secret bxEzxrNh6/1a/i9YM30mGT/iLeehRTwJTlilI3oiN/M=\n"
+	     "box-public l/pQLutr7NJ0F8Mnn6hpHJnqweLmvW2yj8Ye3KxrrRk=\n",
+	     "invalid handle"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct identity *id = (struct identity *)1;
 		char err[256] = "";
 
-		assert_true(identity_parse(bad[i].text, strlen(bad[i].text), &id, err, sizeof(err)) <
-			    0);
+		assert_true(
+		    identity_parse(bad[i].text, strlen(bad[i].text), &id, err, sizeof(err)) < 0);
 		assert_null(id);
 		if (!strstr(err, bad[i].why))
 			fail_msg("case %zu: error '%s' does not mention '%s'", i, err, bad[i].why);
@@ -237,14 +243,14 @@ static void test_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_good),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_nul_and_size),
-		cmocka_unit_test_setup_teardown(test_save_load_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_refuses_open_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_refuses_symlink, setup, teardown),
-		cmocka_unit_test(test_generate),
-		cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_parse_good),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_nul_and_size),
+	    cmocka_unit_test_setup_teardown(test_save_load_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_refuses_open_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_refuses_symlink, setup, teardown),
+	    cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_paths),
 	};
 	if (sodium_init() < 0)
 		return 1;

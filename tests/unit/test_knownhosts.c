@@ -15,8 +15,10 @@
 
 #include "knownhosts.h"
 
-static const char ED[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea root@dev";
-static const char ED2[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu";
+static const char ED[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea root@dev";
+static const char ED2[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu";
 
 static void test_host_field(void **state)
 {
@@ -41,10 +43,12 @@ static void test_format(void **state)
 	assert_int_equal(sshkey_pub_parse(ED, &k[0]), 0);
 	assert_int_equal(sshkey_pub_parse(ED2, &k[1]), 0);
 	assert_int_equal(knownhosts_format("@dev", k, 2, out, sizeof(out)), 0);
-	assert_string_equal(out,
-			    "# portless: host keys of @dev (signed device record)\n"
-			    "[@dev]:0,@dev ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea\n"
-			    "[@dev]:0,@dev ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu\n");
+	assert_string_equal(
+	    out, "# portless: host keys of @dev (signed device record)\n"
+		 "[@dev]:0,@dev ssh-ed25519 "
+		 "AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea\n"
+		 "[@dev]:0,@dev ssh-ed25519 "
+		 "AAAAC3NzaC1lZDI1NTE5AAAAIB3ec2nrpX2bt4aFEfJHaCBTvg8GUeMT3h2e8ffRf6Hu\n");
 	/* no line may start with '@' (a known_hosts marker) */
 	for (const char *p = out; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		assert_true(*p != '@');
@@ -65,8 +69,8 @@ static void test_ssh_keygen_finds_alias(void **state)
 	}
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(sshkey_pub_parse(ED, &k), 0);
-	assert_int_equal(knownhosts_write_user(getuid(), getgid(), dir, "s.known_hosts", "@dev", &k, 1,
-					       path, sizeof(path)),
+	assert_int_equal(knownhosts_write_user(getuid(), getgid(), dir, "s.known_hosts", "@dev", &k,
+					       1, path, sizeof(path)),
 			 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -77,8 +81,9 @@ static void test_ssh_keygen_finds_alias(void **state)
 	snprintf(cmd, sizeof(cmd), "ssh-keygen -F dev -f %s | grep -q found", path);
 	assert_int_not_equal(system(cmd), 0);
 	/* the naive form is invisible to OpenSSH: the reason for the pattern list */
-	snprintf(cmd, sizeof(cmd), "echo '@dev %s' > %s.naive && ssh-keygen -F @dev -f %s.naive | grep -q found",
-		 ED2, path, path);
+	snprintf(cmd, sizeof(cmd),
+		 "echo '@dev %s' > %s.naive && ssh-keygen -F @dev -f %s.naive | grep -q found", ED2,
+		 path, path);
 	assert_int_not_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -87,9 +92,9 @@ static void test_ssh_keygen_finds_alias(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_host_field),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_ssh_keygen_finds_alias),
+	    cmocka_unit_test(test_host_field),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_ssh_keygen_finds_alias),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

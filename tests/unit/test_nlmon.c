@@ -51,7 +51,7 @@ static void test_negative_len(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_negative_len),
+	    cmocka_unit_test(test_negative_len),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,35 +14,36 @@
 
 #include "pdconf.h"
 
-#define CP "[controlplane]\naddress = 192.0.2.1:7443\nserver-key = AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+#define CP                                                                                         \
+	"[controlplane]\naddress = 192.0.2.1:7443\nserver-key = "                                  \
+	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
 
 static const char GOOD[] =
-	"; portlessd test config\n"
-	"# comment\n"
-	"[identity]\n"
-	"keys = /var/lib/portless-test\n"
-	"\n" CP
-	"[device]\n"
-	"enabled = yes\n"
-	"virtual-prefix = 100.96.0.0/12\n"
-	"allowed-ports = 22, 2222\n"
-	"max-sessions = 4\n"
-	"idle-timeout = 5m\n"
-	"max-duration = 12h\n"
-	"sshd-host-keys = /etc/ssh/ssh_host_ed25519_key.pub,/etc/ssh/ssh_host_rsa_key.pub\n"
-	"[allow @alice]\n"
-	"users = alice , bob\n"
-	"[allow @ops-team]\n"
-	"users = deploy ; inline comment\n"
-	"[client]\n"
-	"enabled = on\n"
-	"socket = /run/pl/test.sock\n"
-	"group = portless\n"
-	"sr = @relay,@relay2\n"
-	"[interface]\n"
-	"ifup = /usr/local/lib/portless/portless-ifup\n"
-	"ifdown = /usr/local/lib/portless/portless-ifdown\n"
-	"script-timeout = 10s\n";
+    "; portlessd test config\n"
+    "# comment\n"
+    "[identity]\n"
+    "keys = /var/lib/portless-test\n"
+    "\n" CP "[device]\n"
+    "enabled = yes\n"
+    "virtual-prefix = 100.96.0.0/12\n"
+    "allowed-ports = 22, 2222\n"
+    "max-sessions = 4\n"
+    "idle-timeout = 5m\n"
+    "max-duration = 12h\n"
+    "sshd-host-keys = /etc/ssh/ssh_host_ed25519_key.pub,/etc/ssh/ssh_host_rsa_key.pub\n"
+    "[allow @alice]\n"
+    "users = alice , bob\n"
+    "[allow @ops-team]\n"
+    "users = deploy ; inline comment\n"
+    "[client]\n"
+    "enabled = on\n"
+    "socket = /run/pl/test.sock\n"
+    "group = portless\n"
+    "sr = @relay,@relay2\n"
+    "[interface]\n"
+    "ifup = /usr/local/lib/portless/portless-ifup\n"
+    "ifdown = /usr/local/lib/portless/portless-ifdown\n"
+    "script-timeout = 10s\n";
 
 static struct pdconf *parse(const char *text, int want, char *err)
 {
@@ -143,70 +144,70 @@ static void test_durations(void **state)
 static const struct {
 	const char *text, *err;
 } BAD[] = {
-	{CP "[device]\nenabled = yes\nfoo = 1\n",
-	 "portlessd.conf:6: unknown key 'foo' in [device]: \"foo = 1\""},
-	{CP "[devices]\nenabled = yes\n",
-	 "portlessd.conf:5: unknown section [devices]: \"enabled = yes\""},
-	{"keys = /x\n" CP, "portlessd.conf:1: key 'keys' outside any section: \"keys = /x\""},
-	{CP "[client]\nenabled = yes\nsr = relay\n",
-	 "portlessd.conf:6: invalid SR handle 'relay': \"sr = relay\""},
-	{CP "[device]\nallowed-ports = 22,70000\n",
-	 "portlessd.conf:5: invalid port '70000' (1..65535): \"allowed-ports = 22,70000\""},
-	{CP "[device]\nallowed-ports = 22,,23\n",
-	 "portlessd.conf:5: empty item in 'allowed-ports': \"allowed-ports = 22,,23\""},
-	{CP "[device]\nidle-timeout = 5 minutes\n",
-	 "portlessd.conf:5: invalid duration '5 minutes' for 'idle-timeout' (e.g. 30s, 5m, 12h, 1d; "
-	 "at most 30d): \"idle-timeout = 5 minutes\""},
-	{CP "[device]\nenabled = maybe\n",
-	 "portlessd.conf:5: 'enabled' must be yes or no, not 'maybe': \"enabled = maybe\""},
-	{CP "[device]\nenabled = yes\nenabled = no\n",
-	 "portlessd.conf:6: duplicate key 'enabled' in [device]: \"enabled = no\""},
-	{CP "[allow @Alice]\nusers = alice\n",
-	 "portlessd.conf:5: invalid client handle '@Alice' in [allow @Alice]: \"users = alice\""},
-	{CP "[allow @alice]\nusers = alice,root;x\n",
-	 "portlessd.conf:5: invalid user name 'root;x' in 'users': \"users = alice,root;x\""},
-	{CP "[allow @alice]\nusers = alice\n[allow @alice]\nusers = bob\n",
-	 "portlessd.conf:7: duplicate key 'users' for [allow @alice]: \"users = bob\""},
-	{CP "[allow @alice]\nshell = /bin/sh\n",
-	 "portlessd.conf:5: unknown key 'shell' in [allow @alice]: \"shell = /bin/sh\""},
-	{CP "[device]\nvirtual-prefix = 100.64.0.1/10\n",
-	 "portlessd.conf:5: virtual-prefix '100.64.0.1/10' has host bits set: \"virtual-prefix = "
-	 "100.64.0.1/10\""},
-	{CP "[identity]\nkeys = relative/dir\n",
-	 "portlessd.conf:5: 'relative/dir' is not an absolute path: \"keys = relative/dir\""},
-	{"[controlplane]\naddress = example.com:443\n",
-	 "portlessd.conf:2: address 'example.com:443' is not host:port (numeric host): \"address = "
-	 "example.com:443\""},
-	{"[controlplane]\nserver-key = AAAA\n",
-	 "portlessd.conf:2: server-key must be 32 bytes in base64: \"server-key = AAAA\""},
-	{CP "[device\nenabled = yes\n",
-	 "portlessd.conf:4: expected 'key = value' or '[section]': \"[device\""},
-	{CP "[device]\njust words\n",
-	 "portlessd.conf:5: expected 'key = value' or '[section]': \"just words\""},
-	{CP "[device]\nmax-sessions = 0\n",
-	 "portlessd.conf:5: max-sessions must be 1..1024: \"max-sessions = 0\""},
-	{CP "[interface]\nifup = portless-ifup\n",
-	 "portlessd.conf:5: 'portless-ifup' is not an absolute path: \"ifup = portless-ifup\""},
-	{CP "[interface]\nscript-timeout = 2m\n",
-	 "portlessd.conf:5: script-timeout 120s is above 60s (the daemon waits for it): "
-	 "\"script-timeout = 2m\""},
-	{CP "[interface]\nifup = /a\nifup = /b\n",
-	 "portlessd.conf:6: duplicate key 'ifup' in [interface]: \"ifup = /b\""},
-	/* a continuation line is not a second value */
-	{CP "[allow @alice]\nusers = alice\n  bob\n",
-	 "portlessd.conf:6: duplicate key 'users' for [allow @alice]: \"  bob\""},
-	/* cross-field checks */
-	{"[controlplane]\naddress = 192.0.2.1:7443\n[client]\nenabled = yes\nsr = @r\n",
-	 "portlessd.conf: [controlplane] needs both 'address' and 'server-key'"},
-	{CP, "portlessd.conf: neither [device] nor [client] is enabled"},
-	{CP "[device]\nenabled = yes\n",
-	 "portlessd.conf: [device] is enabled but no [allow @handle] section names a client"},
-	{CP "[client]\nenabled = yes\n",
-	 "portlessd.conf: [client] is enabled but 'sr' names no socket rendezvous"},
-	{CP "[device]\nenabled = yes\nidle-timeout = 2h\nmax-duration = 1h\n[allow @a]\nusers = a\n",
-	 "portlessd.conf: idle-timeout is longer than max-duration"},
-	{CP "[device]\nenabled = yes\nauthorized-keys-users = alice\n[allow @a]\nusers = alice,bob\n",
-	 "portlessd.conf: user 'bob' of [allow @a] is missing from authorized-keys-users in [device]"},
+    {CP "[device]\nenabled = yes\nfoo = 1\n",
+     "portlessd.conf:6: unknown key 'foo' in [device]: \"foo = 1\""},
+    {CP "[devices]\nenabled = yes\n",
+     "portlessd.conf:5: unknown section [devices]: \"enabled = yes\""},
+    {"keys = /x\n" CP, "portlessd.conf:1: key 'keys' outside any section: \"keys = /x\""},
+    {CP "[client]\nenabled = yes\nsr = relay\n",
+     "portlessd.conf:6: invalid SR handle 'relay': \"sr = relay\""},
+    {CP "[device]\nallowed-ports = 22,70000\n",
+     "portlessd.conf:5: invalid port '70000' (1..65535): \"allowed-ports = 22,70000\""},
+    {CP "[device]\nallowed-ports = 22,,23\n",
+     "portlessd.conf:5: empty item in 'allowed-ports': \"allowed-ports = 22,,23\""},
+    {CP "[device]\nidle-timeout = 5 minutes\n",
+     "portlessd.conf:5: invalid duration '5 minutes' for 'idle-timeout' (e.g. 30s, 5m, 12h, 1d; "
+     "at most 30d): \"idle-timeout = 5 minutes\""},
+    {CP "[device]\nenabled = maybe\n",
+     "portlessd.conf:5: 'enabled' must be yes or no, not 'maybe': \"enabled = maybe\""},
+    {CP "[device]\nenabled = yes\nenabled = no\n",
+     "portlessd.conf:6: duplicate key 'enabled' in [device]: \"enabled = no\""},
+    {CP "[allow @Alice]\nusers = alice\n",
+     "portlessd.conf:5: invalid client handle '@Alice' in [allow @Alice]: \"users = alice\""},
+    {CP "[allow @alice]\nusers = alice,root;x\n",
+     "portlessd.conf:5: invalid user name 'root;x' in 'users': \"users = alice,root;x\""},
+    {CP "[allow @alice]\nusers = alice\n[allow @alice]\nusers = bob\n",
+     "portlessd.conf:7: duplicate key 'users' for [allow @alice]: \"users = bob\""},
+    {CP "[allow @alice]\nshell = /bin/sh\n",
+     "portlessd.conf:5: unknown key 'shell' in [allow @alice]: \"shell = /bin/sh\""},
+    {CP "[device]\nvirtual-prefix = 100.64.0.1/10\n",
+     "portlessd.conf:5: virtual-prefix '100.64.0.1/10' has host bits set: \"virtual-prefix = "
+     "100.64.0.1/10\""},
+    {CP "[identity]\nkeys = relative/dir\n",
+     "portlessd.conf:5: 'relative/dir' is not an absolute path: \"keys = relative/dir\""},
+    {"[controlplane]\naddress = example.com:443\n",
+     "portlessd.conf:2: address 'example.com:443' is not host:port (numeric host): \"address = "
+     "example.com:443\""},
+    {"[controlplane]\nserver-key = AAAA\n",
+     "portlessd.conf:2: server-key must be 32 bytes in base64: \"server-key = AAAA\""},
+    {CP "[device\nenabled = yes\n",
+     "portlessd.conf:4: expected 'key = value' or '[section]': \"[device\""},
+    {CP "[device]\njust words\n",
+     "portlessd.conf:5: expected 'key = value' or '[section]': \"just words\""},
+    {CP "[device]\nmax-sessions = 0\n",
+     "portlessd.conf:5: max-sessions must be 1..1024: \"max-sessions = 0\""},
+    {CP "[interface]\nifup = portless-ifup\n",
+     "portlessd.conf:5: 'portless-ifup' is not an absolute path: \"ifup = portless-ifup\""},
+    {CP "[interface]\nscript-timeout = 2m\n",
+     "portlessd.conf:5: script-timeout 120s is above 60s (the daemon waits for it): "
+     "\"script-timeout = 2m\""},
+    {CP "[interface]\nifup = /a\nifup = /b\n",
+     "portlessd.conf:6: duplicate key 'ifup' in [interface]: \"ifup = /b\""},
+    /* a continuation line is not a second value */
+    {CP "[allow @alice]\nusers = alice\n  bob\n",
+     "portlessd.conf:6: duplicate key 'users' for [allow @alice]: \"  bob\""},
+    /* cross-field checks */
+    {"[controlplane]\naddress = 192.0.2.1:7443\n[client]\nenabled = yes\nsr = @r\n",
+     "portlessd.conf: [controlplane] needs both 'address' and 'server-key'"},
+    {CP, "portlessd.conf: neither [device] nor [client] is enabled"},
+    {CP "[device]\nenabled = yes\n",
+     "portlessd.conf: [device] is enabled but no [allow @handle] section names a client"},
+    {CP "[client]\nenabled = yes\n",
+     "portlessd.conf: [client] is enabled but 'sr' names no socket rendezvous"},
+    {CP "[device]\nenabled = yes\nidle-timeout = 2h\nmax-duration = 1h\n[allow @a]\nusers = a\n",
+     "portlessd.conf: idle-timeout is longer than max-duration"},
+    {CP "[device]\nenabled = yes\nauthorized-keys-users = alice\n[allow @a]\nusers = alice,bob\n",
+     "portlessd.conf: user 'bob' of [allow @a] is missing from authorized-keys-users in [device]"},
 };
 
 static void test_bad(void **state)
@@ -309,15 +310,11 @@ static void test_example(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_long_section),
-		cmocka_unit_test(test_long_line_and_nul),
-		cmocka_unit_test(test_load),
-		cmocka_unit_test(test_example),
-		cmocka_unit_test(test_unterminated),
+	    cmocka_unit_test(test_good),         cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_durations),    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_long_section), cmocka_unit_test(test_long_line_and_nul),
+	    cmocka_unit_test(test_load),         cmocka_unit_test(test_example),
+	    cmocka_unit_test(test_unterminated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,8 +23,8 @@ static void run(const struct step *s, size_t n)
 		int r = replay_check(&w, s[i].ctr);
 
 		if (r != s[i].want)
-			fail_msg("step %zu ctr %llu: got %d want %d", i, (unsigned long long)s[i].ctr,
-				 r, s[i].want);
+			fail_msg("step %zu ctr %llu: got %d want %d", i,
+				 (unsigned long long)s[i].ctr, r, s[i].want);
 		if (r == 0)
 			replay_commit(&w, s[i].ctr);
 	}
@@ -41,8 +41,19 @@ static void in_order(void **state)
 static void reordered_within_window(void **state)
 {
 	static const struct step t[] = {
-		{5, 0}, {1, 0}, {0, 0}, {4, 0}, {2, 0}, {3, 0}, {100, 0}, {6, 0}, {99, 0},
-		{5000, 0}, {(5000 - REPLAY_WINDOW) + 1, 0}, {1500, 0}, {5000 - REPLAY_WINDOW, -ESTALE},
+	    {5, 0},
+	    {1, 0},
+	    {0, 0},
+	    {4, 0},
+	    {2, 0},
+	    {3, 0},
+	    {100, 0},
+	    {6, 0},
+	    {99, 0},
+	    {5000, 0},
+	    {(5000 - REPLAY_WINDOW) + 1, 0},
+	    {1500, 0},
+	    {5000 - REPLAY_WINDOW, -ESTALE},
 	};
 	RUN(t);
 }
@@ -50,8 +61,8 @@ static void reordered_within_window(void **state)
 static void duplicates(void **state)
 {
 	static const struct step t[] = {
-		{0, 0}, {0, -EALREADY}, {1, 0}, {1, -EALREADY}, {10, 0}, {5, 0}, {5, -EALREADY},
-		{10, -EALREADY}, {0, -EALREADY},
+	    {0, 0}, {0, -EALREADY}, {1, 0},          {1, -EALREADY}, {10, 0},
+	    {5, 0}, {5, -EALREADY}, {10, -EALREADY}, {0, -EALREADY},
 	};
 	RUN(t);
 }
@@ -59,13 +70,8 @@ static void duplicates(void **state)
 static void too_old(void **state)
 {
 	static const struct step t[] = {
-		{0, 0},
-		{REPLAY_WINDOW + 10, 0},
-		{9, -ESTALE},
-		{10, -ESTALE},
-		{11, 0},
-		{11, -EALREADY},
-		{REPLAY_WINDOW + 9, 0},
+	    {0, 0},  {REPLAY_WINDOW + 10, 0}, {9, -ESTALE},           {10, -ESTALE},
+	    {11, 0}, {11, -EALREADY},         {REPLAY_WINDOW + 9, 0},
 	};
 	RUN(t);
 }
@@ -74,10 +80,21 @@ static void jump_ahead(void **state)
 {
 	/* A far jump clears the whole bitmap: nothing old is remembered wrongly. */
 	static const struct step t[] = {
-		{0, 0}, {1, 0}, {64, 0}, {1000000, 0}, {1000000, -EALREADY}, {999999, 0},
-		{64, -ESTALE}, {1000000 + 64, 0}, {1000000 + 128, 0}, {1000000 + 63, 0},
-		{1000000 + 63, -EALREADY}, {UINT64_MAX - 2, 0}, {UINT64_MAX - 1, 0},
-		{UINT64_MAX, -ESTALE}, {1000000 + 65, -ESTALE},
+	    {0, 0},
+	    {1, 0},
+	    {64, 0},
+	    {1000000, 0},
+	    {1000000, -EALREADY},
+	    {999999, 0},
+	    {64, -ESTALE},
+	    {1000000 + 64, 0},
+	    {1000000 + 128, 0},
+	    {1000000 + 63, 0},
+	    {1000000 + 63, -EALREADY},
+	    {UINT64_MAX - 2, 0},
+	    {UINT64_MAX - 1, 0},
+	    {UINT64_MAX, -ESTALE},
+	    {1000000 + 65, -ESTALE},
 	};
 	RUN(t);
 }
@@ -120,10 +137,10 @@ static void bit_boundaries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(in_order),      cmocka_unit_test(reordered_within_window),
-		cmocka_unit_test(duplicates),    cmocka_unit_test(too_old),
-		cmocka_unit_test(jump_ahead),    cmocka_unit_test(window_edge),
-		cmocka_unit_test(bit_boundaries),
+	    cmocka_unit_test(in_order),       cmocka_unit_test(reordered_within_window),
+	    cmocka_unit_test(duplicates),     cmocka_unit_test(too_old),
+	    cmocka_unit_test(jump_ahead),     cmocka_unit_test(window_edge),
+	    cmocka_unit_test(bit_boundaries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,9 +181,9 @@ static void test_user_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rejects),
-		cmocka_unit_test(test_answer_roundtrip),  cmocka_unit_test(test_end),
-		cmocka_unit_test(test_user_names),        cmocka_unit_test(test_resume),
+	    cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rejects),
+	    cmocka_unit_test(test_answer_roundtrip),  cmocka_unit_test(test_end),
+	    cmocka_unit_test(test_user_names),        cmocka_unit_test(test_resume),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -55,7 +55,8 @@ static void test_parse(void **state)
 		assert_int_equal(m.body_len, n - SR_SIDE_HDR);
 		/* one byte short or long: refused */
 		assert_int_equal(sr_side_parse(b, n - 1, &m), -EBADMSG);
-		assert_int_equal(sr_side_parse(b, n + 1 <= sizeof(b) ? n + 1 : n - 2, &m), -EBADMSG);
+		assert_int_equal(sr_side_parse(b, n + 1 <= sizeof(b) ? n + 1 : n - 2, &m),
+				 -EBADMSG);
 		b[1] = SR_VERSION + 1;
 		assert_int_equal(sr_side_parse(b, n, &m), -EBADMSG);
 		b[1] = SR_VERSION;
@@ -70,8 +71,8 @@ static void test_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_lengths),
+	    cmocka_unit_test(test_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

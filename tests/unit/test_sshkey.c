@@ -14,16 +14,16 @@
 #include "wire.h"
 
 /* RFC 8032 test 1 secret (seed) and its public key. */
-static const uint8_t SEED1[32] = {
-	0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-	0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
-static const uint8_t PK1[32] = {
-	0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
-	0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
+static const uint8_t SEED1[32] = {0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
+				  0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
+				  0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
+static const uint8_t PK1[32] = {0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe,
+				0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6,
+				0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
 
 /* That key as ssh-keygen renders it (checked with `ssh-keygen -l -E sha256`). */
 static const char LINE1[] =
-	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea t1";
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea t1";
 
 static void test_public_line_known_answer(void **state)
 {
@@ -55,34 +55,37 @@ static void test_parse_roundtrip(void **state)
 	assert_int_equal(sshkey_pub_format(&pub, 1, line, sizeof(line)), 0);
 	assert_string_equal(line, LINE1);
 	/* Surrounding whitespace, a newline and a comment with spaces. */
-	assert_int_equal(sshkey_pub_parse("  ssh-ed25519\tAAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO"
-					  "4XLz2qYjJa8CGmj3B1Ea root@host  x \n",
-					  &pub),
-			 0);
+	assert_int_equal(
+	    sshkey_pub_parse("  ssh-ed25519\tAAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO"
+			     "4XLz2qYjJa8CGmj3B1Ea root@host  x \n",
+			     &pub),
+	    0);
 	assert_string_equal(pub.comment, "root@host  x");
-	assert_int_equal(sshkey_pub_parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO"
-					  "4XLz2qYjJa8CGmj3B1Ea",
-					  &pub),
-			 0);
+	assert_int_equal(
+	    sshkey_pub_parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO"
+			     "4XLz2qYjJa8CGmj3B1Ea",
+			     &pub),
+	    0);
 	assert_string_equal(pub.comment, "");
 }
 
 static void test_parse_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"ssh-ed25519",
-		"ssh-ed25519 !!!!",
-		/* type word does not match the blob's own type */
-		"ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea",
-		/* truncated blob (31-byte key) */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAH9damAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1E=",
-		/* trailing bytes after the key */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1EaAA==",
-		/* two lines */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea a\nb",
-		/* control character in the comment */
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea a\x01",
+	    "",
+	    "ssh-ed25519",
+	    "ssh-ed25519 !!!!",
+	    /* type word does not match the blob's own type */
+	    "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea",
+	    /* truncated blob (31-byte key) */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAH9damAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1E=",
+	    /* trailing bytes after the key */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1EaAA==",
+	    /* two lines */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea a\nb",
+	    /* control character in the comment */
+	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea "
+	    "a\x01",
 	};
 	struct sshkey_pub pub;
 
@@ -221,13 +224,13 @@ static void test_bad_comment(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_public_line_known_answer),
-		cmocka_unit_test(test_parse_roundtrip),
-		cmocka_unit_test(test_parse_rejects),
-		cmocka_unit_test(test_fingerprint),
-		cmocka_unit_test(test_private_structure),
-		cmocka_unit_test(test_fresh_keys_differ_and_sign),
-		cmocka_unit_test(test_bad_comment),
+	    cmocka_unit_test(test_public_line_known_answer),
+	    cmocka_unit_test(test_parse_roundtrip),
+	    cmocka_unit_test(test_parse_rejects),
+	    cmocka_unit_test(test_fingerprint),
+	    cmocka_unit_test(test_private_structure),
+	    cmocka_unit_test(test_fresh_keys_differ_and_sign),
+	    cmocka_unit_test(test_bad_comment),
 	};
 
 	if (sodium_init() < 0)

@@ -108,9 +108,9 @@ static void auth_ok_then_reused(void **state)
 	/* the secret is good once: a second HELLO or AUTH for side A fails */
 	assert_int_equal(sr_auth_challenge(&a, 2, nonce), -EALREADY);
 	sr_auth_mac(t.secret[0], nonce, t.session_id, SR_SIDE_A, mac);
-	assert_int_equal(sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1002, 2, nonce,
-					mac),
-			 -EALREADY);
+	assert_int_equal(
+	    sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1002, 2, nonce, mac),
+	    -EALREADY);
 	/* side B independently */
 	assert_int_equal(auth(&b, &t, SR_SIDE_B, t.secret[1], t.session_id, 1002, 2), 0);
 }
@@ -129,15 +129,15 @@ static void auth_wrong_mac(void **state)
 	assert_int_equal(sr_auth_challenge(&a, 1, nonce), 0);
 	sr_auth_mac(t.secret[0], nonce, t.session_id, SR_SIDE_A, mac);
 	mac[31] ^= 1;
-	assert_int_equal(sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001, 1, nonce,
-					mac),
-			 -EACCES);
+	assert_int_equal(
+	    sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001, 1, nonce, mac),
+	    -EACCES);
 	/* a MAC over another nonce than the challenge */
 	mac[31] ^= 1;
 	nonce[0] ^= 1;
-	assert_int_equal(sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001, 1, nonce,
-					mac),
-			 -EACCES);
+	assert_int_equal(
+	    sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001, 1, nonce, mac),
+	    -EACCES);
 	/* a failed attempt does not burn the secret */
 	assert_int_equal(auth(&a, &t, SR_SIDE_A, t.secret[0], t.session_id, 1001, 1), 0);
 }
@@ -150,9 +150,9 @@ static void auth_no_challenge_or_stale_nonce(void **state)
 
 	issue(&t);
 	sr_auth_mac(t.secret[0], nonce, t.session_id, SR_SIDE_A, mac);
-	assert_int_equal(sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001, 1, nonce,
-					mac),
-			 -EACCES);
+	assert_int_equal(
+	    sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001, 1, nonce, mac),
+	    -EACCES);
 	assert_int_equal(sr_auth_challenge(&a, 1, nonce), 0);
 	sr_auth_mac(t.secret[0], nonce, t.session_id, SR_SIDE_A, mac);
 	assert_int_equal(sr_auth_verify(&a, iss, t.session_id, SR_SIDE_A, t.expiry, 1001,
@@ -205,10 +205,14 @@ static void secrets_derived(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ticket_roundtrip),   cmocka_unit_test(request_codec),
-		cmocka_unit_test(auth_ok_then_reused), cmocka_unit_test(auth_wrong_mac),
-		cmocka_unit_test(auth_no_challenge_or_stale_nonce), cmocka_unit_test(auth_expired),
-		cmocka_unit_test(auth_wrong_session), cmocka_unit_test(secrets_derived),
+	    cmocka_unit_test(ticket_roundtrip),
+	    cmocka_unit_test(request_codec),
+	    cmocka_unit_test(auth_ok_then_reused),
+	    cmocka_unit_test(auth_wrong_mac),
+	    cmocka_unit_test(auth_no_challenge_or_stale_nonce),
+	    cmocka_unit_test(auth_expired),
+	    cmocka_unit_test(auth_wrong_session),
+	    cmocka_unit_test(secrets_derived),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -322,12 +322,12 @@ static int script_teardown(void **state)
 static void test_ifscript(void **state)
 {
 	struct ifscript_env e = {.ifname = "pl3",
-	                         .role = "device",
-	                         .session = "42",
-	                         .addr4 = "100.64.1.2/32",
-	                         .peer4 = "100.127.0.1/32",
-	                         .mtu = 1420,
-	                         .phase = "up"};
+				 .role = "device",
+				 .session = "42",
+				 .addr4 = "100.64.1.2/32",
+				 .peer4 = "100.127.0.1/32",
+				 .mtu = 1420,
+				 .phase = "up"};
 	char path[128], out[128], err[IFSCRIPT_ERR_MAX], line[512];
 	struct timespec t0, t1;
 	FILE *f;
@@ -340,10 +340,10 @@ static void test_ifscript(void **state)
 	snprintf(path, sizeof(path), "%s/ok", tmpdir);
 	snprintf(out, sizeof(out), "%s/env", tmpdir);
 	snprintf(line, sizeof(line),
-	         "echo \"$PORTLESS_IFNAME $PORTLESS_ROLE $PORTLESS_SESSION $PORTLESS_ADDR4 "
-	         "$PORTLESS_PEER4 "
-	         "[$PORTLESS_ADDR6] $PORTLESS_MTU $PORTLESS_PHASE\" > %s",
-	         out);
+		 "echo \"$PORTLESS_IFNAME $PORTLESS_ROLE $PORTLESS_SESSION $PORTLESS_ADDR4 "
+		 "$PORTLESS_PEER4 "
+		 "[$PORTLESS_ADDR6] $PORTLESS_MTU $PORTLESS_PHASE\" > %s",
+		 out);
 	write_script(path, line);
 	assert_int_equal(ifscript_run(path, &e, 0, err, sizeof(err)), 0);
 	f = fopen(out, "r");

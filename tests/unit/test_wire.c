@@ -152,7 +152,7 @@ static void test_text(void **state)
 	assert_string_equal(b64, "3q2+7wE=");
 	assert_int_equal(text_from_b64_exact(back, sizeof(back), b64), 0);
 	assert_memory_equal(back, bin, sizeof(bin));
-	assert_int_equal(text_from_b64_exact(back, 4, b64), -EINVAL);   /* wrong length */
+	assert_int_equal(text_from_b64_exact(back, 4, b64), -EINVAL);         /* wrong length */
 	assert_int_equal(text_from_b64_exact(back, 5, "3q2+7wE=x"), -EINVAL); /* trailing */
 	assert_int_equal(text_from_b64_exact(back, 5, "3q2*7wE="), -EINVAL);  /* bad char */
 	assert_int_equal(text_to_b64(b64, 8, bin, sizeof(bin)), -ENOSPC);
@@ -167,10 +167,13 @@ static void test_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pkt_bounds),      cmocka_unit_test(test_pkt_new),
-		cmocka_unit_test(test_be),              cmocka_unit_test(test_wr_rd_roundtrip),
-		cmocka_unit_test(test_wr_overflow_sticky), cmocka_unit_test(test_rd_truncated),
-		cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_pkt_bounds),
+	    cmocka_unit_test(test_pkt_new),
+	    cmocka_unit_test(test_be),
+	    cmocka_unit_test(test_wr_rd_roundtrip),
+	    cmocka_unit_test(test_wr_overflow_sticky),
+	    cmocka_unit_test(test_rd_truncated),
+	    cmocka_unit_test(test_text),
 	};
 	if (sodium_init() < 0)
 		return 1;
