@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "text.h"
 #ifdef HAVE_SYSTEMD
@@ -25,6 +26,32 @@ int cli_keys_dir(const char *opt, char *out, size_t cap)
 		return -1;
 	}
 	return 0;
+}
+
+int cli_make_keys_dir(const char *dir)
+{
+	char p[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(p)) {
+		fprintf(stderr, "error: key directory path too long\n");
+		return -1;
+	}
+	memcpy(p, dir, n + 1);
+	for (char *s = p + 1;; s++) {
+		bool last = *s == '\0';
+
+		if (*s != '/' && !last)
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			fprintf(stderr, "error: cannot make %s: %s\n", p, strerror(errno));
+			return -1;
+		}
+		if (last)
+			return 0;
+		*s = '/';
+	}
 }
 
 struct identity *cli_load_identity(const char *dir)

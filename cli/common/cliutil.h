@@ -21,6 +21,13 @@ enum {
  */
 int cli_keys_dir(const char *opt, char *out, size_t cap);
 
+/**
+ * Make the key directory @p dir (mode 0700) and any missing parent (0700, as
+ * XDG asks of ~/.local/share), like mkdir -p. Prints an error and returns -1
+ * on failure; an existing directory is fine.
+ */
+int cli_make_keys_dir(const char *dir);
+
 /** Load the identity in key directory @p dir, printing a clear error on failure. */
 struct identity *cli_load_identity(const char *dir);
 

@@ -52,10 +52,8 @@ static struct identity *edge_identity(const char *dir, const char *handle)
 		}
 		return id;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		perror(dir);
+	if (cli_make_keys_dir(dir) < 0)
 		return NULL;
-	}
 	id = identity_generate(handle);
 	if (!id || identity_save(id, path, false, err, sizeof(err)) < 0) {
 		fprintf(stderr, "error: cannot create keys: %s\n", id ? err : "no memory");

@@ -41,10 +41,8 @@ int cmd_keygen(int argc, char **argv)
 	if (cli_keys_dir(vals[0], dir, sizeof(dir)) < 0 ||
 	    identity_path(path, sizeof(path), dir) < 0)
 		return CLI_FAIL;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		perror(dir);
+	if (cli_make_keys_dir(dir) < 0)
 		return CLI_FAIL;
-	}
 	id = identity_generate(argv[1]);
 	if (!id) {
 		fprintf(stderr, "error: cannot generate keys\n");
