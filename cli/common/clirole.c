@@ -462,6 +462,7 @@ static int open_path(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_
 	r = dp_derive(&s->kp, SR_SIDE_A, &t, &sp.keys);
 	if (r == 0) {
 		sr_ticket_side(&s->ticket, SR_SIDE_A, &sp.ticket);
+		ep_dp_limits(s->c->ep, &sp.limits);
 		s->sr = sr_client_new(s->c->ep->loop, &sp, &cb);
 		r = s->sr ? 0 : -ENOMEM;
 	}

@@ -42,6 +42,7 @@ struct dsess {
 	ev_timer idle_w, max_w, grace_w;
 	double start, last;
 	uint64_t bytes_in, bytes_out;
+	uint32_t rekeys; /* completed on relay paths already closed */
 	int transport;
 	bool key_installed, routes, in_filter, addrs;
 };
@@ -115,6 +116,19 @@ static const char *end_reason_str(int reason)
 	}
 }
 
+/* Close the session's relay path (keeping its rekey count for the end line). */
+static void drop_sr(struct dsess *s)
+{
+	struct sr_client_stats st;
+
+	if (!s->sr)
+		return;
+	sr_client_get_stats(s->sr, &st);
+	s->rekeys += st.rekeys;
+	sr_client_free(s->sr);
+	s->sr = NULL;
+}
+
 /*
  * End a session: everything it created is undone in reverse order, its
  * keys are wiped. @p tell_peer: send MSG_SESSION_END to the client.
@@ -125,16 +139,16 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	struct ev_loop *loop = d->ep->loop;
 	unsigned removed = 0;
 
-	log_msg(PL_LOG_INFO, "session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s",
+	drop_sr(s);
+	log_msg(PL_LOG_INFO,
+		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s, %u rekeys",
 		s->hex, s->peer, s->user, end_reason_str(reason), (unsigned long long)s->bytes_in,
-		(unsigned long long)s->bytes_out, ev_now(loop) - s->start);
+		(unsigned long long)s->bytes_out, ev_now(loop) - s->start, s->rekeys);
 	if (tell_peer)
 		notify_end(d, s, (uint8_t)reason);
 	ev_timer_stop(loop, &s->idle_w);
 	ev_timer_stop(loop, &s->max_w);
 	ev_timer_stop(loop, &s->grace_w);
-	sr_client_free(s->sr);
-	s->sr = NULL;
 	if (s->in_filter)
 		filter_session_remove(d->filter, s->fid);
 	if (s->routes) {
@@ -226,8 +240,7 @@ static void sr_down(void *arg, int reason, const char *msg)
 	}
 	log_msg(PL_LOG_INFO, "session %.8s: relay path lost (%s); waiting up to %d s for a resume",
 		s->hex, msg ? msg : "?", DEV_RESUME_GRACE);
-	sr_client_free(s->sr);
-	s->sr = NULL;
+	drop_sr(s);
 	s->transport = 0;
 	ev_timer_set(&s->grace_w, DEV_RESUME_GRACE, 0);
 	ev_timer_start(s->d->ep->loop, &s->grace_w);
@@ -386,6 +399,7 @@ static int start_relay(struct dsess *s, const struct sr_side_ticket *tk, const s
 	memset(&sp, 0, sizeof(sp));
 	sp.ticket = *tk;
 	sp.keys = *keys;
+	ep_dp_limits(s->d->ep, &sp.limits);
 	s->sr = sr_client_new(s->d->ep->loop, &sp, &cb);
 	sodium_memzero(&sp, sizeof(sp));
 	return s->sr ? 0 : -ENOMEM;
@@ -611,8 +625,7 @@ void devrole_on_resume(struct devrole *d, const struct envelope *env)
 		send_resumed(d, env->from, &rs);
 		goto out;
 	}
-	sr_client_free(s->sr); /* the client saw the loss first: drop the old path */
-	s->sr = NULL;
+	drop_sr(s); /* the client saw the loss first: drop the old path */
 	r = derive_keys(s, rq.ticket.session_id, rq.client_pk, rq.aead_mask, &kp, &aead, &keys);
 	if (r == 0)
 		r = start_relay(s, &rq.ticket, &keys);

@@ -126,6 +126,13 @@ void ep_ifscript(struct ep *ep, const struct ifscript_env *env)
 		log_msg(PL_LOG_DEBUG, "interface %s: %s ran", env->ifname, path);
 }
 
+void ep_dp_limits(const struct ep *ep, struct dp_limits *l)
+{
+	dp_limits_default(l);
+	l->rekey_after_seconds = ep->conf->rekey_after;
+	l->rekey_after_packets = ep->conf->rekey_packets;
+}
+
 bool ep_tun_gone(long err)
 {
 	return err == -EBADFD || err == -EIO || err == -ENODEV || err == -ENXIO || err == -EBADF;

@@ -12,6 +12,7 @@
 
 #include "cp_client.h"
 #include "netcfg.h"
+#include "dp_seal.h"
 #include "ifscript.h"
 #include "nlmon.h"
 #include "pdconf.h"
@@ -60,6 +61,9 @@ void ep_unwatch(struct ep *ep, const char *ifname);
  * logged (the interface stays as it is). Nothing when none is configured.
  */
 void ep_ifscript(struct ep *ep, const struct ifscript_env *env);
+
+/** The data plane's key limits from [session] (the rest at their defaults). */
+void ep_dp_limits(const struct ep *ep, struct dp_limits *l);
 
 /** True when a TUN read error means the interface is gone (-EBADFD, -EIO, ...). */
 bool ep_tun_gone(long err);

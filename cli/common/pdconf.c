@@ -415,6 +415,25 @@ static bool k_script_timeout(struct ctx *x, const char *v)
 	return true;
 }
 
+static bool k_rekey_after(struct ctx *x, const char *v)
+{
+	if (!set_duration(x, "rekey-after", v, &x->c->rekey_after))
+		return false;
+	if (x->c->rekey_after < 5 || x->c->rekey_after > 86400)
+		return fail(x, "rekey-after must be 5s..1d");
+	return true;
+}
+
+static bool k_rekey_packets(struct ctx *x, const char *v)
+{
+	unsigned long n;
+
+	if (!parse_uint(v, 1ul << 32, &n) || n < 1000)
+		return fail(x, "rekey-packets must be 1000..4294967296");
+	x->c->rekey_packets = n;
+	return true;
+}
+
 static const struct key {
 	const char *section, *name;
 	bool (*set)(struct ctx *x, const char *v);
@@ -437,6 +456,8 @@ static const struct key {
     {"interface", "ifup", k_ifup},
     {"interface", "ifdown", k_ifdown},
     {"interface", "script-timeout", k_script_timeout},
+    {"session", "rekey-after", k_rekey_after},
+    {"session", "rekey-packets", k_rekey_packets},
 };
 _Static_assert(sizeof(KEYS) / sizeof(KEYS[0]) <= 32, "seen is a 32-bit mask");
 
@@ -512,6 +533,8 @@ void pdconf_defaults(struct pdconf *c)
 	c->n_host_keys = 1;
 	strcpy(c->socket_path, "/run/portless/portlessd.sock");
 	c->script_timeout = 5;
+	c->rekey_after = 120;
+	c->rekey_packets = 1ull << 32;
 }
 
 /* Before inih sees the text: no NUL bytes, no line longer than its buffer. */

@@ -24,6 +24,9 @@
  *                            an interface is configured)
  *                     ifdown = /usr/local/lib/portless/portless-ifdown (before it is removed)
  *                     script-timeout = 5s                 (1s..60s)
+ *     [session]       rekey-after = 2m                    (5s..1d: new session keys
+ *                                                          this often, both roles)
+ *                     rekey-packets = 4294967296          (1000..2^32 packets per key)
  *
  * Durations: a number with an optional unit s, m, h or d (`90`, `30s`, `5m`,
  * `12h`, `1d`), 1 second .. 30 days. Booleans: yes/no, true/false, on/off, 1/0.
@@ -105,6 +108,9 @@ struct pdconf {
 	char ifup[PDCONF_PATH_MAX];   /**< [interface] ifup ("" = none) */
 	char ifdown[PDCONF_PATH_MAX]; /**< [interface] ifdown ("" = none) */
 	unsigned script_timeout;      /**< seconds (default 5) */
+
+	unsigned rekey_after;   /**< [session] seconds (default 120) */
+	uint64_t rekey_packets; /**< [session] (default 2^32) */
 };
 
 /** Default path of the configuration file. */

@@ -43,7 +43,10 @@ static const char GOOD[] =
     "[interface]\n"
     "ifup = /usr/local/lib/portless/portless-ifup\n"
     "ifdown = /usr/local/lib/portless/portless-ifdown\n"
-    "script-timeout = 10s\n";
+    "script-timeout = 10s\n"
+    "[session]\n"
+    "rekey-after = 10m\n"
+    "rekey-packets = 100000\n";
 
 static struct pdconf *parse(const char *text, int want, char *err)
 {
@@ -95,6 +98,8 @@ static void test_good(void **state)
 	assert_string_equal(c->ifup, "/usr/local/lib/portless/portless-ifup");
 	assert_string_equal(c->ifdown, "/usr/local/lib/portless/portless-ifdown");
 	assert_int_equal(c->script_timeout, 10);
+	assert_int_equal(c->rekey_after, 600);
+	assert_int_equal(c->rekey_packets, 100000);
 	free(c);
 }
 
@@ -118,6 +123,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c->ifup, "");
 	assert_string_equal(c->ifdown, "");
 	assert_int_equal(c->script_timeout, 5);
+	assert_int_equal(c->rekey_after, 120);
+	assert_true(c->rekey_packets == 1ull << 32);
 	free(c);
 }
 
@@ -144,6 +151,10 @@ static void test_durations(void **state)
 static const struct {
 	const char *text, *err;
 } BAD[] = {
+    {CP "[session]\nrekey-packets = 10\n",
+     "portlessd.conf:5: rekey-packets must be 1000..4294967296: \"rekey-packets = 10\""},
+    {CP "[session]\nrekey-after = 2d\n",
+     "portlessd.conf:5: rekey-after must be 5s..1d: \"rekey-after = 2d\""},
     {CP "[device]\nenabled = yes\nfoo = 1\n",
      "portlessd.conf:6: unknown key 'foo' in [device]: \"foo = 1\""},
     {CP "[devices]\nenabled = yes\n",
