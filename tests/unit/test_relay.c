@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The relay's limits, on loopback with the real SR client on both sides:
+ * caps on sessions in all and per requester, an unused ticket expires, an
+ * authenticated side whose peer never comes times out, a paired session
+ * with no traffic idles out, a side's secret works once.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <ev.h>
+#include <sodium.h>
+
+#include "dp_keys.h"
+#include "relay.h"
+#include "sr_client.h"
+
+struct side {
+	struct sr_client *c;
+	int ups, downs, down_reason;
+	char down_msg[128];
+};
+
+struct world {
+	struct ev_loop *loop;
+	struct relay *r;
+	struct sr_ticket tk;
+	struct side a, b, a2;
+};
+
+static void on_up(void *arg, int transport)
+{
+	((struct side *)arg)->ups++;
+}
+
+static void on_packet(void *arg, struct pkt *p)
+{
+}
+
+static void on_down(void *arg, int reason, const char *msg)
+{
+	struct side *s = arg;
+
+	s->downs++;
+	s->down_reason = reason;
+	snprintf(s->down_msg, sizeof(s->down_msg), "%s", msg ? msg : "");
+}
+
+static int setup(void **state)
+{
+	static struct world w;
+	struct relay_cfg cfg;
+	struct sockaddr_in *in;
+	int err = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.loop = ev_loop_new(EVFLAG_AUTO);
+	relay_cfg_default(&cfg);
+	for (int i = 0; i < 2; i++) {
+		in = (struct sockaddr_in *)(i ? &cfg.udp_addr : &cfg.tcp_addr);
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	cfg.tcp_len = cfg.udp_len = sizeof(struct sockaddr_in);
+	snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1");
+	cfg.ticket_ttl = 1;
+	cfg.unpaired_timeout = 1;
+	cfg.idle_timeout = 1;
+	cfg.max_sessions = 4;
+	cfg.max_per_identity = 2;
+	w.r = relay_new(w.loop, &cfg, &err);
+	assert_non_null(w.r);
+	*state = &w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	sr_client_free(w->a.c);
+	sr_client_free(w->a2.c);
+	sr_client_free(w->b.c);
+	relay_free(w->r);
+	sr_ticket_wipe(&w->tk);
+	ev_loop_destroy(w->loop);
+	return 0;
+}
+
+static void stop_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Run the loop for @p secs of real time. */
+static void run_for(struct world *w, double secs)
+{
+	ev_timer t;
+
+	ev_timer_init(&t, stop_cb, secs, 0);
+	ev_timer_start(w->loop, &t);
+	ev_run(w->loop, 0);
+	ev_timer_stop(w->loop, &t);
+}
+
+/* Side @p side of the world's ticket, over UDP, with keys from a fresh exchange. */
+static struct sr_client *join(struct world *w, uint8_t side, struct side *s,
+			      const struct dp_keypair *ka, const struct dp_keypair *kb)
+{
+	struct sr_session_params sp = {0};
+	struct dp_transcript t = {
+	    .handle_a = "@a", .handle_b = "@b", .aead = DP_AEAD_CHACHA20POLY1305};
+	struct sr_client_cbs cb = {
+	    .on_up = on_up, .on_packet = on_packet, .on_down = on_down, .arg = s};
+	struct sr_client *c;
+
+	memcpy(t.session_id, w->tk.session_id, SR_SID_LEN);
+	memcpy(t.pk_a, ka->pk, DP_PK_LEN);
+	memcpy(t.pk_b, kb->pk, DP_PK_LEN);
+	sr_ticket_side(&w->tk, side, &sp.ticket);
+	assert_int_equal(dp_derive(side == SR_SIDE_A ? ka : kb, side, &t, &sp.keys), 0);
+	sp.transport = SR_TR_UDP;
+	sp.keepalive = 30; /* no keepalive within these tests: idle means idle */
+	c = sr_client_new(w->loop, &sp, &cb);
+	sodium_memzero(&sp, sizeof(sp));
+	assert_non_null(c);
+	return c;
+}
+
+static void test_caps(void **state)
+{
+	struct world *w = *state;
+	struct sr_ticket t;
+
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &t), 0);
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &t), 0);
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &t), -EDQUOT); /* per requester */
+	assert_int_equal(relay_issue(w->r, "@c", "@b", &t), 0);
+	assert_int_equal(relay_issue(w->r, "@d", "@b", &t), 0);
+	assert_int_equal(relay_issue(w->r, "@e", "@b", &t), -EUSERS); /* in all */
+	sr_ticket_wipe(&t);
+}
+
+static void test_ticket_expires(void **state)
+{
+	struct world *w = *state;
+	struct relay_stats st;
+
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &w->tk), 0);
+	run_for(w, 2.6); /* ttl 1 s (+1 s grace) */
+	relay_get_stats(w->r, &st);
+	assert_int_equal(st.issued, 1);
+	assert_int_equal(st.ended, 1);
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.paired, 0);
+	/* the slot is free again */
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &w->tk), 0);
+}
+
+static void test_unpaired_times_out(void **state)
+{
+	struct world *w = *state;
+	struct dp_keypair ka, kb;
+	struct relay_stats st;
+
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &w->tk), 0);
+	dp_keypair_new(&ka);
+	dp_keypair_new(&kb);
+	w->a.c = join(w, SR_SIDE_A, &w->a, &ka, &kb);
+	run_for(w, 2.5);
+	relay_get_stats(w->r, &st);
+	assert_int_equal(st.paired, 0);
+	assert_int_equal(st.ended, 1);
+	assert_int_equal(w->a.ups, 0);
+	assert_int_equal(w->a.downs, 1); /* the relay told the waiting side */
+	assert_int_equal(w->a.down_reason, SR_DOWN_SR_ERROR);
+	dp_keypair_wipe(&ka);
+	dp_keypair_wipe(&kb);
+}
+
+static void test_idle_and_secret_once(void **state)
+{
+	struct world *w = *state;
+	struct dp_keypair ka, kb;
+	struct relay_stats st;
+
+	assert_int_equal(relay_issue(w->r, "@a", "@b", &w->tk), 0);
+	dp_keypair_new(&ka);
+	dp_keypair_new(&kb);
+	w->a.c = join(w, SR_SIDE_A, &w->a, &ka, &kb);
+	w->b.c = join(w, SR_SIDE_B, &w->b, &ka, &kb);
+	run_for(w, 0.5);
+	assert_int_equal(w->a.ups, 1);
+	assert_int_equal(w->b.ups, 1);
+	/* A's secret again, from another client: refused, the session unharmed */
+	w->a2.c = join(w, SR_SIDE_A, &w->a2, &ka, &kb);
+	run_for(w, 0.3);
+	relay_get_stats(w->r, &st);
+	assert_int_equal(st.paired, 1);
+	assert_true(st.auth_fail >= 1);
+	assert_int_equal(w->a2.ups, 0);
+	assert_int_equal(w->a.downs, 0);
+	/* no traffic: idle_timeout (1 s) ends it and both sides hear so */
+	run_for(w, 2.0);
+	relay_get_stats(w->r, &st);
+	assert_int_equal(st.ended, 1);
+	assert_int_equal(w->a.downs, 1);
+	assert_int_equal(w->b.downs, 1);
+	assert_int_equal(w->a.down_reason, SR_DOWN_SR_ERROR);
+	dp_keypair_wipe(&ka);
+	dp_keypair_wipe(&kb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ticket_expires, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unpaired_times_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_and_secret_once, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
