@@ -180,7 +180,7 @@ void cp_code_generate(char out[CP_CODE_BUF])
 		unsigned v = 0;
 
 		for (size_t k = 0; k < 5; k++)
-			v = (v << 1) | ((raw[(bit + k) / 8] >> (7 - (bit + k) % 8)) & 1u);
+			v = (v << 1) | (((unsigned)raw[(bit + k) / 8] >> (7 - (bit + k) % 8)) & 1u);
 		if (bit && bit % 40 == 0)
 			out[o++] = '-';
 		out[o++] = b32[v];

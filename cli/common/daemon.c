@@ -404,6 +404,8 @@ static void shutdown_all(struct daemon *dm)
 	}
 	clirole_free(dm->ep.cli);
 	devrole_free(dm->ep.dev);
+	dm->ep.cli = NULL; /* the loop runs on below: no event may reach a freed role */
+	dm->ep.dev = NULL;
 	/* Let the last notifications (session ends) leave before the connection closes. */
 	for (int i = 0; i < 20 && dm->ep.cp_up; i++)
 		ev_run(dm->loop, EVRUN_NOWAIT | EVRUN_ONCE), usleep(10000);
