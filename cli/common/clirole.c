@@ -699,8 +699,14 @@ void clirole_on_notification(struct clirole *c, const struct envelope *env)
 		on_answer(s, env);
 	else if (env->type == MSG_SESSION_RESUMED && s->state == CS_RESUME_ANSWER)
 		on_resumed(s, env);
-	else if (env->type == MSG_SESSION_END)
-		csess_done(s, CTL_HOP_NONE, "%s ended the session", s->device);
+	else if (env->type == MSG_SESSION_END) {
+		struct sess_end e;
+
+		csess_done(s, CTL_HOP_NONE, "%s ended the session (%s)", s->device,
+			   sess_end_decode(env->payload, env->payload_len, &e)
+			       ? sess_end_reason_str(e.reason)
+			       : "?");
+	}
 }
 
 /* The relay's home took (or refused) our ticket request. */

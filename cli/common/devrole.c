@@ -100,22 +100,6 @@ static void notify_end(struct devrole *d, struct dsess *s, uint8_t reason)
 		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->peer);
 }
 
-static const char *end_reason_str(int reason)
-{
-	switch (reason) {
-	case SESS_END_CLOSED:
-		return "closed";
-	case SESS_END_IDLE:
-		return "idle";
-	case SESS_END_EXPIRED:
-		return "maximum duration";
-	case SESS_END_SR_LOST:
-		return "relay lost";
-	default:
-		return "error";
-	}
-}
-
 /* Close the session's relay path (keeping its rekey count for the end line). */
 static void drop_sr(struct dsess *s)
 {
@@ -142,8 +126,9 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	drop_sr(s);
 	log_msg(PL_LOG_INFO,
 		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s, %u rekeys",
-		s->hex, s->peer, s->user, end_reason_str(reason), (unsigned long long)s->bytes_in,
-		(unsigned long long)s->bytes_out, ev_now(loop) - s->start, s->rekeys);
+		s->hex, s->peer, s->user, sess_end_reason_str(reason),
+		(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+		ev_now(loop) - s->start, s->rekeys);
 	if (tell_peer)
 		notify_end(d, s, (uint8_t)reason);
 	ev_timer_stop(loop, &s->idle_w);

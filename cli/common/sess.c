@@ -260,3 +260,19 @@ bool sess_resumed_decode(const uint8_t *in, size_t len, struct sess_resumed *r)
 	r->aead = rd_u8(&d);
 	return rd_done(&d);
 }
+
+const char *sess_end_reason_str(int reason)
+{
+	switch (reason) {
+	case SESS_END_CLOSED:
+		return "closed";
+	case SESS_END_IDLE:
+		return "idle";
+	case SESS_END_EXPIRED:
+		return "maximum duration";
+	case SESS_END_SR_LOST:
+		return "relay lost";
+	default:
+		return "error";
+	}
+}

@@ -131,6 +131,9 @@ int sess_end_encode(const struct sess_end *e, uint8_t *out, size_t cap, size_t *
 bool sess_end_decode(const uint8_t *in, size_t len, struct sess_end *e)
     __attribute__((warn_unused_result));
 
+/** "closed", "idle", "maximum duration", "relay lost" or "error" for a SESS_END_* reason. */
+const char *sess_end_reason_str(int reason);
+
 /** Wipe secrets (ticket secret, SSH private key) from a request/answer. */
 void sess_request_wipe(struct sess_request *r);
 void sess_answer_wipe(struct sess_answer *a);

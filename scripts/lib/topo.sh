@@ -217,7 +217,7 @@ keys = $PL_TMP/device
 enabled = yes
 sshd-host-keys = $PL_SSHD_HOSTKEY
 idle-timeout = ${PL_IDLE:-10m}
-max-duration = 1h
+max-duration = ${PL_MAXDUR:-1h}
 authorized-keys-users = $user
 
 [allow $allow]
