@@ -714,19 +714,28 @@ static int plan_addresses(struct devrole *d, char *err, size_t errlen)
 
 	addrplan_defaults(&pc);
 	ipaddr_from_bytes(&pc.dev4, AF_INET, &net, conf->prefix_len);
-	r = addrplan_device_ex(ep_handle(d->ep), &pc.dev4, &pc.pool4, 0, &d->dev4);
+	if (conf->prefix6_len)
+		ipaddr_from_bytes(&pc.dev6, AF_INET6, conf->prefix6, conf->prefix6_len);
+	r = addrplan_device_ex(ep_handle(d->ep), &pc.dev4, &pc.pool4, conf->addr_alt, &d->dev4);
 	if (r == 0)
-		r = addrplan_device_v6(ep_handle(d->ep), &pc.dev6, &d->dev6);
+		r = addrplan_device_ex(ep_handle(d->ep), &pc.dev6, &pc.pool6, conf->addr_alt,
+				       &d->dev6);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot derive the virtual address: %s", strerror(-r));
 		return r;
 	}
 	ipaddr_str(&d->dev4, false, d->addr4, sizeof(d->addr4));
 	r = netcfg_host_snapshot(d->ep->nc, &host);
-	if (r == 0 &&
-	    addrplan_check(&host, &d->dev4, 0, why, sizeof(why)) >= ADDRPLAN_ROUTE_EXACT) {
-		snprintf(err, errlen, "virtual address conflict: %s", why);
-		r = -EADDRINUSE;
+	for (int i = 0; r == 0 && i < 2; i++) {
+		const struct ipaddr *a = i ? &d->dev6 : &d->dev4;
+
+		if (addrplan_check(&host, a, 0, why, sizeof(why)) >= ADDRPLAN_ROUTE_EXACT) {
+			snprintf(err, errlen,
+				 "virtual address conflict: %s (set [device] address-alternative = "
+				 "%u for another stable address)",
+				 why, conf->addr_alt + 1);
+			r = -EADDRINUSE;
+		}
 	}
 	if (r == 0)
 		r = addrpool_new(&pc.pool4, &pc.pool6, &d->pool);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ipaddr.h"
 #include "net.h"
 #include "text.h"
 
@@ -332,6 +333,35 @@ static bool k_prefix(struct ctx *x, const char *v)
 	return set_prefix(x, v, x->c);
 }
 
+/* An IPv6 ULA network (fc00::/7), length 8..96, no host bits. */
+static bool k_prefix6(struct ctx *x, const char *v)
+{
+	struct ipaddr p, m;
+
+	if (!strchr(v, '/') || !ipaddr_parse(v, &p) || p.family != AF_INET6 || p.plen < 8 ||
+	    p.plen > 96)
+		return fail(x, "virtual-prefix6 '%s' is not an IPv6 network with length 8..96", v);
+	if ((p.a[0] & 0xfe) != 0xfc)
+		return fail(x, "virtual-prefix6 '%s' is not a unique local (fc00::/7) prefix", v);
+	m = p;
+	ipaddr_mask(&m);
+	if (memcmp(m.a, p.a, 16) != 0)
+		return fail(x, "virtual-prefix6 '%s' has host bits set", v);
+	memcpy(x->c->prefix6, p.a, 16);
+	x->c->prefix6_len = p.plen;
+	return true;
+}
+
+static bool k_alt(struct ctx *x, const char *v)
+{
+	unsigned long n;
+
+	if (!parse_uint(v, 15, &n))
+		return fail(x, "address-alternative must be 0..15");
+	x->c->addr_alt = (unsigned)n;
+	return true;
+}
+
 static bool k_ports(struct ctx *x, const char *v)
 {
 	x->c->n_ports = 0; /* replaces the default */
@@ -443,6 +473,8 @@ static const struct key {
     {"controlplane", "server-key", k_server_key},
     {"device", "enabled", k_dev_enabled},
     {"device", "virtual-prefix", k_prefix},
+    {"device", "virtual-prefix6", k_prefix6},
+    {"device", "address-alternative", k_alt},
     {"device", "allowed-ports", k_ports},
     {"device", "max-sessions", k_max_sessions},
     {"device", "idle-timeout", k_idle},

@@ -9,6 +9,9 @@
  *                     server-key = <base64 32 bytes>      (required)
  *     [device]        enabled = yes|no                    (default no)
  *                     virtual-prefix = 100.64.0.0/10      (IPv4 CIDR)
+ *                     virtual-prefix6 = fd70:6c73:7300::/48 (IPv6 ULA, /8../96)
+ *                     address-alternative = 0             (0..15: another stable address
+ *                                                          when the derived one conflicts)
  *                     allowed-ports = 22[,2222...]        (default 22)
  *                     max-sessions = 16                   (1..1024)
  *                     idle-timeout = 30m                  (duration)
@@ -84,6 +87,9 @@ struct pdconf {
 	bool device_enabled;
 	uint32_t prefix_addr; /**< virtual-prefix network, host byte order */
 	uint8_t prefix_len;
+	uint8_t prefix6[16]; /**< virtual-prefix6 network (ULA); prefix6_len 0: the default */
+	uint8_t prefix6_len;
+	unsigned addr_alt; /**< address-alternative: 0 the derived address, 1.. stable others */
 	uint16_t ports[PDCONF_MAX_PORTS];
 	size_t n_ports;
 	unsigned max_sessions;

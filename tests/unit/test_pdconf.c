@@ -26,6 +26,8 @@ static const char GOOD[] =
     "\n" CP "[device]\n"
     "enabled = yes\n"
     "virtual-prefix = 100.96.0.0/12\n"
+    "virtual-prefix6 = fd12:3456::/32\n"
+    "address-alternative = 2\n"
     "allowed-ports = 22, 2222\n"
     "max-sessions = 4\n"
     "idle-timeout = 5m\n"
@@ -71,6 +73,10 @@ static void test_good(void **state)
 	assert_true(c->device_enabled);
 	assert_int_equal(c->prefix_addr, 0x64600000);
 	assert_int_equal(c->prefix_len, 12);
+	assert_int_equal(c->prefix6_len, 32);
+	assert_int_equal(c->prefix6[0], 0xfd);
+	assert_int_equal(c->prefix6[3], 0x56);
+	assert_int_equal(c->addr_alt, 2);
 	assert_int_equal(c->n_ports, 2);
 	assert_int_equal(c->ports[1], 2222);
 	assert_int_equal(c->max_sessions, 4);
@@ -151,6 +157,14 @@ static void test_durations(void **state)
 static const struct {
 	const char *text, *err;
 } BAD[] = {
+    {CP "[device]\nvirtual-prefix6 = 2001:db8::/48\n",
+     "portlessd.conf:5: virtual-prefix6 '2001:db8::/48' is not a unique local (fc00::/7) prefix: "
+     "\"virtual-prefix6 = 2001:db8::/48\""},
+    {CP "[device]\nvirtual-prefix6 = fd00::1/64\n",
+     "portlessd.conf:5: virtual-prefix6 'fd00::1/64' has host bits set: \"virtual-prefix6 = "
+     "fd00::1/64\""},
+    {CP "[device]\naddress-alternative = 16\n",
+     "portlessd.conf:5: address-alternative must be 0..15: \"address-alternative = 16\""},
     {CP "[session]\nrekey-packets = 10\n",
      "portlessd.conf:5: rekey-packets must be 1000..4294967296: \"rekey-packets = 10\""},
     {CP "[session]\nrekey-after = 2d\n",
