@@ -270,8 +270,8 @@ static bool set_prefix(struct ctx *x, const char *v, struct pdconf *c)
 		return fail(x, "virtual-prefix must be an IPv4 network a.b.c.d/len");
 	memcpy(ip, v, (size_t)(slash - v));
 	ip[slash - v] = '\0';
-	if (inet_pton(AF_INET, ip, &a) != 1 || !parse_uint(slash + 1, 30, &len) || len < 8)
-		return fail(x, "virtual-prefix '%s' is not an IPv4 network with length 8..30", v);
+	if (inet_pton(AF_INET, ip, &a) != 1 || !parse_uint(slash + 1, 24, &len) || len < 8)
+		return fail(x, "virtual-prefix '%s' is not an IPv4 network with length 8..24", v);
 	host = ntohl(a.s_addr);
 	mask = 0xffffffffu << (32 - len);
 	if (host & ~mask)
