@@ -83,9 +83,9 @@ static void test_parse_rejects(void **state)
 	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1EaAA==",
 	    /* two lines */
 	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea a\nb",
-	    /* control character in the comment */
-	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea "
-	    "a\x01",
+	    /* control character in the comment (parentheses: one literal, not a missing comma) */
+	    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea "
+	     "a\x01"),
 	};
 	struct sshkey_pub pub;
 
