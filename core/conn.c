@@ -75,20 +75,18 @@ static int finish_connect(struct conn *c)
 	return 0;
 }
 
-static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Send what is queued. 0, or -1 when the conn failed (on_close ran). */
+static int write_out(struct conn *c)
 {
-	struct conn *c = container_of(w, struct conn, wio);
 	ssize_t n;
 
-	if (c->connecting && finish_connect(c) < 0)
-		return;
 	while (conn_pending(c) > 0) {
 		n = send(c->fd, c->out + c->out_off, conn_pending(c), MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			fail(c, -errno);
-			return;
+			return -1;
 		}
 		c->out_off += (size_t)n;
 		c->bytes_out += (uint64_t)n;
@@ -96,9 +94,35 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (conn_pending(c) == 0) {
 		c->out_off = c->out_len = 0;
 		if (c->ops->on_drain && c->ops->on_drain(c) < 0)
-			return;
+			return -1;
 	}
 	update_write(c);
+	return 0;
+}
+
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, wio);
+
+	if (c->connecting && finish_connect(c) < 0)
+		return;
+	(void)write_out(c);
+}
+
+int conn_flush(struct conn *c)
+{
+	if (c->closed)
+		return -1;
+	if (c->connecting || conn_pending(c) == 0 || ev_is_active(&c->wio))
+		return 0; /* the write watcher is on it */
+	return write_out(c);
+}
+
+void conn_set_cork(struct conn *c, bool on)
+{
+	c->corked = on;
+	if (!on)
+		(void)conn_flush(c);
 }
 
 int conn_init(struct conn *c, struct ev_loop *loop, int fd, const struct conn_ops *ops,
@@ -158,7 +182,7 @@ int conn_write(struct conn *c, const void *p, size_t n)
 	if (n > c->out_max - conn_pending(c))
 		return -ENOBUFS;
 	/* Nothing queued: try the socket directly and queue only the rest. */
-	if (!c->connecting && conn_pending(c) == 0) {
+	if (!c->connecting && !c->corked && conn_pending(c) == 0) {
 		w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -174,7 +198,8 @@ int conn_write(struct conn *c, const void *p, size_t n)
 		return r;
 	memcpy(c->out + c->out_len, (const uint8_t *)p + w, n - (size_t)w);
 	c->out_len += n - (size_t)w;
-	update_write(c);
+	if (!c->corked)
+		update_write(c);
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct conn {
 	size_t out_off, out_len, out_cap, out_max;
 	bool connecting;
 	bool read_paused; /**< paused by the owner (back-pressure) */
+	bool corked;      /**< conn_write() only queues; the owner calls conn_flush() */
 	bool closed;
 	uint64_t bytes_in, bytes_out;
 };
@@ -97,6 +98,21 @@ static inline bool conn_congested(const struct conn *c)
 {
 	return conn_pending(c) > c->out_max / 2;
 }
+
+/**
+ * Corked, conn_write() only queues (no send, no write watcher): a server
+ * answering many requests in one loop iteration sends them in one go with
+ * conn_flush() (e.g. from an ev_prepare) instead of one send per message.
+ * Uncorking flushes.
+ */
+void conn_set_cork(struct conn *c, bool on);
+
+/**
+ * Send what is queued now; the write watcher takes over what the socket does
+ * not take. On a socket error on_close() runs (as from the loop). 0, or -1
+ * when the conn was closed.
+ */
+int conn_flush(struct conn *c);
 
 void conn_pause_read(struct conn *c);
 void conn_resume_read(struct conn *c);

@@ -62,8 +62,10 @@ struct sconn {
 	struct home *home; /**< authenticated identity */
 	double last;       /**< last frame (ev_now) */
 	bool dead;
+	bool dirty;                /**< queued output not yet flushed (on s->dirty) */
 	struct sconn *prev, *next; /**< all live connections */
 	struct sconn *next_dead;
+	struct sconn *next_dirty;
 };
 
 /** An answer held back until the transaction commits. */
@@ -92,7 +94,9 @@ struct cp_server {
 	uint8_t hkey[16];
 	/* connections */
 	struct sconn *conns, *dead;
+	struct sconn *dirty; /* corked connections with output queued this iteration */
 	unsigned nconns;
+	bool cork;           /* batch output per loop iteration (PORTLESS_CP_NO_CORK=1: off) */
 	/* group commit */
 	struct deferred *defer;
 	size_t ndefer, defer_cap;
@@ -282,7 +286,26 @@ static int send_tx(struct sconn *sc, size_t len)
 
 	if (n < 0)
 		return n;
-	return conn_write(&sc->c, s->tx, (size_t)n);
+	n = conn_write(&sc->c, s->tx, (size_t)n);
+	if (n == 0 && sc->c.corked && !sc->dirty) {
+		sc->dirty = true;
+		sc->next_dirty = s->dirty;
+		s->dirty = sc;
+	}
+	return n;
+}
+
+/* Send what this loop iteration queued: one send per connection, not per frame. */
+static void flush_dirty(struct cp_server *s)
+{
+	while (s->dirty) {
+		struct sconn *sc = s->dirty;
+
+		s->dirty = sc->next_dirty;
+		sc->dirty = false;
+		if (!sc->dead)
+			(void)conn_flush(&sc->c);
+	}
 }
 
 static int send_msg(struct sconn *sc, const struct cp_msg *m)
@@ -324,8 +347,11 @@ static void fail_conn(struct sconn *sc, uint32_t req, int code, const char *why)
 {
 	if (sc->dead)
 		return;
-	if (sc->state != SC_HELLO)
+	if (sc->state != SC_HELLO) {
 		(void)send_err(sc, req, code, "%s", why);
+		if (conn_flush(&sc->c) < 0)
+			return; /* the socket failed: it is closed */
+	}
 	log_msg(PL_LOG_INFO, "cp: closing connection%s%s: %s", sc->home ? " of " : "",
 		sc->home ? sc->home->pk.handle : "", why);
 	sc->state = SC_CLOSING;
@@ -998,6 +1024,7 @@ static void accept_one(struct cp_server *s, int fd)
 		return;
 	}
 	sc->srv = s;
+	conn_set_cork(&sc->c, s->cork);
 	sc->last = ev_now(s->loop);
 	ev_timer_init(&sc->timer, sc_timer_cb, s->cfg.hs_timeout, 0);
 	ev_timer_start(s->loop, &sc->timer);
@@ -1067,6 +1094,7 @@ static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		}
 	}
 	flush_deferred(s, ok);
+	flush_dirty(s);
 	free_dead(s);
 }
 
@@ -1153,6 +1181,7 @@ struct cp_server *cp_server_new(struct ev_loop *loop, const struct cp_server_cfg
 	}
 	s->loop = loop;
 	s->lfd = -1;
+	s->cork = getenv("PORTLESS_CP_NO_CORK") == NULL;
 	s->cfg = *cfg;
 	cfg_defaults(&s->cfg);
 	snprintf(s->advertise, sizeof(s->advertise), "%s",

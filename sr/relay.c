@@ -216,9 +216,15 @@ static size_t make_welcome(uint8_t *b, const struct rsess *s, uint8_t side)
 	return SR_WELCOME_LEN;
 }
 
+static void udp_flush(struct relay *r);
+
+/* One datagram now; what udp_queue() holds goes first, so a side message
+ * (an ERROR ending the session) never overtakes the data before it. */
 static void udp_send(struct relay *r, const void *p, size_t n, const struct sockaddr_storage *to,
 		     socklen_t tolen)
 {
+	if (r->nsend)
+		udp_flush(r);
 	if (sendto(r->ufd, p, n, MSG_DONTWAIT, (const struct sockaddr *)to, tolen) < 0)
 		log_msg_errno(PL_LOG_DEBUG, errno, "udp send");
 }
