@@ -96,7 +96,7 @@ struct cp_server {
 	struct sconn *conns, *dead;
 	struct sconn *dirty; /* corked connections with output queued this iteration */
 	unsigned nconns;
-	bool cork;           /* batch output per loop iteration (PORTLESS_CP_NO_CORK=1: off) */
+	bool cork; /* batch output per loop iteration (PORTLESS_CP_NO_CORK=1: off) */
 	/* group commit */
 	struct deferred *defer;
 	size_t ndefer, defer_cap;

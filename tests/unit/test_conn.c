@@ -207,6 +207,28 @@ static void test_in_cap(void **state)
 	assert_memory_equal(conn_in(&p->b.c), "abcdef", 6);
 }
 
+static void test_cork(void **state)
+{
+	struct pair *p = *state;
+
+	conn_set_cork(&p->a.c, true);
+	assert_int_equal(conn_write(&p->a.c, "01234", 5), 0);
+	assert_int_equal(conn_write(&p->a.c, "56789", 5), 0);
+	for (int i = 0; i < 20; i++)
+		ev_run(p->loop, EVRUN_NOWAIT);
+	assert_int_equal(p->b.got, 0);               /* corked: nothing sent, */
+	assert_int_equal(conn_pending(&p->a.c), 10); /* all of it queued */
+	assert_false(ev_is_active(&p->a.c.wio));
+	assert_int_equal(conn_flush(&p->a.c), 0); /* one send for both */
+	assert_int_equal(conn_pending(&p->a.c), 0);
+	spin(p, b_has_100);
+	assert_int_equal(p->b.got, 10);
+	assert_memory_equal(p->b.seen, "0123456789", 10);
+	assert_int_equal(conn_write(&p->a.c, "ab", 2), 0);
+	conn_set_cork(&p->a.c, false); /* uncorking flushes */
+	assert_int_equal(conn_pending(&p->a.c), 0);
+}
+
 static void test_backoff(void **state)
 {
 	for (unsigned a = 0; a < 40; a++) {
@@ -243,6 +265,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_in_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cork, setup, teardown),
 	    cmocka_unit_test(test_backoff),
 	};
 
