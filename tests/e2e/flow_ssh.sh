@@ -58,6 +58,11 @@ pl_check "no portless line left in authorized_keys" test "$(pl_key_lines "$PL_US
 pl_check "no TUN left on the client" test "$(pl_tun_count "$PL_NS_CLI")" -eq 0
 pl_check "device keeps only its own TUN ($dev_tuns_before)" \
 	test "$(pl_tun_count "$PL_NS_DEV")" -eq "$dev_tuns_before"
+# The client's in-band CLOSE reaches the device before the relay's ERROR for
+# its LEAVE (the relay used to send the ERROR first: the device then held the
+# session for 60 s waiting for a resume).
+pl_check "the device never mistook a normal close for a lost relay path" \
+	bash -c "! grep -q 'relay path lost (SR: peer left)' '$PL_TMP/portlessd-dev.log'"
 pl_check "the session's key file is gone" \
 	test -z "$(find "$(dirname "$PL_SOCK")" -name '*.key' 2>/dev/null)"
 
