@@ -2,7 +2,8 @@
 # Control plane integration test (loopback, no root needed):
 # portless-cp on a free port; enroll @a and @b; offline delivery; kill -9
 # after the sender's ack + restart still delivers; forged sender, wrong
-# server key, reused code, oversize frame, bad frame, unknown identity fail
+# server key, reused code, oversize frame, bad frame, unknown identity, an
+# expired code, an expiry past a day, the sender quota and a full queue fail
 # with the right error while the server keeps serving others.
 set -u
 B=${PORTLESS_BUILD:?}
@@ -52,7 +53,8 @@ expect() {
 
 PORT=$(free_port)
 KEY=$("$CP" init --data "$T/data" 2>/dev/null) || { echo "init failed"; exit 1; }
-"$CP" add @a @b @c --data "$T/data" >"$T/codes" || exit 1
+"$CP" add @a @b @c @q1 @q2 @q3 @q4 @q5 @r --data "$T/data" >"$T/codes" || exit 1
+"$CP" add @e --code-ttl 1 --data "$T/data" >>"$T/codes" || exit 1
 code() { awk -v h="$1" '$1==h{print $2}' "$T/codes"; }
 start
 
@@ -92,6 +94,40 @@ expect "forged frame" 0 "error 1 " "$TOOL" garbage "$T/ka"
 expect "records put/get/del" 0 "record v1" "$TOOL" records "$T/ka"
 cp "$T/ka/cp.conf" "$T/kc/cp.conf"   # @c has keys but never enrolled
 expect "unknown identity auth" 1 "unknown identity" "$PL" notify @a text x --keys "$T/kc"
+
+# Limits, each with its typed error: an expired code, an expiry past one day,
+# the per-sender quota (1024 queued) and the recipient's queue (4096).
+sleep 1.1 # @e's code had one second
+expect "expired enrollment code" 1 "enrollment code expired" "$PL" enroll @e --cp 127.0.0.1:$PORT --server-key "$KEY" --code "$(code @e)" --keys "$T/ke"
+expect "expiry over a day" 0 "error 12 " "$TOOL" farexpiry "$T/ka" @b
+for q in q1 q2 q3 q4 q5 r; do
+	"$PL" enroll @$q --cp 127.0.0.1:$PORT --server-key "$KEY" --code "$(code @$q)" --keys "$T/k$q" >/dev/null 2>&1 ||
+		bad "enroll @$q"
+done
+out=$("$TOOL" flood "$T/kq1" @r 1030 2>&1)
+grep -qx "ok 1024" <<<"$out" && grep -q "^error 10 .* x6$" <<<"$out" &&
+	ok "sender quota: 1024 queued, the next 6 refused with error 10" || bad "sender quota: $out"
+for q in q2 q3 q4; do
+	out=$("$TOOL" flood "$T/k$q" @r 1024 2>&1)
+	grep -qx "ok 1024" <<<"$out" || bad "filling @r's queue from @$q: $out"
+done
+out=$("$TOOL" flood "$T/kq5" @r 3 2>&1)
+grep -qx "ok 0" <<<"$out" && grep -q "^error 9 .*queue of @r is full x3$" <<<"$out" &&
+	ok "recipient queue: full at 4096, refused with error 9" || bad "queue full: $out"
+
+# Operators: list shows the identities and their state; remove takes effect live.
+"$CP" list --data "$T/data" >"$T/list.out" 2>&1
+grep -Eq "^@q5 +enrolled" "$T/list.out" && grep -Eq "^@e +pending" "$T/list.out" &&
+	ok "portless-cp list shows enrolled and pending identities" || bad "list: $(cat "$T/list.out")"
+expect "portless-cp remove" 0 "removed @q5" "$CP" remove @q5 --data "$T/data"
+expect "remove of an unknown identity" 1 "unknown identity @nope" "$CP" remove @nope --data "$T/data"
+# the server re-reads the store's changes at its housekeeping tick (5 s)
+for _ in $(seq 20); do
+	"$PL" notify @a text x --keys "$T/kq5" 2>&1 | grep -q "unknown identity" && break
+	sleep 0.5
+done
+expect "a removed identity cannot authenticate" 1 "unknown identity" "$PL" notify @a text x --keys "$T/kq5"
+"$CP" list --data "$T/data" | grep -q "^@q5 " && bad "@q5 still listed" || ok "@q5 no longer listed"
 
 # Still serving others after all of that.
 expect "still serving" 0 "delivered" "$PL" notify @b text "after abuse" --keys "$T/ka"

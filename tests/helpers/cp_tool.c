@@ -8,6 +8,9 @@
  *   cp_tool rtt KEYDIR_A KEYDIR_B N         notify round trips A -> home -> B pushed
  *   cp_tool rate KEYDIR_A KEYDIR_B N WINDOW notifications/s with WINDOW in flight
  *   cp_tool idle SERVER KEYB64 CODEFILE     enroll + hold one monitor per "@h code" line
+ *   cp_tool flood KEYDIR @to N              N notifications (64 in flight); prints
+ *                                           "ok K" and "error CODE NAME: message xM" per code
+ *   cp_tool farexpiry KEYDIR @to            an envelope expiring in 2 days (expect CP_E_EXPIRY)
  * Prints "error <code> <name>: <message>" for refused operations and exits 0
  * when the outcome is the one the mode expects (see each mode).
  */
@@ -325,6 +328,85 @@ static int do_bench(const char *ka, const char *kb, unsigned long n, unsigned lo
 	return 0;
 }
 
+/* ---- flood: count the outcomes of N notifications ---- */
+static struct {
+	struct cp_client *c;
+	const char *to;
+	unsigned long n, sent, done, ok;
+	unsigned long by_code[CP_E_WIRE_MAX + 16];
+	char first_msg[CP_E_WIRE_MAX + 16][128];
+} F;
+
+static void flood_send(void);
+
+static void flood_cb(void *arg, int err, const char *msg)
+{
+	F.done++;
+	if (!err) {
+		F.ok++;
+	} else if (err > 0 && (size_t)err < sizeof(F.by_code) / sizeof(F.by_code[0])) {
+		if (!F.by_code[err]++)
+			snprintf(F.first_msg[err], sizeof(F.first_msg[err]), "%s", msg ? msg : "");
+	}
+	if (F.done == F.n)
+		ev_break(loop, EVBREAK_ALL);
+	else
+		flood_send();
+}
+
+static void flood_send(void)
+{
+	while (F.sent < F.n && F.sent - F.done < 64) {
+		if (cp_client_notify(F.c, F.to, MSG_TEXT, (const uint8_t *)"flood", 5, 600,
+				     flood_cb, NULL) < 0)
+			return;
+		F.sent++;
+	}
+}
+
+static int do_flood(const char *keydir, const char *to, unsigned long n)
+{
+	struct cp_client_cfg cfg;
+
+	F.c = client(keydir, &cfg);
+	F.to = to;
+	F.n = n;
+	flood_send();
+	if (F.n)
+		ev_run(loop, 0);
+	printf("ok %lu\n", F.ok);
+	for (size_t i = 0; i < sizeof(F.by_code) / sizeof(F.by_code[0]); i++)
+		if (F.by_code[i])
+			printf("error %zu %s: %s x%lu\n", i, cp_strerror((int)i), F.first_msg[i],
+			       F.by_code[i]);
+	cp_client_free(F.c);
+	cp_client_cfg_release(&cfg);
+	return 0;
+}
+
+/* ---- an expiry past the limit: expect CP_E_EXPIRY ---- */
+static int do_farexpiry(const char *keydir, const char *to)
+{
+	struct cp_client_cfg cfg;
+	struct cp_client *c = client(keydir, &cfg);
+	struct pubkeys dst = {0};
+	uint8_t id[ENVELOPE_ID_LEN], env[1024];
+	size_t len;
+	uint64_t exp = net_unix_now() + 2 * 86400;
+
+	snprintf(dst.handle, sizeof(dst.handle), "%s", to);
+	randombytes_buf(dst.box_pk, sizeof(dst.box_pk));
+	randombytes_buf(id, sizeof(id));
+	if (envelope_seal(cfg.id, &dst, MSG_TEXT, id, exp, (const uint8_t *)"late", 4, env,
+			  sizeof(env), &len) != ENV_OK ||
+	    cp_client_send_envelope(c, env, len, exp, done_cb, NULL) < 0)
+		return 2;
+	ev_run(loop, 0);
+	cp_client_free(c);
+	cp_client_cfg_release(&cfg);
+	return last_err == CP_E_EXPIRY ? 0 : 1;
+}
+
 /* ---- idle monitors ---- */
 struct idle {
 	struct cp_client *c;
@@ -419,6 +501,10 @@ int main(int argc, char **argv)
 				strtoul(argv[5], NULL, 10));
 	if (argc == 5 && !strcmp(argv[1], "idle"))
 		return do_idle(argv[2], argv[3], argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "flood"))
+		return do_flood(argv[2], argv[3], strtoul(argv[4], NULL, 10));
+	if (argc == 4 && !strcmp(argv[1], "farexpiry"))
+		return do_farexpiry(argv[2], argv[3]);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/cp_tool.c\n");
 	return 2;
 }
