@@ -16,6 +16,8 @@
 #   portless-*-nooffload  the same with PORTLESS_TUN_OFFLOAD=0 on both
 #                 endpoints (one packet per TUN read: the data path before
 #                 TUN offloads), for a before/after in the same run
+#   portless-udp-nomerge  portless-udp with received segments written to the
+#                 TUN one by one (PORTLESS_TUN_MERGE=0): before/after merging
 #   portless-tcp-nosplice  portless-tcp with the relay copying TCP<->TCP
 #                 through user space (PORTLESS_SR_NO_SPLICE=1), for a
 #                 before/after of the relay's splice(2) path
@@ -41,7 +43,7 @@ SECS=${BENCH_SECS:-4}
 SETUP_RUNS=${BENCH_SETUP_RUNS:-20}
 PP_COUNT=${BENCH_PP_COUNT:-2000}
 PING_COUNT=${BENCH_PING_COUNT:-200}
-CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp portless-udp-nooffload portless-tcp-nooffload portless-tcp-nosplice"}
+CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp portless-udp-nooffload portless-tcp-nooffload portless-tcp-nosplice portless-udp-nomerge"}
 BUILD=${BENCH_BUILD:-$SRC/build-bench}
 
 bash scripts/install-deps.sh || exit 1
@@ -324,6 +326,7 @@ users = $PL_USER
 CONF
 	pl_sshd_hostkey
 	pl_start portlessd-dev "$PL_NS_DEV" env PORTLESS_TRANSPORT="$1" PORTLESS_TUN_OFFLOAD="${2:-1}" \
+		PORTLESS_TUN_MERGE="${PL_MERGE:-1}" \
 		"$PL_BIN/portlessd" -c "$PL_TMP/device.conf"
 	PL_DEV_PID=$PL_LAST_PID
 	pl_wait_log "$PL_TMP/portlessd-dev.log" "ready" 15 || return 1
@@ -334,9 +337,9 @@ CONF
 		pl_sshd "$PL_NS_DEV" 127.0.0.1 "$PL_DEV_VIP" "$PL_DEV_IP"
 		pl_wait_tcp "$PL_NS_DEV" "$PL_DEV_IP" 22 || return 1
 	fi
-	export PORTLESS_TRANSPORT=$1 PORTLESS_TUN_OFFLOAD=${2:-1}
+	export PORTLESS_TRANSPORT=$1 PORTLESS_TUN_OFFLOAD=${2:-1} PORTLESS_TUN_MERGE=${PL_MERGE:-1}
 	pl_client
-	unset PORTLESS_TRANSPORT PORTLESS_TUN_OFFLOAD
+	unset PORTLESS_TRANSPORT PORTLESS_TUN_OFFLOAD PORTLESS_TUN_MERGE
 }
 
 case_portless() { # udp|tcp [0: TUN offload off]
@@ -366,6 +369,9 @@ case_portless-udp() { case_portless udp; }
 case_portless-tcp() { case_portless tcp; }
 case_portless-udp-nooffload() { case_portless udp 0; }
 case_portless-tcp-nooffload() { case_portless tcp 0; }
+case_portless-udp-nomerge() { # received UDP segments written one by one (no merging)
+	PL_MERGE=0 SR_SUFFIX=-nomerge SR_NOTE="; no receive merging" case_portless udp
+}
 case_portless-tcp-nosplice() { # the relay restarted without splice(2), then as shipped again
 	local rc=0
 	[ -n "$PORTLESS_WORLD" ] || { portless_daemons tcp 1 || return 1; }
@@ -466,7 +472,7 @@ for r in rows:
     md.append(f"| {r['case']} | {fmt(r['tcp1_fwd'])} | {fmt(r['tcp1_rev'])} | {fmt(r['tcp4_fwd'])} | {fmt(r['tcp4_rev'])} | {fmt(r['ping_ms'],3)} | {fmt(r['pingpong_us'],1)} | {fmt(r['cpu_s_per_gb'])} | {r['cpu_by_process'] or '-'} | {r['note']} |")
 ratios = []
 pl = [r for r in rows if r["case"] in ("portless-udp", "portless-tcp")]
-peers = [r for r in rows if not r["case"].startswith("portless")] + [r for r in rows if r["case"].endswith(("-nooffload", "-nosplice"))]
+peers = [r for r in rows if not r["case"].startswith("portless")] + [r for r in rows if r["case"].endswith(("-nooffload", "-nosplice", "-nomerge"))]
 if pl and peers:
     md.append("")
     md.append("Ratios portless / peer (throughput: >1 is better for portless; ping and ping-pong: portless minus peer, <0 is better):")

@@ -585,6 +585,8 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n < BATCH)
 			break;
 	}
+	if (!c->freed && c->cb.on_rx_done)
+		c->cb.on_rx_done(c->cb.arg);
 	leave(c);
 }
 

@@ -64,6 +64,8 @@ struct sr_client_cbs {
 	/** Optional: TCP back-pressure is over, sr_client_send() accepts again. */
 	void (*on_writable)(void *arg);
 	void *arg;
+	/** Optional: a receive batch ended (flush what on_packet held back). */
+	void (*on_rx_done)(void *arg);
 };
 
 /** Counters (drops are per reason; nothing dropped is ever delivered). */

@@ -14,6 +14,7 @@
 #ifndef PORTLESS_GSO_H
 #define PORTLESS_GSO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -57,5 +58,48 @@ int gso_hdr_len(const uint8_t *p, size_t len, const struct tun_gso *g);
  */
 ssize_t gso_segment(const uint8_t *p, size_t len, const struct tun_gso *g, int i, uint8_t *out,
 		    size_t cap);
+
+/*
+ * Coalescing, the receive side: consecutive TCP segments of one flow (what
+ * gso_segment() made of a super-packet, or any in-order run of full-size
+ * segments) are merged back into one packet of up to GSO_MERGE_MAX bytes with
+ * its lengths and checksums recomputed, so a receiver writes one packet to its
+ * TUN instead of dozens (the kernel accepts a TCP segment above the MSS, as
+ * from the TCP transport's whole super-packets). Only plain segments merge:
+ * IPv4 without options or fragments, IPv6 without extension headers, flags
+ * ACK (+PSH on the last), same addresses, ports, ack, window, options and
+ * IP fields, sequence numbers back to back, every segment but the last of
+ * the first one's size. Anything else passes through unchanged, in order.
+ */
+enum {
+	GSO_MERGE_MAX = 65535,   /**< largest merged IP packet */
+	GSO_MERGE_IN_MAX = 2048, /**< packets above this pass through (already large) */
+};
+
+/** Where merged (and passed-through) packets go; < 0 counts as a failed write. */
+typedef int (*gso_emit_fn)(void *arg, const uint8_t *p, size_t len);
+
+/** One train being built (one flow at a time), in a caller's buffer. */
+struct gso_merge {
+	uint8_t *buf;
+	size_t cap, len, ihl, thl;
+	uint32_t next_seq;
+	uint16_t mss;
+	int nseg;
+	uint64_t merged; /**< segments that went out merged (stats) */
+};
+
+/** Start empty with @p buf of @p cap bytes (>= GSO_MERGE_MAX for full trains). */
+void gso_merge_init(struct gso_merge *m, uint8_t *buf, size_t cap);
+
+/**
+ * Add packet @p p (borrowed): merged into the train, or the train goes out
+ * first and @p p starts a new one or goes out as it is. Returns 0, or -1 when
+ * an emit failed (the packet is gone either way: like a failed TUN write).
+ */
+int gso_merge_push(struct gso_merge *m, const uint8_t *p, size_t len, gso_emit_fn emit, void *arg);
+
+/** Send the train now (end of a receive batch). 0, or the emit's < 0. */
+int gso_merge_flush(struct gso_merge *m, gso_emit_fn emit, void *arg);
 
 #endif

@@ -45,7 +45,8 @@ struct csess {
 	struct sess_answer *ans; /* sodium_malloc'ed: holds the SSH private key */
 	struct tun_dev *tun;
 	int ifindex;
-	bool tun_ready; /* configured (ifup ran): ifdown runs before it goes */
+	bool tun_ready;  /* configured (ifup ran): ifdown runs before it goes */
+	struct ep_rx rx; /* received packets into the TUN (merged over UDP) */
 	ev_io tun_w;
 	ev_timer step_w;
 	struct sr_client *sr;
@@ -155,6 +156,7 @@ static void csess_free(struct csess *s)
 			*pp = s->next;
 			break;
 		}
+	ep_rx_free(&s->rx);
 	if (s->ans)
 		sodium_free(s->ans);
 	sr_ticket_wipe(&s->ticket);
@@ -350,8 +352,15 @@ static void sr_packet(void *arg, struct pkt *p)
 	struct csess *s = arg;
 
 	s->bytes_in += p->len;
-	if (tun_write(s->tun, p) < 0)
+	if (ep_rx_packet(s->c->ep, &s->rx, s->tun, s->transport, p) < 0)
 		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
+}
+
+static void sr_rx_done(void *arg)
+{
+	struct csess *s = arg;
+
+	ep_rx_flush(&s->rx, s->tun);
 }
 
 static void sr_down(void *arg, int reason, const char *msg)
@@ -447,7 +456,11 @@ void clirole_on_underlay(struct clirole *c)
 static int open_path(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_t aead)
 {
 	struct sr_session_params sp;
-	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
+	struct sr_client_cbs cb = {.on_up = sr_up,
+				   .on_packet = sr_packet,
+				   .on_down = sr_down,
+				   .on_rx_done = sr_rx_done,
+				   .arg = s};
 	struct dp_transcript t;
 	int r;
 

@@ -43,6 +43,7 @@ struct dsess {
 	double start, last;
 	uint64_t bytes_in, bytes_out;
 	uint32_t rekeys; /* completed on relay paths already closed */
+	struct ep_rx rx; /* received packets into the TUN (merged over UDP) */
 	int transport;
 	bool key_installed, routes, in_filter, addrs;
 };
@@ -152,6 +153,7 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 			break;
 		}
 	d->n_sessions--;
+	ep_rx_free(&s->rx);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -199,8 +201,15 @@ static void sr_packet(void *arg, struct pkt *p)
 		return; /* counted by the filter */
 	s->last = ev_now(s->d->ep->loop);
 	s->bytes_in += p->len;
-	if (tun_write(s->d->tun, p) < 0)
+	if (ep_rx_packet(s->d->ep, &s->rx, s->d->tun, s->transport, p) < 0)
 		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
+}
+
+static void sr_rx_done(void *arg)
+{
+	struct dsess *s = arg;
+
+	ep_rx_flush(&s->rx, s->d->tun);
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -379,7 +388,11 @@ out:
 static int start_relay(struct dsess *s, const struct sr_side_ticket *tk, const struct dp_keys *keys)
 {
 	struct sr_session_params sp;
-	struct sr_client_cbs cb = {sr_up, sr_packet, sr_down, NULL, s};
+	struct sr_client_cbs cb = {.on_up = sr_up,
+				   .on_packet = sr_packet,
+				   .on_down = sr_down,
+				   .on_rx_done = sr_rx_done,
+				   .arg = s};
 
 	memset(&sp, 0, sizeof(sp));
 	sp.ticket = *tk;

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clirole.h"
 #include "devrole.h"
 #include "log.h"
 #include "msgtypes.h"
+#include "sr_client.h"
 
 const char *ep_handle(const struct ep *ep)
 {
@@ -126,6 +128,39 @@ void ep_ifscript(struct ep *ep, const struct ifscript_env *env)
 		log_msg(PL_LOG_DEBUG, "interface %s: %s ran", env->ifname, path);
 }
 
+static int rx_emit(void *arg, const uint8_t *p, size_t len)
+{
+	return arg ? tun_write_buf(arg, p, len) : -ENODEV;
+}
+
+int ep_rx_packet(const struct ep *ep, struct ep_rx *rx, struct tun_dev *tun, int transport,
+		 const struct pkt *p)
+{
+	if (!tun)
+		return -ENODEV;
+	if (transport != SR_TR_UDP || !ep->merge)
+		return tun_write(tun, p);
+	if (!rx->buf) {
+		rx->buf = malloc(GSO_MERGE_MAX);
+		if (!rx->buf)
+			return tun_write(tun, p);
+		gso_merge_init(&rx->gm, rx->buf, GSO_MERGE_MAX);
+	}
+	return gso_merge_push(&rx->gm, pkt_data(p), p->len, rx_emit, tun);
+}
+
+void ep_rx_flush(struct ep_rx *rx, struct tun_dev *tun)
+{
+	if (rx->buf && gso_merge_flush(&rx->gm, rx_emit, tun) < 0)
+		log_msg(PL_LOG_DEBUG, "TUN write of a merged packet failed");
+}
+
+void ep_rx_free(struct ep_rx *rx)
+{
+	free(rx->buf);
+	rx->buf = NULL;
+}
+
 void ep_dp_limits(const struct ep *ep, struct dp_limits *l)
 {
 	dp_limits_default(l);
@@ -138,6 +173,14 @@ bool ep_tun_gone(long err)
 	return err == -EBADFD || err == -EIO || err == -ENODEV || err == -ENXIO || err == -EBADF;
 }
 
+/* An A/B knob of the benchmarks: the variable set to "0". */
+static bool env_off(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, "0");
+}
+
 int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
 	    size_t errlen)
 {
@@ -146,6 +189,7 @@ int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char
 	memset(ep, 0, sizeof(*ep));
 	ep->loop = loop;
 	ep->conf = conf;
+	ep->merge = !env_off("PORTLESS_TUN_OFFLOAD") && !env_off("PORTLESS_TUN_MERGE");
 	/* identity.key and cp.conf, both written by `portless enroll`. */
 	r = cp_client_cfg_load(conf->keys_dir[0] ? conf->keys_dir : NULL, &ep->cpcfg, err, errlen);
 	if (r < 0)

@@ -13,7 +13,10 @@
 #include "cp_client.h"
 #include "netcfg.h"
 #include "dp_seal.h"
+#include "gso.h"
 #include "ifscript.h"
+#include "pkt.h"
+#include "tun.h"
 #include "nlmon.h"
 #include "pdconf.h"
 
@@ -30,6 +33,7 @@ struct ep {
 	struct devrole *dev; /**< device role, or NULL */
 	struct clirole *cli; /**< client role, or NULL */
 	bool cp_up;
+	bool merge; /**< coalesce received TCP segments (off with PORTLESS_TUN_OFFLOAD=0) */
 	/** Optional: told when the control-plane connection goes up/down. */
 	void (*on_cp_state)(struct ep *ep, bool up);
 };
@@ -61,6 +65,27 @@ void ep_unwatch(struct ep *ep, const char *ifname);
  * logged (the interface stays as it is). Nothing when none is configured.
  */
 void ep_ifscript(struct ep *ep, const struct ifscript_env *env);
+
+/**
+ * A session's receive side into its TUN. Over UDP every packet is one
+ * MTU-sized datagram; consecutive TCP segments of a flow are merged back
+ * into one packet (gso_merge) so the TUN takes one write per ~64 KiB instead
+ * of one per segment. Over TCP packets arrive whole and go straight in.
+ */
+struct ep_rx {
+	struct gso_merge gm;
+	uint8_t *buf; /**< GSO_MERGE_MAX bytes, made on first use */
+};
+
+/** Deliver one received packet (borrowed) to @p tun. 0, or < 0 when a write failed. */
+int ep_rx_packet(const struct ep *ep, struct ep_rx *rx, struct tun_dev *tun, int transport,
+		 const struct pkt *p);
+
+/** End of a receive batch: what is held back goes to @p tun now. */
+void ep_rx_flush(struct ep_rx *rx, struct tun_dev *tun);
+
+/** Free the buffer (a held-back train is dropped). */
+void ep_rx_free(struct ep_rx *rx);
 
 /** The data plane's key limits from [session] (the rest at their defaults). */
 void ep_dp_limits(const struct ep *ep, struct dp_limits *l);

@@ -223,6 +223,22 @@ static int bring_up(struct ctl_client *cc, const char *dev, const char *user, ui
 	}
 }
 
+/*
+ * The tunnel for a command that becomes ssh/scp: portlessd (or, as root
+ * without one, a private client role) holds the session as long as this
+ * process lives (CTL_UP_FOLLOW_PID), across the exec.
+ */
+static int tunnel_for_exec(const char *sock_opt, const char *sr, const char *dev, const char *user,
+			   struct ctl_client *cc, struct ctl_ready *ready)
+{
+	char path[PDCONF_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", socket_path(sock_opt));
+	if (connect_daemon_or_private(cc, path, sr) < 0)
+		return -1;
+	return bring_up(cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, ready);
+}
+
 /* Fill @p argv with the @p prog (ssh, scp) command for a ready session; returns argc. */
 static int ssh_argv(const char *prog, const struct ctl_ready *r, char **argv, size_t cap,
 		    char *opt_kh, size_t khcap, char *opt_alias, size_t acap)
@@ -255,7 +271,6 @@ int cmd_ssh(int argc, char **argv)
 {
 	static const char *const names[] = {"--socket", "--sr", NULL};
 	const char *vals[2] = {NULL, NULL};
-	char path[PDCONF_PATH_MAX];
 	char user[CTL_USER_BUF], dev[HANDLE_BUF], kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
 	char dest[CTL_USER_BUF + CTL_IP_BUF + 2];
 	struct ctl_client cc;
@@ -275,10 +290,7 @@ int cmd_ssh(int argc, char **argv)
 				"[-- ssh args...]\n");
 		return CLI_USAGE;
 	}
-	snprintf(path, sizeof(path), "%s", socket_path(vals[0]));
-	if (connect_daemon_or_private(&cc, path, vals[1]) < 0)
-		return CLI_FAIL;
-	if (bring_up(&cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, &ready) < 0)
+	if (tunnel_for_exec(vals[0], vals[1], dev, user, &cc, &ready) < 0)
 		return CLI_FAIL;
 	/* The session lives as long as this process, which becomes ssh. */
 	int extra = extra_at ? argc - extra_at - 1 : 0;
@@ -324,7 +336,7 @@ static bool remote_operand(const char *a, char *user, size_t ucap, char *dev, si
 int cmd_scp(int argc, char **argv)
 {
 	const char *vals[2] = {NULL, NULL};
-	char path[PDCONF_PATH_MAX], kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
+	char kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
 	char user[CTL_USER_BUF] = "", dev[HANDLE_BUF] = "", u[CTL_USER_BUF], d[HANDLE_BUF];
 	struct ctl_client cc;
 	struct ctl_ready ready;
@@ -353,10 +365,7 @@ int cmd_scp(int argc, char **argv)
 				"SRC... DST  (remote: [user@]@device:path)\n");
 		return CLI_USAGE;
 	}
-	snprintf(path, sizeof(path), "%s", socket_path(vals[0]));
-	if (connect_daemon_or_private(&cc, path, vals[1]) < 0)
-		return CLI_FAIL;
-	if (bring_up(&cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, &ready) < 0)
+	if (tunnel_for_exec(vals[0], vals[1], dev, user, &cc, &ready) < 0)
 		return CLI_FAIL;
 	av = calloc((size_t)argc + 32, sizeof(*av));
 	rewritten = calloc((size_t)argc, sizeof(*rewritten));

@@ -172,11 +172,122 @@ static void refuses(void **state)
 	assert_int_equal(gso_count(p, len, &g), -EINVAL);
 }
 
+/* Collects what gso_merge emits, in order. */
+static struct {
+	uint8_t buf[8][70000];
+	size_t len[8];
+	int n;
+} OUT;
+
+static int collect(void *arg, const uint8_t *p, size_t len)
+{
+	(void)arg;
+	assert_true(OUT.n < 8);
+	memcpy(OUT.buf[OUT.n], p, len);
+	OUT.len[OUT.n++] = len;
+	return 0;
+}
+
+/* Cut a super-packet into segments (@p segs, lengths in @p sl); returns the count. */
+static int cut(const uint8_t *p, size_t len, int v6, uint8_t (*segs)[2000], size_t *sl)
+{
+	struct tun_gso g = {.needs_csum = 1, .type = v6 ? GSO_TCP6 : GSO_TCP4, .size = MSS};
+	int n = gso_count(p, len, &g);
+
+	for (int i = 0; i < n; i++) {
+		ssize_t l = gso_segment(p, len, &g, i, segs[i], 2000);
+
+		assert_true(l > 0);
+		sl[i] = (size_t)l;
+	}
+	return n;
+}
+
+/* The segments of a super-packet merge back into exactly that packet. */
+static void merge(void **state, int v6)
+{
+	static uint8_t p[8000], segs[8][2000], mbuf[GSO_MERGE_MAX];
+	size_t len = build(p, v6, ACK | PSH), sl[8], ihl = v6 ? 40 : 20;
+	struct gso_merge m;
+	int n;
+
+	(void)state;
+	n = cut(p, len, v6, segs, sl);
+	assert_int_equal(gso_csum_finish(p, len, (uint16_t)ihl, 16), 0); /* what it should be */
+	gso_merge_init(&m, mbuf, sizeof(mbuf));
+	OUT.n = 0;
+	for (int i = 0; i < n; i++)
+		assert_int_equal(gso_merge_push(&m, segs[i], sl[i], collect, NULL), 0);
+	/* the last segment (short, PSH) ended the train: it went out at once */
+	assert_int_equal(OUT.n, 1);
+	assert_int_equal(OUT.len[0], len);
+	assert_memory_equal(OUT.buf[0], p, len);
+	assert_true(tcp_ok(OUT.buf[0], v6, len));
+	assert_int_equal(m.merged, (uint64_t)n);
+	assert_int_equal(gso_merge_flush(&m, collect, NULL), 0); /* nothing left */
+	assert_int_equal(OUT.n, 1);
+}
+
+static void merge4(void **s)
+{
+	merge(s, 0);
+}
+static void merge6(void **s)
+{
+	merge(s, 1);
+}
+
+/* What must not merge passes through unchanged and in order. */
+static void merge_breaks(void **state)
+{
+	static uint8_t p[8000], segs[8][2000], mbuf[GSO_MERGE_MAX], udp[64];
+	size_t len = build(p, 0, ACK), sl[8];
+	struct gso_merge m;
+	int n;
+
+	(void)state;
+	n = cut(p, len, 0, segs, sl);
+	assert_true(n >= 4);
+	gso_merge_init(&m, mbuf, sizeof(mbuf));
+	/* out of order: 0, 2 -> 0 alone, then 2 starts a train */
+	OUT.n = 0;
+	assert_int_equal(gso_merge_push(&m, segs[0], sl[0], collect, NULL), 0);
+	assert_int_equal(gso_merge_push(&m, segs[2], sl[2], collect, NULL), 0);
+	assert_int_equal(OUT.n, 1);
+	assert_memory_equal(OUT.buf[0], segs[0], sl[0]); /* unchanged: a train of one */
+	/* a UDP packet flushes the train first, then passes itself */
+	memset(udp, 0, sizeof(udp));
+	udp[0] = 0x45;
+	put_be16(udp + 2, sizeof(udp));
+	udp[9] = 17;
+	assert_int_equal(gso_merge_push(&m, udp, sizeof(udp), collect, NULL), 0);
+	assert_int_equal(OUT.n, 3);
+	assert_memory_equal(OUT.buf[1], segs[2], sl[2]);
+	assert_memory_equal(OUT.buf[2], udp, sizeof(udp));
+	/* another flow (port) does not join */
+	OUT.n = 0;
+	assert_int_equal(gso_merge_push(&m, segs[0], sl[0], collect, NULL), 0);
+	put_be16(segs[1] + 20, 40001);
+	assert_int_equal(gso_merge_push(&m, segs[1], sl[1], collect, NULL), 0);
+	assert_int_equal(OUT.n, 1);
+	/* a FIN passes through; a fragment (MF) too */
+	segs[2][20 + 13] |= FIN;
+	assert_int_equal(gso_merge_push(&m, segs[2], sl[2], collect, NULL), 0);
+	assert_int_equal(OUT.n, 3);
+	assert_memory_equal(OUT.buf[2], segs[2], sl[2]);
+	segs[3][6] |= 0x20;
+	assert_int_equal(gso_merge_push(&m, segs[3], sl[3], collect, NULL), 0);
+	assert_int_equal(OUT.n, 4);
+	assert_memory_equal(OUT.buf[3], segs[3], sl[3]);
+	assert_int_equal(m.merged, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(finish4),  cmocka_unit_test(finish6), cmocka_unit_test(segment4),
-	    cmocka_unit_test(segment6), cmocka_unit_test(refuses),
+	    cmocka_unit_test(finish4),  cmocka_unit_test(finish6),      cmocka_unit_test(segment4),
+	    cmocka_unit_test(segment6), cmocka_unit_test(refuses),      cmocka_unit_test(merge4),
+	    cmocka_unit_test(merge6),   cmocka_unit_test(merge_breaks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
