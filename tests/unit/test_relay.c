@@ -31,6 +31,7 @@ struct world {
 	struct ev_loop *loop;
 	struct relay *r;
 	struct sr_ticket tk;
+	struct dp_keypair ka, kb; /* the two sides' ephemeral keys */
 	struct side a, b, a2;
 };
 
@@ -76,6 +77,8 @@ static int setup(void **state)
 	cfg.max_per_identity = 2;
 	w.r = relay_new(w.loop, &cfg, &err);
 	assert_non_null(w.r);
+	assert_int_equal(dp_keypair_new(&w.ka), 0);
+	assert_int_equal(dp_keypair_new(&w.kb), 0);
 	*state = &w;
 	return 0;
 }
@@ -89,6 +92,8 @@ static int teardown(void **state)
 	sr_client_free(w->b.c);
 	relay_free(w->r);
 	sr_ticket_wipe(&w->tk);
+	dp_keypair_wipe(&w->ka);
+	dp_keypair_wipe(&w->kb);
 	ev_loop_destroy(w->loop);
 	return 0;
 }
@@ -110,9 +115,9 @@ static void run_for(struct world *w, double secs)
 }
 
 /* Side @p side of the world's ticket, over UDP, with keys from a fresh exchange. */
-static struct sr_client *join(struct world *w, uint8_t side, struct side *s,
-			      const struct dp_keypair *ka, const struct dp_keypair *kb)
+static struct sr_client *join(struct world *w, uint8_t side, struct side *s)
 {
+	const struct dp_keypair *ka = &w->ka, *kb = &w->kb;
 	struct sr_session_params sp = {0};
 	struct dp_transcript t = {
 	    .handle_a = "@a", .handle_b = "@b", .aead = DP_AEAD_CHACHA20POLY1305};
@@ -166,13 +171,10 @@ static void test_ticket_expires(void **state)
 static void test_unpaired_times_out(void **state)
 {
 	struct world *w = *state;
-	struct dp_keypair ka, kb;
 	struct relay_stats st;
 
 	assert_int_equal(relay_issue(w->r, "@a", "@b", &w->tk), 0);
-	dp_keypair_new(&ka);
-	dp_keypair_new(&kb);
-	w->a.c = join(w, SR_SIDE_A, &w->a, &ka, &kb);
+	w->a.c = join(w, SR_SIDE_A, &w->a);
 	run_for(w, 2.5);
 	relay_get_stats(w->r, &st);
 	assert_int_equal(st.paired, 0);
@@ -180,26 +182,21 @@ static void test_unpaired_times_out(void **state)
 	assert_int_equal(w->a.ups, 0);
 	assert_int_equal(w->a.downs, 1); /* the relay told the waiting side */
 	assert_int_equal(w->a.down_reason, SR_DOWN_SR_ERROR);
-	dp_keypair_wipe(&ka);
-	dp_keypair_wipe(&kb);
 }
 
 static void test_idle_and_secret_once(void **state)
 {
 	struct world *w = *state;
-	struct dp_keypair ka, kb;
 	struct relay_stats st;
 
 	assert_int_equal(relay_issue(w->r, "@a", "@b", &w->tk), 0);
-	dp_keypair_new(&ka);
-	dp_keypair_new(&kb);
-	w->a.c = join(w, SR_SIDE_A, &w->a, &ka, &kb);
-	w->b.c = join(w, SR_SIDE_B, &w->b, &ka, &kb);
+	w->a.c = join(w, SR_SIDE_A, &w->a);
+	w->b.c = join(w, SR_SIDE_B, &w->b);
 	run_for(w, 0.5);
 	assert_int_equal(w->a.ups, 1);
 	assert_int_equal(w->b.ups, 1);
 	/* A's secret again, from another client: refused, the session unharmed */
-	w->a2.c = join(w, SR_SIDE_A, &w->a2, &ka, &kb);
+	w->a2.c = join(w, SR_SIDE_A, &w->a2);
 	run_for(w, 0.3);
 	relay_get_stats(w->r, &st);
 	assert_int_equal(st.paired, 1);
@@ -213,8 +210,6 @@ static void test_idle_and_secret_once(void **state)
 	assert_int_equal(w->a.downs, 1);
 	assert_int_equal(w->b.downs, 1);
 	assert_int_equal(w->a.down_reason, SR_DOWN_SR_ERROR);
-	dp_keypair_wipe(&ka);
-	dp_keypair_wipe(&kb);
 }
 
 int main(void)
