@@ -255,6 +255,17 @@ CONF
 	pl_wait_log "$PL_TMP/portlessd-$name.log" "ready" 15
 }
 
+# pl_up NAME: `portless up $PL_USER@@device` from the client namespace in the
+# background, until it prints the ssh command; output in $PL_TMP/NAME.out and
+# NAME.err. Sets PL_UP_PID.
+pl_up() {
+	ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
+		"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/$1.out" 2>"$PL_TMP/$1.err" &
+	PL_UP_PID=$!
+	PL_PIDS+=("$PL_UP_PID")
+	pl_wait_log "$PL_TMP/$1.out" "ssh -i" 20
+}
+
 # pl_ssh USER CMD...: `portless ssh USER@@device -- CMD` from the client namespace.
 pl_ssh() {
 	local user=$1

@@ -5,11 +5,8 @@ set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
 pl_e2e_setup
 
-ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
-	"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/up.out" 2>"$PL_TMP/up.err" &
-UP=$!
-PL_PIDS+=("$UP")
-pl_wait_log "$PL_TMP/up.out" "ssh -i" 20
+pl_up up
+UP=$PL_UP_PID
 pl_check "a session is up with its key line" test "$(pl_key_lines "$PL_USER")" -eq 1
 pl_check "the device has its TUN" test "$(pl_tun_count "$PL_NS_DEV")" -eq 1
 

@@ -9,20 +9,14 @@ set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
 PL_IDLE=3s PL_MAXDUR=6s pl_e2e_setup
 
-up() { # LOG: `portless up` in the background; sets UP
-	ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
-		"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/$1.out" 2>"$PL_TMP/$1.err" &
-	UP=$!
-	PL_PIDS+=("$UP")
-	pl_wait_log "$PL_TMP/$1.out" "ssh -i" 20
-}
 ended() { # PID SECONDS: wait for it to exit
 	for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
 	return 1
 }
 
 # ---- idle: nothing crosses the tunnel
-up idle
+pl_up idle
+UP=$PL_UP_PID
 pl_check "idle: the session is up with its key line" test "$(pl_key_lines "$PL_USER")" -eq 1
 t0=$(date +%s)
 ended "$UP" 15
@@ -39,7 +33,8 @@ for _ in $(seq 30); do [ "$(pl_tun_count "$PL_NS_CLI")" -eq 0 ] && break; sleep 
 pl_check "idle: no TUN left on the client" test "$(pl_tun_count "$PL_NS_CLI")" -eq 0
 
 # ---- max-duration: traffic all along (a ping a second keeps idle away)
-up busy
+pl_up busy
+UP=$PL_UP_PID
 dip=$(sed -n 's/^ssh .* [^ ]*@\([0-9.]*\)$/\1/p' "$PL_TMP/busy.out" | head -1)
 ip netns exec "$PL_NS_CLI" ping -q -i 0.5 -c 40 "$dip" >/dev/null 2>&1 &
 PING=$!

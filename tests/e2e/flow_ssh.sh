@@ -32,11 +32,8 @@ pl_check "portless scp without a remote operand is a usage error (exit $?)" \
 	grep -q "remote: \[user@\]@device:path" "$PL_TMP/scp3.err"
 
 # A session held open (portless up) is listed by status on both ends.
-ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
-	"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/up.out" 2>"$PL_TMP/up.err" &
-UP_PID=$!
-PL_PIDS+=("$UP_PID")
-pl_wait_log "$PL_TMP/up.out" "ssh -i" 20
+pl_up up
+UP_PID=$PL_UP_PID
 st=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless" status)
 pl_check "status lists the client session to @device over UDP or TCP" \
 	grep -Eq "client +@device +$PL_USER .*(UDP|TCP)" <<<"$st"

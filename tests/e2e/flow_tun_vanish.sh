@@ -13,11 +13,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tun_name() { ip -n "$1" -o link show | sed -n 's/^[0-9]*: \(pl[0-9]*\):.*/\1/p' | head -1; }
 
 # ---- the device's TUN goes away under a session
-ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
-	"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/up1.out" 2>"$PL_TMP/up1.err" &
-UP=$!
-PL_PIDS+=("$UP")
-pl_wait_log "$PL_TMP/up1.out" "ssh -i" 20
+pl_up up1
+UP=$PL_UP_PID
 pl_check "session 1 is up with its key line" test "$(pl_key_lines "$PL_USER")" -eq 1
 old=$(tun_name "$PL_NS_DEV")
 pl_check "the device has its TUN ($old)" test -n "$old"
@@ -40,11 +37,8 @@ out=$(pl_ssh "$PL_USER" 'echo after-remake' 2>"$PL_TMP/ssh2.err")
 pl_check "a new session works on the new TUN (sshd not restarted)" test "$out" = "after-remake"
 
 # ---- the client's TUN goes away under a session
-ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
-	"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/up2.out" 2>"$PL_TMP/up2.err" &
-UP=$!
-PL_PIDS+=("$UP")
-pl_wait_log "$PL_TMP/up2.out" "ssh -i" 20
+pl_up up2
+UP=$PL_UP_PID
 ctun=$(tun_name "$PL_NS_CLI")
 pl_check "session 2 is up on the client's $ctun" test -n "$ctun" -a "$(pl_key_lines "$PL_USER")" -eq 1
 t0=$(cpu_ticks "$PL_CLI_PID")
