@@ -37,6 +37,8 @@ enum cstate {
 };
 
 struct sr_client {
+	uint8_t close_reason;      /* ours, sent in the in-band CLOSE (sr_client_close_reason) */
+	uint8_t peer_close_reason; /* the peer's, valid in on_down(SR_DOWN_CLOSED) */
 	struct ev_loop *loop;
 	struct sr_client_cbs cb;
 	struct sr_session_params p; /* secret + keys: this struct is sodium_malloc'ed */
@@ -466,8 +468,10 @@ static void on_ctrl(struct sr_client *c, struct pkt *p)
 	}
 	if (rl)
 		send_ctrl(c, reply, rl);
-	if (ev == DP_CTRL_CLOSE)
+	if (ev == DP_CTRL_CLOSE) {
+		c->peer_close_reason = pkt_data(p)[1]; /* dp_ctrl_input checked the length */
 		go_down(c, SR_DOWN_CLOSED, "peer closed the session");
+	}
 }
 
 /* A sealed data packet in @p p (borrowed). */
@@ -921,6 +925,16 @@ void sr_client_rekey(struct sr_client *c)
 		dp_rekey_now(c->dp);
 }
 
+void sr_client_close_reason(struct sr_client *c, uint8_t reason)
+{
+	c->close_reason = reason;
+}
+
+uint8_t sr_client_peer_close_reason(const struct sr_client *c)
+{
+	return c->peer_close_reason;
+}
+
 void sr_client_get_stats(const struct sr_client *c, struct sr_client_stats *st)
 {
 	*st = c->st;
@@ -932,6 +946,7 @@ void sr_client_free(struct sr_client *c)
 
 	if (!c || c->freed)
 		return;
+	bye[1] = c->close_reason;
 	if (c->state == CS_UP)
 		send_ctrl(c, bye, sizeof(bye));
 	if ((c->state == CS_UP || c->state == CS_WAITING) && c->tr == SR_TR_UDP)

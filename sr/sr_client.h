@@ -132,6 +132,15 @@ void sr_client_rekey(struct sr_client *c);
 
 void sr_client_get_stats(const struct sr_client *c, struct sr_client_stats *st);
 
+/**
+ * The reason byte the in-band CLOSE of sr_client_free() carries (default 0;
+ * the endpoints put their SESS_END_* there, so the peer learns why at once).
+ */
+void sr_client_close_reason(struct sr_client *c, uint8_t reason);
+
+/** The reason byte of the peer's CLOSE; meaningful in on_down(SR_DOWN_CLOSED). */
+uint8_t sr_client_peer_close_reason(const struct sr_client *c);
+
 /** Send an in-band CLOSE when up, close, wipe every key, free. NULL: no-op. */
 void sr_client_free(struct sr_client *c);
 

@@ -143,6 +143,8 @@ static void csess_free(struct csess *s)
 	struct ev_loop *loop = c->ep->loop;
 
 	ev_timer_stop(loop, &s->step_w);
+	if (s->sr)
+		sr_client_close_reason(s->sr, SESS_END_CLOSED);
 	sr_client_free(s->sr);
 	if (s->tun) {
 		ev_io_stop(loop, &s->tun_w);
@@ -366,6 +368,7 @@ static void sr_rx_done(void *arg)
 static void sr_down(void *arg, int reason, const char *msg)
 {
 	struct csess *s = arg;
+	uint8_t why = reason == SR_DOWN_CLOSED ? sr_client_peer_close_reason(s->sr) : 0;
 
 	sr_client_free(s->sr);
 	s->sr = NULL;
@@ -383,8 +386,13 @@ static void sr_down(void *arg, int reason, const char *msg)
 			return;
 		}
 	}
-	csess_done(s, s->state == CS_UP && reason == SR_DOWN_CLOSED ? CTL_HOP_NONE : CTL_HOP_SR,
-		   "relay path down: %s", msg ? msg : "?");
+	if (why) /* the device said why in its CLOSE */
+		csess_done(s, CTL_HOP_NONE, "%s ended the session (%s)", s->device,
+			   sess_end_reason_str(why));
+	else
+		csess_done(
+		    s, s->state == CS_UP && reason == SR_DOWN_CLOSED ? CTL_HOP_NONE : CTL_HOP_SR,
+		    "relay path down: %s", msg ? msg : "?");
 }
 
 /* ---- set-up steps ---- */

@@ -124,6 +124,8 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	struct ev_loop *loop = d->ep->loop;
 	unsigned removed = 0;
 
+	if (s->sr) /* the client learns why from the CLOSE on the relay path at once */
+		sr_client_close_reason(s->sr, (uint8_t)reason);
 	drop_sr(s);
 	log_msg(PL_LOG_INFO,
 		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s, %u rekeys",
