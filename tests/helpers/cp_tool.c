@@ -68,30 +68,34 @@ static struct cp_client *client(const char *keydir, struct cp_client_cfg *cfg)
 	return c;
 }
 
-/* ---- forged sender: expect CP_E_FORGED_SENDER ---- */
-static int do_forge(const char *keydir, const char *claimed, const char *to)
+/*
+ * ---- a raw envelope the home must refuse: sealed by @p from (NULL: us) to
+ * a throw-away key of @p to, expiring in @p ttl seconds; 0 when the home
+ * answered @p want (CP_E_FORGED_SENDER, CP_E_EXPIRY) ----
+ */
+static int do_raw(const char *keydir, const char *from, const char *to, uint64_t ttl, int want)
 {
 	struct cp_client_cfg cfg;
 	struct cp_client *c = client(keydir, &cfg);
-	struct identity *fake = identity_generate(claimed);
+	struct identity *fake = from ? identity_generate(from) : NULL;
 	struct pubkeys dst = {0};
 	uint8_t id[ENVELOPE_ID_LEN], env[1024];
 	size_t len;
-	uint64_t exp = net_unix_now() + 600;
+	uint64_t exp = net_unix_now() + ttl;
 
 	snprintf(dst.handle, sizeof(dst.handle), "%s", to);
 	randombytes_buf(dst.box_pk, sizeof(dst.box_pk));
 	randombytes_buf(id, sizeof(id));
-	if (!fake || envelope_seal(fake, &dst, MSG_TEXT, id, exp, (const uint8_t *)"forged", 6, env,
-				   sizeof(env), &len) != ENV_OK)
-		return 2;
-	if (cp_client_send_envelope(c, env, len, exp, done_cb, NULL) < 0)
+	if ((from && !fake) ||
+	    envelope_seal(fake ? fake : cfg.id, &dst, MSG_TEXT, id, exp, (const uint8_t *)"raw", 3,
+			  env, sizeof(env), &len) != ENV_OK ||
+	    cp_client_send_envelope(c, env, len, exp, done_cb, NULL) < 0)
 		return 2;
 	ev_run(loop, 0);
 	cp_client_free(c);
 	identity_free(fake);
 	cp_client_cfg_release(&cfg);
-	return last_err == CP_E_FORGED_SENDER ? 0 : 1;
+	return last_err == want ? 0 : 1;
 }
 
 /* ---- records: put, get, del, get (not found) ---- */
@@ -384,29 +388,6 @@ static int do_flood(const char *keydir, const char *to, unsigned long n)
 	return 0;
 }
 
-/* ---- an expiry past the limit: expect CP_E_EXPIRY ---- */
-static int do_farexpiry(const char *keydir, const char *to)
-{
-	struct cp_client_cfg cfg;
-	struct cp_client *c = client(keydir, &cfg);
-	struct pubkeys dst = {0};
-	uint8_t id[ENVELOPE_ID_LEN], env[1024];
-	size_t len;
-	uint64_t exp = net_unix_now() + 2 * 86400;
-
-	snprintf(dst.handle, sizeof(dst.handle), "%s", to);
-	randombytes_buf(dst.box_pk, sizeof(dst.box_pk));
-	randombytes_buf(id, sizeof(id));
-	if (envelope_seal(cfg.id, &dst, MSG_TEXT, id, exp, (const uint8_t *)"late", 4, env,
-			  sizeof(env), &len) != ENV_OK ||
-	    cp_client_send_envelope(c, env, len, exp, done_cb, NULL) < 0)
-		return 2;
-	ev_run(loop, 0);
-	cp_client_free(c);
-	cp_client_cfg_release(&cfg);
-	return last_err == CP_E_EXPIRY ? 0 : 1;
-}
-
 /* ---- idle monitors ---- */
 struct idle {
 	struct cp_client *c;
@@ -487,7 +468,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	loop = EV_DEFAULT;
 	if (argc == 5 && !strcmp(argv[1], "forge"))
-		return do_forge(argv[2], argv[3], argv[4]);
+		return do_raw(argv[2], argv[3], argv[4], 600, CP_E_FORGED_SENDER);
 	if (argc == 3 && !strcmp(argv[1], "oversize"))
 		return do_oversize(argv[2], false);
 	if (argc == 3 && !strcmp(argv[1], "garbage"))
@@ -504,7 +485,7 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "flood"))
 		return do_flood(argv[2], argv[3], strtoul(argv[4], NULL, 10));
 	if (argc == 4 && !strcmp(argv[1], "farexpiry"))
-		return do_farexpiry(argv[2], argv[3]);
+		return do_raw(argv[2], NULL, argv[3], 2 * 86400, CP_E_EXPIRY);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/cp_tool.c\n");
 	return 2;
 }
