@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netinet/udp.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,14 +17,8 @@
 #include "conn.h"
 #include "log.h"
 #include "net.h"
+#include "udp_gso.h"
 #include "wire.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 enum {
 	BATCH = 32,            /* datagrams per recvmmsg */

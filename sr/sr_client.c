@@ -14,11 +14,8 @@
 #include "conn.h"
 #include "log.h"
 #include "net.h"
+#include "udp_gso.h"
 #include "wire.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103 /* linux/udp.h: UDP GSO segment size (cmsg, SOL_UDP) */
-#endif
 
 enum {
 	BATCH = 32,
