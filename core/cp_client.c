@@ -11,6 +11,7 @@
 #include "cp_frame.h"
 #include "cp_hs.h"
 #include "cp_conf.h"
+#include "cp_keycache.h"
 #include "cp_pin.h"
 #include "cp_rot.h"
 #include "log.h"
@@ -69,15 +70,6 @@ struct req {
 	int ferr; /**< error to report once detached */
 };
 
-/** Cached public keys of one identity (or a recent failure to get them). */
-struct keyent {
-	struct keyent *next;
-	struct pubkeys pk;
-	double fetched;
-	int err;       /**< 0: pk valid */
-	bool fetching; /**< an R_FETCH is in flight */
-};
-
 /** A pushed notification parked until its sender's keys arrive. */
 struct parked {
 	struct parked *next;
@@ -113,8 +105,7 @@ struct cp_client {
 	struct req *reqs_tail;
 	unsigned nreqs;
 	char enroll_code[CP_CODE_BUF];
-	struct keyent *keys;
-	unsigned nkeys;
+	struct cp_keycache *keys;
 	struct parked *park, *park_tail;
 	unsigned npark;
 	struct replay_cache *replay;
@@ -280,83 +271,21 @@ static struct req *req_find_sent(struct cp_client *c, uint32_t id)
 
 /* ---------------- key cache ---------------- */
 
-static struct keyent *key_find(struct cp_client *c, const char *handle)
-{
-	for (struct keyent *k = c->keys; k; k = k->next)
-		if (!strcmp(k->pk.handle, handle))
-			return k;
-	return NULL;
-}
-
-/* Usable entry: valid keys within the TTL, or a recent failure. */
-static bool key_fresh(const struct cp_client *c, const struct keyent *k)
-{
-	double age = ev_now(c->loop) - k->fetched;
-
-	if (k->fetching)
-		return false;
-	return k->err ? age < NEG_TTL : age < CP_CLIENT_KEY_TTL;
-}
-
-static struct keyent *key_entry(struct cp_client *c, const char *handle)
-{
-	struct keyent *k = key_find(c, handle);
-
-	if (k)
-		return k;
-	if (c->nkeys >= MAX_KEYS) { /* drop the oldest-inserted entry not in flight */
-		struct keyent **pp = &c->keys, **victim = NULL;
-
-		for (; *pp; pp = &(*pp)->next)
-			if (!(*pp)->fetching)
-				victim = pp;
-		if (victim) {
-			struct keyent *v = *victim;
-
-			*victim = v->next;
-			free(v);
-			c->nkeys--;
-		}
-	}
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		return NULL;
-	snprintf(k->pk.handle, sizeof(k->pk.handle), "%s", handle);
-	k->next = c->keys;
-	c->keys = k;
-	c->nkeys++;
-	return k;
-}
-
 /*
  * Keys for @p handle if usable now; otherwise make sure a fetch is under way
  * and return NULL (the waiter is resumed by resume_keys()). Our own keys come
  * from our identity.
  */
-static struct keyent *keys_get(struct cp_client *c, const char *handle)
+static const struct cp_key *keys_get(struct cp_client *c, const char *handle)
 {
-	struct keyent *k = key_entry(c, handle);
+	const struct cp_key *k;
 	struct req *r;
 
-	if (!k)
-		return NULL;
-	if (!strcmp(handle, c->cfg.id->pub.handle)) {
-		k->pk = c->cfg.id->pub;
-		k->err = 0;
-		k->fetched = ev_now(c->loop);
+	if (cp_keycache_lookup(c->keys, handle, ev_now(c->loop), &k) != CP_KC_FETCH)
 		return k;
-	}
-	if (key_fresh(c, k))
-		return k;
-	if (k->fetching)
-		return NULL;
 	r = req_new(c, R_FETCH, NULL);
-	if (!r) {
-		k->err = CP_E_NOMEM;
-		k->fetched = ev_now(c->loop);
-		return k;
-	}
-	k->fetching = true;
+	if (!r)
+		return cp_keycache_fail(c->keys, handle, CP_E_NOMEM, ev_now(c->loop));
 	snprintf(r->handle, sizeof(r->handle), "%s", handle);
 	if (c->state == C_UP) {
 		r->id = ++c->next_id ? c->next_id : ++c->next_id;
@@ -372,29 +301,20 @@ static struct keyent *keys_get(struct cp_client *c, const char *handle)
 /* An R_KEYS answer (or error) for a fetch. */
 static void fetch_done(struct cp_client *c, struct req *r, int err, const struct cp_msg *m)
 {
-	struct keyent *k = key_entry(c, r->handle);
 	char handle[HANDLE_BUF];
+	struct pubkeys pk = {0};
 
 	snprintf(handle, sizeof(handle), "%s", r->handle);
 	req_unlink(c, r);
 	req_free(r);
-	if (!k)
-		return;
-	k->fetching = false;
-	k->fetched = ev_now(c->loop);
-	k->err = err;
-	if (!err) {
-		struct pubkeys pk = {0};
-
+	if (err) {
+		(void)cp_keycache_fail(c->keys, handle, err, ev_now(c->loop));
+	} else {
 		snprintf(pk.handle, sizeof(pk.handle), "%s", m->handle);
 		memcpy(pk.sign_pk, m->sign_pk, CP_KEY_LEN);
 		memcpy(pk.box_pk, m->box_pk, CP_KEY_LEN);
-		if (strcmp(m->handle, handle) != 0 || !cp_keys_verify(&pk, m->keysig))
-			k->err = CP_E_BAD_KEYS;
-		else
-			k->err = cp_pin_check_rot(c->cfg.keydir, &pk, m->data, m->data_len);
-		if (!k->err)
-			k->pk = pk;
+		(void)cp_keycache_answer(c->keys, handle, &pk, m->keysig, m->data, m->data_len,
+					 ev_now(c->loop));
 	}
 	resume_keys(c, handle);
 }
@@ -499,7 +419,7 @@ static int send_req(struct cp_client *c, struct req *r)
 /* Move one request forward: keys -> seal -> send. Returns <0 on a send failure. */
 static int advance(struct cp_client *c, struct req *r)
 {
-	struct keyent *k;
+	const struct cp_key *k;
 	int ret;
 
 	if (r->kind == R_NOTIFY || r->kind == R_KEYS) {
@@ -649,16 +569,13 @@ static int on_connected(struct conn *cn)
 	return 0;
 }
 
-/* A fetch that will not be answered: remember the failure (waiters see it). */
-static void fetch_failed(struct cp_client *c, const char *handle, int err)
+/* For cp_keycache_each_failed(): requests waiting on keys whose fetch failed. */
+static void resume_failed(void *arg, const char *handle)
 {
-	struct keyent *k = key_find(c, handle);
+	struct cp_client *c = arg;
 
-	if (k) {
-		k->fetching = false;
-		k->err = err;
-		k->fetched = ev_now(c->loop);
-	}
+	if (!c->closing)
+		resume_keys(c, handle);
 }
 
 /* Should request @p r fail now (true) or wait for the reconnect? */
@@ -703,7 +620,10 @@ static void conn_down(struct cp_client *c, int err, const char *msg)
 		}
 		req_unlink(c, r);
 		if (r->kind == R_FETCH) {
-			fetch_failed(c, r->handle, r->state == Q_SENT ? CP_E_CLOSED : err);
+			/* will not be answered: remember the failure (waiters see it) */
+			(void)cp_keycache_fail(c->keys, r->handle,
+					       r->state == Q_SENT ? CP_E_CLOSED : err,
+					       ev_now(c->loop));
 			req_free(r);
 			continue;
 		}
@@ -728,10 +648,8 @@ static void conn_down(struct cp_client *c, int err, const char *msg)
 		req_call(c, r, r->ferr, c->last_msg);
 		req_free(r);
 	}
-	/* Requests still waiting on keys whose fetch failed. */
-	for (struct keyent *k = c->keys; k && !c->closing; k = k->next)
-		if (!k->fetching && k->err)
-			resume_keys(c, k->pk.handle);
+	if (!c->closing)
+		cp_keycache_each_failed(c->keys, resume_failed, c);
 }
 
 static int send_auth(struct cp_client *c, const struct cp_msg *ch)
@@ -797,7 +715,7 @@ static void ack(struct cp_client *c, uint64_t seq)
 
 /* Open, verify, de-duplicate and deliver one notification; always acks. */
 static void deliver(struct cp_client *c, uint64_t seq, const uint8_t *env, size_t len,
-		    const struct keyent *k)
+		    const struct cp_key *k)
 {
 	struct envelope e;
 	uint64_t now = net_unix_now();
@@ -852,7 +770,7 @@ static int park(struct cp_client *c, const struct cp_msg *m, const char *from)
 /* Deliver parked pushes in order while their senders' keys are known. */
 static void drain_parked(struct cp_client *c)
 {
-	struct keyent *k;
+	const struct cp_key *k;
 
 	while (c->park && !c->closing) {
 		struct parked *p = c->park;
@@ -872,7 +790,7 @@ static void drain_parked(struct cp_client *c)
 static void on_push(struct cp_client *c, const struct cp_msg *m)
 {
 	char from[HANDLE_BUF], to[HANDLE_BUF];
-	struct keyent *k;
+	const struct cp_key *k;
 
 	if (envelope_peek(m->data, m->data_len, from, to) != ENV_OK) {
 		log_msg(PL_LOG_WARN, "cp client: dropping malformed notification");
@@ -1111,6 +1029,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->state != C_DOWN && c->state != C_UP && now - c->state_since > CONNECT_TIMEOUT)
 		conn_down(c, CP_E_TIMEOUT, "connect/handshake timed out");
 	expire_reqs(c, now);
+	(void)cp_keycache_expire(c->keys, now);
 	if (c->state == C_UP && c->monitor && now - c->last_tx > CP_CLIENT_PING &&
 	    req_new(c, R_PING, NULL))
 		pump(c);
@@ -1140,9 +1059,23 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---------------- public ---------------- */
 
+/* The key cache's pin check: the pin file in our key directory. */
+static int pin_keys(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len)
+{
+	const struct cp_client *c = arg;
+
+	return cp_pin_check_rot(c->cfg.keydir, pk, proof, proof_len);
+}
+
 struct cp_client *cp_client_new(struct ev_loop *loop, const struct cp_client_cfg *cfg)
 {
 	struct cp_client *c;
+	struct cp_keycache_cfg kcfg = {
+	    .max = MAX_KEYS,
+	    .ttl = CP_CLIENT_KEY_TTL,
+	    .neg_ttl = NEG_TTL,
+	    .pin = pin_keys,
+	};
 
 	if (!cfg->server || !cfg->id || !handle_valid(cfg->id->pub.handle))
 		return NULL;
@@ -1156,6 +1089,13 @@ struct cp_client *cp_client_new(struct ev_loop *loop, const struct cp_client_cfg
 	if (cfg->keydir == cfg->keydir_buf)
 		c->cfg.keydir = c->cfg.keydir_buf;
 	c->cfg.owned_id = NULL;
+	kcfg.self = &cfg->id->pub;
+	kcfg.pin_arg = c;
+	c->keys = cp_keycache_new(&kcfg);
+	if (!c->keys) {
+		free(c);
+		return NULL;
+	}
 	ev_timer_init(&c->tick_w, tick_cb, 1, 1);
 	ev_init(&c->retry_w, retry_cb);
 	ev_prepare_init(&c->kick_w, kick_cb);
@@ -1170,12 +1110,7 @@ static void destroy(struct cp_client *c)
 		req_unlink(c, r);
 		req_free(r);
 	}
-	while (c->keys) {
-		struct keyent *k = c->keys;
-
-		c->keys = k->next;
-		free(k);
-	}
+	cp_keycache_free(c->keys);
 	while (c->park) {
 		struct parked *p = c->park;
 

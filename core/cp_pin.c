@@ -152,10 +152,72 @@ static int replace_pin(const char *path, const struct pubkeys *pk)
 	return ret;
 }
 
+enum cp_pin_verdict cp_pin_judge(const struct pubkeys *pinned, bool revoked,
+				 const struct pubkeys *pk, const uint8_t *proof, size_t proof_len)
+{
+	if (revoked)
+		return CP_PIN_REVOKED;
+	if (!pinned)
+		return CP_PIN_NEW;
+	if (pubkeys_equal(pinned, pk))
+		return CP_PIN_SAME;
+	if (proof_len && cp_rot_verify(proof, proof_len, pinned->sign_pk, pk))
+		return CP_PIN_ROTATED;
+	return CP_PIN_CHANGED;
+}
+
+/* First use: append the pin. */
+static int pin_new(const char *path, const struct pubkeys *pk)
+{
+	char fpr[ID_FPR_BUF];
+
+	if (append_pin(path, pk) < 0) {
+		log_msg(PL_LOG_ERR, "%s: cannot pin the keys of %s", path, pk->handle);
+		return CP_E_CONFIG;
+	}
+	identity_fingerprint(pk, fpr);
+	log_msg(PL_LOG_INFO, "pinned the keys of %s (%s) on first use", pk->handle, fpr);
+	return CP_OK;
+}
+
+/* A rotation proven by the pinned key: move the pin. */
+static int pin_rotated(const char *path, const struct pubkeys *pinned, const struct pubkeys *pk)
+{
+	char fa[ID_FPR_BUF], fb[ID_FPR_BUF];
+
+	identity_fingerprint(pinned, fa);
+	identity_fingerprint(pk, fb);
+	if (replace_pin(path, pk) < 0) {
+		log_msg(PL_LOG_ERR, "%s: cannot re-pin %s", path, pk->handle);
+		return CP_E_CONFIG;
+	}
+	log_msg(PL_LOG_INFO, "%s rotated its keys (%s -> %s), proven by the pinned key: now pinned",
+		pk->handle, fa, fb);
+	return CP_OK;
+}
+
+/* Keys that differ from the pin without a valid proof: refuse, loudly. */
+static int pin_changed(const char *path, const struct pubkeys *pinned, const struct pubkeys *pk,
+		       size_t proof_len)
+{
+	char fa[ID_FPR_BUF], fb[ID_FPR_BUF];
+
+	identity_fingerprint(pinned, fa);
+	identity_fingerprint(pk, fb);
+	log_msg(PL_LOG_ERR,
+		"WARNING: THE KEYS OF %s HAVE CHANGED! pinned %s, now offered %s%s. Someone "
+		"may be impersonating %s, or it was re-enrolled. Refusing. If the change is "
+		"legitimate (check the fingerprint out of band), delete its line in %s.",
+		pk->handle, fa, fb,
+		proof_len ? " with a rotation proof the pinned key did not sign" : "", pk->handle,
+		path);
+	return CP_E_KEY_CHANGED;
+}
+
 int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
 		     size_t proof_len)
 {
-	char path[PATH_MAX], fa[ID_FPR_BUF], fb[ID_FPR_BUF];
+	char path[PATH_MAX];
 	struct pubkeys pinned = {0};
 	int found;
 
@@ -166,43 +228,19 @@ int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t
 	found = lookup(path, pk->handle, &pinned);
 	if (found < 0)
 		return CP_E_CONFIG;
-	if (found == 2) {
+	switch (cp_pin_judge(found == 1 ? &pinned : NULL, found == 2, pk, proof, proof_len)) {
+	case CP_PIN_SAME:
+		return CP_OK;
+	case CP_PIN_NEW:
+		return pin_new(path, pk);
+	case CP_PIN_ROTATED:
+		return pin_rotated(path, &pinned, pk);
+	case CP_PIN_REVOKED:
 		log_msg(PL_LOG_ERR, "%s is revoked here (%s): refusing it", pk->handle, path);
 		return CP_E_REVOKED;
+	default:
+		return pin_changed(path, &pinned, pk, proof_len);
 	}
-	if (found) {
-		if (pubkeys_equal(&pinned, pk))
-			return CP_OK;
-		identity_fingerprint(&pinned, fa);
-		identity_fingerprint(pk, fb);
-		if (proof_len && cp_rot_verify(proof, proof_len, pinned.sign_pk, pk)) {
-			if (replace_pin(path, pk) < 0) {
-				log_msg(PL_LOG_ERR, "%s: cannot re-pin %s", path, pk->handle);
-				return CP_E_CONFIG;
-			}
-			log_msg(
-			    PL_LOG_INFO,
-			    "%s rotated its keys (%s -> %s), proven by the pinned key: now pinned",
-			    pk->handle, fa, fb);
-			return CP_OK;
-		}
-		log_msg(
-		    PL_LOG_ERR,
-		    "WARNING: THE KEYS OF %s HAVE CHANGED! pinned %s, now offered %s%s. Someone "
-		    "may be impersonating %s, or it was re-enrolled. Refusing. If the change is "
-		    "legitimate (check the fingerprint out of band), delete its line in %s.",
-		    pk->handle, fa, fb,
-		    proof_len ? " with a rotation proof the pinned key did not sign" : "",
-		    pk->handle, path);
-		return CP_E_KEY_CHANGED;
-	}
-	if (append_pin(path, pk) < 0) {
-		log_msg(PL_LOG_ERR, "%s: cannot pin the keys of %s", path, pk->handle);
-		return CP_E_CONFIG;
-	}
-	identity_fingerprint(pk, fa);
-	log_msg(PL_LOG_INFO, "pinned the keys of %s (%s) on first use", pk->handle, fa);
-	return CP_OK;
 }
 
 int cp_pin_check(const char *keydir, const struct pubkeys *pk)

@@ -15,10 +15,30 @@
 #ifndef PORTLESS_CP_PIN_H
 #define PORTLESS_CP_PIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "identity.h"
+
+/** What the pins say of keys offered for a handle (cp_pin_judge()). */
+enum cp_pin_verdict {
+	CP_PIN_SAME,    /**< the pinned keys: accept */
+	CP_PIN_NEW,     /**< nothing pinned yet: accept and pin (first use) */
+	CP_PIN_ROTATED, /**< other keys, proven by the pinned key: accept and re-pin */
+	CP_PIN_CHANGED, /**< other keys without a valid proof: refuse */
+	CP_PIN_REVOKED, /**< the handle is revoked: refuse, whatever the keys */
+};
+
+/**
+ * Decide, without I/O, what to do with keys @p pk offered for a handle
+ * whose pin is @p pinned (NULL: none) and that is @p revoked or not, given
+ * the rotation proof that came with them (@p proof_len 0: none). This is
+ * the decision cp_pin_check_rot() carries out on the pin file.
+ */
+enum cp_pin_verdict cp_pin_judge(const struct pubkeys *pinned, bool revoked,
+				 const struct pubkeys *pk, const uint8_t *proof, size_t proof_len)
+    __attribute__((warn_unused_result));
 
 /**
  * Check @p pk against the pin file in @p keydir, pinning it when new.
