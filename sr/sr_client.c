@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "log.h"
 #include "net.h"
+#include "sr_side.h"
 #include "udp_gso.h"
 #include "wire.h"
 
@@ -505,20 +506,23 @@ static void on_data(struct sr_client *c, struct pkt *p)
 		c->cb.on_packet(c->cb.arg, p);
 }
 
-static bool mine(const struct sr_client *c, const uint8_t *m, size_t n, size_t want)
+static void on_challenge(struct sr_client *c, const struct sr_side_reply *r)
 {
-	return n == want && m[1] == SR_VERSION && m[2] == c->p.ticket.side &&
-	       !memcmp(m + 4, c->p.ticket.session_id, SR_SID_LEN);
+	if (c->state == CS_HELLO || c->state == CS_AUTH) {
+		memcpy(c->nonce, r->nonce, SR_NONCE_LEN);
+		c->state = CS_AUTH;
+		send_auth(c);
+	}
 }
 
-static void on_welcome(struct sr_client *c, const uint8_t *m)
+static void on_welcome(struct sr_client *c, const struct sr_side_reply *r)
 {
-	c->relay_id = get_be32(m + SR_SIDE_HDR);
+	c->relay_id = r->relay_id;
 	if (c->state == CS_AUTH || c->state == CS_HELLO) {
 		sodium_memzero(c->p.ticket.secret, sizeof(c->p.ticket.secret)); /* used: done */
 		c->state = CS_WAITING;
 	}
-	if (m[3] == SR_WS_PAIRED && c->state == CS_WAITING)
+	if (r->welcome_state == SR_WS_PAIRED && c->state == CS_WAITING)
 		go_up(c);
 }
 
@@ -534,27 +538,30 @@ static const char *err_text(uint8_t code)
 	return code < sizeof(t) / sizeof(t[0]) && t[code] ? t[code] : "SR: error";
 }
 
+/* A side message from the SR; anything not for our side and session is ignored. */
+static void on_side(struct sr_client *c, const uint8_t *m, size_t n)
+{
+	struct sr_side_reply r;
+
+	if (sr_side_parse_reply(m, n, c->p.ticket.side, c->p.ticket.session_id, &r) != 0)
+		return;
+	if (r.type == SR_MSG_CHALLENGE)
+		on_challenge(c, &r);
+	else if (r.type == SR_MSG_WELCOME)
+		on_welcome(c, &r);
+	else
+		go_down(c, SR_DOWN_SR_ERROR, err_text(r.err));
+}
+
 /* One message from the SR (UDP datagram or TCP frame) in @p p. */
 static void on_msg(struct sr_client *c, struct pkt *p)
 {
-	const uint8_t *m = pkt_data(p);
-	size_t n = p->len;
-
-	if (n == 0)
+	if (p->len == 0)
 		return;
-	if (sr_msg_is_data(m[0])) {
+	if (sr_msg_is_data(pkt_data(p)[0]))
 		on_data(c, p);
-	} else if (m[0] == SR_MSG_CHALLENGE && mine(c, m, n, SR_CHALLENGE_LEN)) {
-		if (c->state == CS_HELLO || c->state == CS_AUTH) {
-			memcpy(c->nonce, m + SR_SIDE_HDR, SR_NONCE_LEN);
-			c->state = CS_AUTH;
-			send_auth(c);
-		}
-	} else if (m[0] == SR_MSG_WELCOME && mine(c, m, n, SR_WELCOME_LEN)) {
-		on_welcome(c, m);
-	} else if (m[0] == SR_MSG_ERROR && mine(c, m, n, SR_ERROR_LEN)) {
-		go_down(c, SR_DOWN_SR_ERROR, err_text(m[3]));
-	}
+	else
+		on_side(c, pkt_data(p), p->len);
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)

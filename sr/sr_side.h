@@ -2,6 +2,8 @@
 /**
  * @file sr_side.h  Parsing of SR side messages (HELLO, CHALLENGE, AUTH,
  * WELCOME, ERROR, ROAM): pure, no I/O, no state. Layout: sr_proto.h.
+ * The relay reads what sides send with sr_side_parse(); a side reads what
+ * the SR sends it with sr_side_parse_reply().
  */
 #ifndef PORTLESS_SR_SIDE_H
 #define PORTLESS_SR_SIDE_H
@@ -32,5 +34,26 @@ size_t sr_side_len(uint8_t type);
  */
 int sr_side_parse(const uint8_t *m, size_t n, struct sr_side_msg *out)
     __attribute__((warn_unused_result));
+
+/** A message from the SR to a side (CHALLENGE, WELCOME or ERROR), decoded field by field. */
+struct sr_side_reply {
+	uint8_t type;           /**< SR_MSG_CHALLENGE, SR_MSG_WELCOME or SR_MSG_ERROR */
+	const uint8_t *nonce;   /**< CHALLENGE: SR_NONCE_LEN bytes (borrows the input) */
+	uint32_t relay_id;      /**< WELCOME: the side's relay id */
+	uint8_t welcome_state;  /**< WELCOME: enum sr_welcome_state */
+	uint8_t peer_transport; /**< WELCOME: the other side's transport */
+	uint8_t err;            /**< ERROR: enum sr_err (any value; unknown ones are kept) */
+};
+
+/**
+ * Parse a message the SR sent to side @p side of session @p sid: with the
+ * rules of sr_side_parse(), a CHALLENGE, WELCOME or ERROR for exactly that
+ * side and session. Fields the type does not have are zero (nonce NULL).
+ * Returns 0; -ENOTSUP for types a side never receives (data, HELLO, AUTH,
+ * ROAM); -EBADMSG when malformed; -ENOENT when it is for another side or
+ * session.
+ */
+int sr_side_parse_reply(const uint8_t *m, size_t n, uint8_t side, const uint8_t sid[SR_SID_LEN],
+			struct sr_side_reply *out) __attribute__((warn_unused_result));
 
 #endif

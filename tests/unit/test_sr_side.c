@@ -10,6 +10,13 @@
 
 #include "sr_side.h"
 
+/* The session id of every test message. */
+static void sid_of(uint8_t sid[SR_SID_LEN])
+{
+	for (int i = 0; i < SR_SID_LEN; i++)
+		sid[i] = (uint8_t)(0x40 + i);
+}
+
 static size_t head(uint8_t *b, uint8_t type, uint8_t side, uint8_t x)
 {
 	memset(b, 0, SR_SIDE_MSG_MAX);
@@ -17,8 +24,7 @@ static size_t head(uint8_t *b, uint8_t type, uint8_t side, uint8_t x)
 	b[1] = SR_VERSION;
 	b[2] = side;
 	b[3] = x;
-	for (int i = 0; i < SR_SID_LEN; i++)
-		b[4 + i] = (uint8_t)(0x40 + i);
+	sid_of(b + 4);
 	return sr_side_len(type);
 }
 
@@ -68,11 +74,71 @@ static void test_parse(void **state)
 	assert_int_equal(sr_side_parse(b, 0, &m), -EBADMSG);
 }
 
+static void test_reply_fields(void **state)
+{
+	uint8_t b[SR_SIDE_MSG_MAX], sid[SR_SID_LEN];
+	struct sr_side_reply r;
+	size_t n;
+
+	(void)state;
+	sid_of(sid);
+	n = head(b, SR_MSG_CHALLENGE, SR_SIDE_A, 0);
+	assert_int_equal(sr_side_parse_reply(b, n, SR_SIDE_A, sid, &r), 0);
+	assert_int_equal(r.type, SR_MSG_CHALLENGE);
+	assert_ptr_equal(r.nonce, b + SR_SIDE_HDR);
+	/* WELCOME: state in x, relay id big-endian, the peer's transport last */
+	n = head(b, SR_MSG_WELCOME, SR_SIDE_B, SR_WS_PAIRED);
+	memcpy(b + SR_SIDE_HDR, "\x01\x02\x03\x04\x01", 5);
+	assert_int_equal(sr_side_parse_reply(b, n, SR_SIDE_B, sid, &r), 0);
+	assert_int_equal(r.type, SR_MSG_WELCOME);
+	assert_int_equal(r.welcome_state, SR_WS_PAIRED);
+	assert_int_equal(r.relay_id, 0x01020304);
+	assert_int_equal(r.peer_transport, 1);
+	assert_null(r.nonce);
+	n = head(b, SR_MSG_ERROR, SR_SIDE_B, SR_ERR_USED);
+	assert_int_equal(sr_side_parse_reply(b, n, SR_SIDE_B, sid, &r), 0);
+	assert_int_equal(r.type, SR_MSG_ERROR);
+	assert_int_equal(r.err, SR_ERR_USED);
+	assert_int_equal(r.relay_id, 0);
+}
+
+static void test_reply_refused(void **state)
+{
+	static const uint8_t replies[] = {SR_MSG_CHALLENGE, SR_MSG_WELCOME, SR_MSG_ERROR};
+	static const uint8_t others[] = {SR_MSG_HELLO, SR_MSG_AUTH, SR_MSG_ROAM, SR_MSG_DATA};
+	uint8_t b[SR_SIDE_MSG_MAX], sid[SR_SID_LEN];
+	struct sr_side_reply r;
+	size_t n;
+
+	(void)state;
+	sid_of(sid);
+	for (size_t i = 0; i < sizeof(replies); i++) {
+		n = head(b, replies[i], SR_SIDE_A, 0);
+		assert_int_equal(sr_side_parse_reply(b, n - 1, SR_SIDE_A, sid, &r), -EBADMSG);
+		assert_int_equal(sr_side_parse_reply(b, n + 1, SR_SIDE_A, sid, &r), -EBADMSG);
+		/* for the other side, or another session: not ours */
+		assert_int_equal(sr_side_parse_reply(b, n, SR_SIDE_B, sid, &r), -ENOENT);
+		sid[SR_SID_LEN - 1] ^= 1;
+		assert_int_equal(sr_side_parse_reply(b, n, SR_SIDE_A, sid, &r), -ENOENT);
+		sid[SR_SID_LEN - 1] ^= 1;
+		b[1] = SR_VERSION + 1;
+		assert_int_equal(sr_side_parse_reply(b, n, SR_SIDE_A, sid, &r), -EBADMSG);
+	}
+	/* what sides send, and data, is never a reply */
+	for (size_t i = 0; i < sizeof(others); i++) {
+		n = head(b, others[i], SR_SIDE_A, 0);
+		assert_int_equal(sr_side_parse_reply(b, n ? n : 36, SR_SIDE_A, sid, &r), -ENOTSUP);
+	}
+	assert_int_equal(sr_side_parse_reply(b, 0, SR_SIDE_A, sid, &r), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lengths),
 	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_reply_fields),
+	    cmocka_unit_test(test_reply_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
