@@ -85,6 +85,8 @@ static void put_ready(struct wr *w, const struct ctl_ready *m)
 	put_text(w, m->key_path, sizeof(m->key_path));
 	put_text(w, m->known_hosts_path, sizeof(m->known_hosts_path));
 	put_str(w, m->host_alias, sizeof(m->host_alias));
+	put_str(w, m->device_ip6, sizeof(m->device_ip6));
+	put_str(w, m->client_ip6, sizeof(m->client_ip6));
 }
 
 static void put_row(struct wr *w, const struct ctl_row *m)
@@ -214,6 +216,8 @@ static void get_ready(struct rd *r, struct ctl_ready *m)
 	get_text(r, m->key_path, sizeof(m->key_path));
 	get_text(r, m->known_hosts_path, sizeof(m->known_hosts_path));
 	rd_str8(r, m->host_alias, sizeof(m->host_alias));
+	rd_str8(r, m->device_ip6, sizeof(m->device_ip6));
+	rd_str8(r, m->client_ip6, sizeof(m->client_ip6));
 }
 
 static void get_row(struct rd *r, struct ctl_row *m)

@@ -123,6 +123,8 @@ struct ctl_ready {
 	char key_path[CTL_PATH_BUF];
 	char known_hosts_path[CTL_PATH_BUF];
 	char host_alias[HANDLE_BUF];
+	char device_ip6[CTL_IP_BUF]; /**< the device's IPv6 (ULA) virtual address */
+	char client_ip6[CTL_IP_BUF]; /**< the session's own IPv6 address (bind ssh -6 to it) */
 };
 struct ctl_row {
 	uint8_t sid[CTL_SID_LEN];

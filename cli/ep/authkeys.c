@@ -65,8 +65,9 @@ int authkeys_format_line(const struct authkeys_entry *e, char *out, size_t cap)
 	struct tm tm;
 	int n;
 
-	if (!e->from || !e->key || !e->sid || !addr_valid(e->from) || !key_valid(e->key) ||
-	    e->sid_len == 0 || e->sid_len > AUTHKEYS_SID_MAX)
+	if (!e->from || !e->key || !e->sid || !addr_valid(e->from) ||
+	    (e->from2 && !addr_valid(e->from2)) || !key_valid(e->key) || e->sid_len == 0 ||
+	    e->sid_len > AUTHKEYS_SID_MAX)
 		return -EINVAL;
 	sodium_bin2hex(hex, sizeof(hex), e->sid, e->sid_len);
 	if (e->expiry) {
@@ -75,9 +76,9 @@ int authkeys_format_line(const struct authkeys_entry *e, char *out, size_t cap)
 			return -EINVAL;
 		strftime(exp, sizeof(exp), ",expiry-time=\"%Y%m%d%H%M%SZ\"", &tm);
 	}
-	n = snprintf(out, cap, "restrict,pty%s,from=\"%s\"%s %s " AUTHKEYS_MARK "%s",
-		     (e->flags & AUTHKEYS_PORT_FORWARDING) ? ",port-forwarding" : "", e->from, exp,
-		     e->key, hex);
+	n = snprintf(out, cap, "restrict,pty%s,from=\"%s%s%s\"%s %s " AUTHKEYS_MARK "%s",
+		     (e->flags & AUTHKEYS_PORT_FORWARDING) ? ",port-forwarding" : "", e->from,
+		     e->from2 ? "," : "", e->from2 ? e->from2 : "", exp, e->key, hex);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOSPC;
 	return 0;

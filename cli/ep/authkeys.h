@@ -4,7 +4,7 @@
  *
  * A session's line (sshd(8), AUTHORIZED_KEYS FILE FORMAT, OpenSSH 9.2):
  *
- *     restrict,pty,from="100.64.1.2",expiry-time="20250102030405Z" ssh-ed25519 AAAA... portless-session:<hex>
+ *     restrict,pty,from="100.64.1.2,fd70::2",expiry-time="20250102030405Z" ssh-ed25519 AAAA... portless-session:<hex>
  *
  * - `restrict` turns off every forwarding, the pty, ~/.ssh/rc and X11;
  *   `pty` gives the pty back (AUTHKEYS_PORT_FORWARDING adds `port-forwarding`
@@ -53,6 +53,7 @@ enum authkeys_flags {
 /** What a session line says. */
 struct authkeys_entry {
 	const char *from;   /**< client address: IPv4/IPv6 literal, optional /prefix */
+	const char *from2;  /**< optional second address (the session's other family), or NULL */
 	uint64_t expiry;    /**< Unix time after which sshd refuses the key; 0 = none */
 	const char *key;    /**< "ssh-ed25519 AAAA..." (type and base64; no comment) */
 	const uint8_t *sid; /**< session id */

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliif.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "net.h"
-#include "sr_client.h"
+#include "sr_session.h"
 #include "tun.h"
 
 enum {
@@ -20,11 +21,9 @@ enum {
 	CLI_ANSWER_TIMEOUT = 15, /**< s for the device's answer */
 	CLI_PATH_TIMEOUT = 15,   /**< s for the relay path to pair */
 	CLI_REQUEST_TTL = 30,    /**< s a session request may wait in the device's queue */
-	CLI_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
-	CLI_READS_PER_WAKEUP = 64,
-	CLI_RESUME_GRACE = 55, /**< s to re-establish a lost relay path (device waits 60) */
-	CLI_OFFLINE_GRACE = 5, /**< s to wait for a device its home says is not connected */
-	CLI_TOKENS = 64,       /**< control-plane requests whose outcome a session awaits */
+	CLI_RESUME_GRACE = 55,   /**< s to re-establish a lost relay path (device waits 60) */
+	CLI_OFFLINE_GRACE = 5,   /**< s to wait for a device its home says is not connected */
+	CLI_TOKENS = 64,         /**< control-plane requests whose outcome a session awaits */
 };
 
 /* States; everything from CS_ANSWER on has a session id. */
@@ -43,22 +42,18 @@ struct csess {
 	struct sr_ticket ticket;
 	struct dp_keypair kp;
 	struct sess_answer *ans; /* sodium_malloc'ed: holds the SSH private key */
-	struct tun_dev *tun;
-	int ifindex;
-	bool tun_ready;  /* configured (ifup ran): ifdown runs before it goes */
-	struct ep_rx rx; /* received packets into the TUN (merged over UDP) */
-	ev_io tun_w;
+	struct dpath_sess dps;   /* relay path, counters, merge state */
+	struct cliif_member mem; /* our addresses on the shared interface */
+	bool attached;           /* on the interface (ifup ran): ifdown runs before it goes */
 	ev_timer step_w;
-	struct sr_client *sr;
-	int transport;
 	bool was_ready;      /* READY was reported: later path changes are resumes */
 	bool relay_offline;  /* the relay's home queued our ticket request: not connected */
 	bool dev_offline;    /* the device's home queued our request: not connected */
 	uint64_t seq;        /* for request outcomes (struct reqtok) */
 	double resume_until; /* give up re-establishing the path after this */
 	double start;
-	uint64_t bytes_in, bytes_out;
 	char dev_ip[INET6_ADDRSTRLEN], cli_ip[INET6_ADDRSTRLEN];
+	char dev_ip6[INET6_ADDRSTRLEN], cli_ip6[INET6_ADDRSTRLEN];
 };
 
 /*
@@ -76,10 +71,13 @@ struct reqtok {
 struct clirole {
 	struct ep *ep;
 	struct csess *sessions; /* oldest first */
-	uint8_t *buf;
+	struct cliif ci;        /* the one TUN of every session */
 	uint64_t next_seq;
 	struct reqtok tok[CLI_TOKENS];
 };
+
+static void on_if_lost(struct cliif *ci, const char *why);
+static const struct ep_role_ops client_ops;
 
 int clirole_new(struct ep *ep, struct clirole **out)
 {
@@ -88,11 +86,8 @@ int clirole_new(struct ep *ep, struct clirole **out)
 	if (!c)
 		return -ENOMEM;
 	c->ep = ep;
-	c->buf = malloc(CLI_PKT_BUF);
-	if (!c->buf) {
-		free(c);
-		return -ENOMEM;
-	}
+	cliif_init(&c->ci, ep, on_if_lost);
+	ep_set_role(ep, EP_ROLE_CLIENT, &client_ops, c);
 	*out = c;
 	return 0;
 }
@@ -111,8 +106,7 @@ static void tell_device_end(struct csess *s)
 
 	memcpy(e.session_id, s->sid, SR_SID_LEN);
 	if (sess_end_encode(&e, buf, sizeof(buf), &n) == 0 &&
-	    cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_END, buf, n, 60, sent_cb, NULL) <
-		0)
+	    ep_notify(s->c->ep, s->device, MSG_SESSION_END, buf, n, 60, sent_cb, NULL) < 0)
 		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->device);
 }
 
@@ -121,7 +115,7 @@ static void run_ifscript(struct csess *s, const char *phase)
 {
 	char a4[INET6_ADDRSTRLEN + 4];
 	struct ifscript_env e = {
-	    .ifname = tun_name(s->tun),
+	    .ifname = cliif_name(&s->c->ci),
 	    .role = "client",
 	    .session = s->hex,
 	    .addr4 = a4,
@@ -143,22 +137,16 @@ static void csess_free(struct csess *s)
 	struct ev_loop *loop = c->ep->loop;
 
 	ev_timer_stop(loop, &s->step_w);
-	if (s->sr)
-		sr_client_close_reason(s->sr, SESS_END_CLOSED);
-	sr_client_free(s->sr);
-	if (s->tun) {
-		ev_io_stop(loop, &s->tun_w);
-		ep_unwatch(c->ep, tun_name(s->tun));
-		if (s->tun_ready)
-			run_ifscript(s, "down");
-		tun_close(s->tun); /* the kernel removes the interface, its addresses and routes */
+	dpath_sess_fini(&s->dps, SESS_END_CLOSED);
+	if (s->attached) {
+		run_ifscript(s, "down");
+		cliif_detach(&c->ci, &s->mem);
 	}
 	for (struct csess **pp = &c->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
-	ep_rx_free(&s->rx);
 	if (s->ans)
 		sodium_free(s->ans);
 	sr_ticket_wipe(&s->ticket);
@@ -201,7 +189,7 @@ static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	struct csess *s = container_of(w, struct csess, step_w);
 
 	if (s->was_ready) {
-		if (ev_now(loop) < s->resume_until) {
+		if (ep_now(s->c->ep) < s->resume_until) {
 			begin_resume(s); /* ask again: the relay may be back by now */
 			return;
 		}
@@ -240,83 +228,11 @@ static void step(struct csess *s, enum cstate st, double timeout)
 	}
 }
 
-/* ---- data path ---- */
-
-/*
- * Hand one packet read from the TUN to the relay path. A TCP super-packet
- * (TUN offload) goes whole when the transport carries it (TCP: one seal,
- * one frame) after its checksum is completed; over UDP it is cut into
- * MTU-sized segments in cli_train and sent with UDP GSO. 0 when sent.
- */
-static uint8_t cli_train[SR_TRAIN_SEGS * (SR_UDP_PLAIN_MAX + SR_DP_OVERHEAD)];
-
-static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gso *g)
-{
-	const uint8_t *d = pkt_data(p);
-	int n, hl, r = 0;
-	size_t seg, stride;
-
-	if (g->type == GSO_NONE)
-		return sr_client_send(sr, p);
-	if (p->len <= sr_client_mtu(sr)) {
-		if (g->needs_csum &&
-		    gso_csum_finish(pkt_data(p), p->len, g->csum_start, g->csum_offset) < 0)
-			return -EINVAL;
-		return sr_client_send(sr, p);
-	}
-	n = gso_count(d, p->len, g);
-	hl = gso_hdr_len(d, p->len, g);
-	if (n < 0 || hl < 0)
-		return -EINVAL;
-	seg = (size_t)hl + g->size;
-	stride = seg + SR_DP_OVERHEAD;
-	if (seg > SR_UDP_PLAIN_MAX)
-		return -EMSGSIZE;
-	/* Segments laid out so that sealing in place makes back-to-back datagrams. */
-	for (int i = 0; i < n && r == 0; i += SR_TRAIN_SEGS) {
-		int k = n - i < SR_TRAIN_SEGS ? n - i : SR_TRAIN_SEGS;
-		ssize_t l = 0;
-
-		for (int j = 0; j < k; j++) {
-			l = gso_segment(d, p->len, g, i + j,
-					cli_train + (size_t)j * stride + SR_DP_HDR, seg);
-			if (l < 0)
-				return (int)l;
-		}
-		r = sr_client_send_train(sr, cli_train, seg, (size_t)l, k);
-	}
-	return r;
-}
-
-static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct csess *s = container_of(w, struct csess, tun_w);
-	uint8_t *buf = s->c->buf;
-	struct tun_gso g;
-	struct pkt p;
-
-	for (int i = 0; i < CLI_READS_PER_WAKEUP; i++) {
-		pkt_init(&p, buf, CLI_PKT_BUF - SR_TAILROOM, SR_HEADROOM);
-		ssize_t n = tun_read_gso(s->tun, &p, &g);
-
-		if (n == -EAGAIN)
-			break;
-		if (ep_tun_gone(n)) {
-			csess_done(s, CTL_HOP_TUNNEL, "interface %s went away (%s)",
-				   tun_name(s->tun), strerror((int)-n));
-			return;
-		}
-		if (n < 0 || !s->sr)
-			continue;
-		p.cap = CLI_PKT_BUF;
-		if (send_tun_pkt(s->sr, &p, &g) == 0)
-			s->bytes_out += (uint64_t)n;
-	}
-}
+/* ---- the relay path ---- */
 
 static void sr_up(void *arg, int transport)
 {
-	struct csess *s = arg;
+	struct csess *s = container_of(arg, struct csess, dps);
 	const struct sess_answer *a = s->ans;
 	struct clirole_ready r = {
 	    .sid = s->sid,
@@ -326,55 +242,40 @@ static void sr_up(void *arg, int transport)
 	    .user = a->user,
 	    .sshkey = a->sshkey,
 	    .hostkeys = a->hostkeys,
-	    .ifname = tun_name(s->tun),
+	    .device_ip6 = s->dev_ip6,
+	    .client_ip6 = s->cli_ip6,
+	    .ifname = cliif_name(&s->c->ci),
 	    .transport = transport,
 	};
 
-	s->transport = transport;
-	/* TCP super-packets from now on (tun_cb cuts them for UDP). */
-	if (!tun_offloading(s->tun) && tun_set_offload(s->tun) < 0)
-		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read", tun_name(s->tun));
+	s->dps.transport = transport;
+	cliif_offload(
+	    &s->c->ci); /* TCP super-packets from now on (the data path cuts them for UDP) */
 	step(s, CS_UP, 0);
 	if (s->was_ready) {
 		log_msg(PL_LOG_INFO, "session %.8s to %s resumed over %s after %.0f ms", s->hex,
 			s->device, transport == SR_TR_UDP ? "UDP" : "TCP",
-			(ev_now(s->c->ep->loop) - (s->resume_until - CLI_RESUME_GRACE)) * 1000);
+			(ep_now(s->c->ep) - (s->resume_until - CLI_RESUME_GRACE)) * 1000);
 		return;
 	}
 	s->was_ready = true;
 	log_msg(PL_LOG_INFO, "session %.8s to %s up: %s -> %s on %s over %s (%.0f ms)", s->hex,
-		s->device, s->cli_ip, s->dev_ip, tun_name(s->tun),
-		transport == SR_TR_UDP ? "UDP" : "TCP", (ev_now(s->c->ep->loop) - s->start) * 1000);
+		s->device, s->cli_ip, s->dev_ip, cliif_name(&s->c->ci),
+		transport == SR_TR_UDP ? "UDP" : "TCP", (ep_now(s->c->ep) - s->start) * 1000);
 	if (s->cb.ready)
 		s->cb.ready(s->cb.arg, &r);
 }
 
-static void sr_packet(void *arg, struct pkt *p)
-{
-	struct csess *s = arg;
-
-	s->bytes_in += p->len;
-	if (ep_rx_packet(s->c->ep, &s->rx, s->tun, s->transport, p) < 0)
-		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
-}
-
-static void sr_rx_done(void *arg)
-{
-	struct csess *s = arg;
-
-	ep_rx_flush(&s->rx, s->tun);
-}
-
 static void sr_down(void *arg, int reason, const char *msg)
 {
-	struct csess *s = arg;
-	uint8_t why = reason == SR_DOWN_CLOSED ? sr_client_peer_close_reason(s->sr) : 0;
+	struct csess *s = container_of(arg, struct csess, dps);
+	uint8_t why =
+	    reason == SR_DOWN_CLOSED ? s->c->ep->sys->path->peer_close_reason(s->dps.sr) : 0;
 
-	sr_client_free(s->sr);
-	s->sr = NULL;
+	dpath_sess_close(&s->dps, 0, NULL);
 	if (s->was_ready && reason != SR_DOWN_CLOSED) {
-		/* Keep TUN and addresses: re-rendezvous, and the SSH connection lives on. */
-		double now = ev_now(s->c->ep->loop);
+		/* Keep addresses and routes: re-rendezvous, and the SSH connection lives on. */
+		double now = ep_now(s->c->ep);
 
 		if (s->state == CS_UP) { /* the grace period starts with the first loss */
 			log_msg(PL_LOG_WARN, "session %.8s: relay path lost (%s); re-establishing",
@@ -397,97 +298,91 @@ static void sr_down(void *arg, int reason, const char *msg)
 
 /* ---- set-up steps ---- */
 
-static int open_tun(struct csess *s, char *why, size_t cap)
+/* The device's answer is the only source of our addresses: both families, host addresses. */
+static int attach(struct csess *s, char *why, size_t cap)
 {
-	struct netcfg *nc = s->c->ep->nc;
 	const struct sess_answer *a = s->ans;
-	struct ipaddr c4, d4, c6, d6;
+	struct cliif_member *m = &s->mem;
 	int r;
 
-	ipaddr_from_bytes(&c4, AF_INET, &a->client_v4, 32);
-	ipaddr_from_bytes(&d4, AF_INET, &a->device_v4, 32);
-	ipaddr_from_bytes(&c6, AF_INET6, &a->client_v6, 128);
-	ipaddr_from_bytes(&d6, AF_INET6, &a->device_v6, 128);
+	ipaddr_from_bytes(&m->c4, AF_INET, &a->client_v4, 32);
+	ipaddr_from_bytes(&m->d4, AF_INET, &a->device_v4, 32);
+	ipaddr_from_bytes(&m->c6, AF_INET6, &a->client_v6, 128);
+	ipaddr_from_bytes(&m->d6, AF_INET6, &a->device_v6, 128);
+	m->dps = &s->dps;
 	inet_ntop(AF_INET, &a->device_v4, s->dev_ip, sizeof(s->dev_ip));
 	inet_ntop(AF_INET, &a->client_v4, s->cli_ip, sizeof(s->cli_ip));
-	r = tun_open(NULL, &s->tun);
-	if (r < 0) {
-		snprintf(why, cap, "cannot create a TUN interface: %s", strerror(-r));
+	inet_ntop(AF_INET6, &a->device_v6, s->dev_ip6, sizeof(s->dev_ip6));
+	inet_ntop(AF_INET6, &a->client_v6, s->cli_ip6, sizeof(s->cli_ip6));
+	r = cliif_attach(&s->c->ci, m, a->mtu, why, cap);
+	if (r < 0)
 		return r;
-	}
-	s->ifindex = netcfg_ifindex(nc, tun_name(s->tun));
-	r = s->ifindex < 0 ? s->ifindex : 0;
-	if (r == 0)
-		r = netcfg_link_set_mtu(nc, s->ifindex, a->mtu);
-	if (r == 0)
-		r = netcfg_link_no_ipv6_ll(nc, s->ifindex);
-	/* Our addresses, then host routes to the device's (with ours as source). */
-	if (r == 0)
-		r = netcfg_addr_add(nc, s->ifindex, &c4, NULL);
-	if (r == 0)
-		r = netcfg_addr_add(nc, s->ifindex, &c6, NULL);
-	if (r == 0)
-		r = netcfg_link_set_up(nc, s->ifindex, true);
-	if (r == 0)
-		r = netcfg_route_add(nc, s->ifindex, &d4, &c4);
-	if (r == 0)
-		r = netcfg_route_add(nc, s->ifindex, &d6, &c6);
-	if (r < 0) {
-		snprintf(why, cap, "%s: %s", tun_name(s->tun), netcfg_error(nc));
-		return r;
-	}
-	ev_io_init(&s->tun_w, tun_cb, tun_fd(s->tun), EV_READ);
-	ev_io_start(s->c->ep->loop, &s->tun_w);
-	ep_watch(s->c->ep, tun_name(s->tun));
-	s->tun_ready = true;
+	s->attached = true;
 	run_ifscript(s, "up");
 	return 0;
 }
 
-void clirole_on_vanished(struct clirole *c, int ifindex)
+/* A received packet goes into the TUN only from our device to our address. */
+static bool admit(void *arg, const struct pkt *p)
 {
-	for (struct csess *s = c->sessions; s; s = s->next)
-		if (s->tun && s->ifindex == ifindex) {
-			csess_done(s, CTL_HOP_TUNNEL, "interface %s was deleted", tun_name(s->tun));
-			return;
-		}
+	struct csess *s = arg;
+
+	return cliif_admit(&s->mem, p);
 }
 
-void clirole_on_underlay(struct clirole *c)
+/* The shared interface is gone: no session can carry traffic any more. */
+static void on_if_lost(struct cliif *ci, const char *why)
 {
+	struct clirole *c = container_of(ci, struct clirole, ci);
+
+	for (struct csess *s = c->sessions, *next; s; s = next) {
+		next = s->next;
+		if (s->attached)
+			csess_done(s, CTL_HOP_TUNNEL, "interface %s went away (%s)", cliif_name(ci),
+				   why);
+	}
+}
+
+static void on_vanished(void *role, int ifindex)
+{
+	struct clirole *c = role;
+
+	if (c->ci.tun && c->ci.ifindex == ifindex)
+		on_if_lost(&c->ci, "deleted");
+}
+
+static void on_underlay(void *role)
+{
+	struct clirole *c = role;
 	for (struct csess *s = c->sessions; s; s = s->next)
-		if (s->sr && sr_client_transport(s->sr) == SR_TR_UDP && sr_client_rebind(s->sr) < 0)
-			log_msg(PL_LOG_DEBUG, "session %.8s: re-bind failed", s->hex);
+		dpath_sess_rebind(&s->dps, s->hex);
 }
 
 /* Derive our keys for the current ticket's SR session and join it as side A. */
 static int open_path(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_t aead)
 {
+	struct sr_session_peers peers = {
+	    .handle_a = ep_handle(s->c->ep),
+	    .handle_b = s->device,
+	    .pk_a = s->kp.pk,
+	    .pk_b = device_pk,
+	    .aead = aead,
+	};
+	struct sr_side_ticket tk;
 	struct sr_session_params sp;
-	struct sr_client_cbs cb = {.on_up = sr_up,
-				   .on_packet = sr_packet,
-				   .on_down = sr_down,
-				   .on_rx_done = sr_rx_done,
-				   .arg = s};
-	struct dp_transcript t;
+	struct sr_client_cbs cb;
+	struct dp_limits lim;
 	int r;
 
-	memset(&sp, 0, sizeof(sp));
-	memset(&t, 0, sizeof(t));
-	memcpy(t.session_id, s->ticket.session_id, SR_SID_LEN);
-	t.handle_a = ep_handle(s->c->ep);
-	t.handle_b = s->device;
-	memcpy(t.pk_a, s->kp.pk, DP_PK_LEN);
-	memcpy(t.pk_b, device_pk, DP_PK_LEN);
-	t.aead = aead;
-	r = dp_derive(&s->kp, SR_SIDE_A, &t, &sp.keys);
+	sr_ticket_side(&s->ticket, SR_SIDE_A, &tk);
+	ep_dp_limits(s->c->ep, &lim);
+	r = sr_session_params_make(&s->kp, SR_SIDE_A, &peers, &tk, &lim, &sp);
 	if (r == 0) {
-		sr_ticket_side(&s->ticket, SR_SIDE_A, &sp.ticket);
-		ep_dp_limits(s->c->ep, &sp.limits);
-		s->sr = sr_client_new(s->c->ep->loop, &sp, &cb);
-		r = s->sr ? 0 : -ENOMEM;
+		dpath_sess_cbs(&s->dps, &cb, sr_up, sr_down);
+		r = dpath_sess_open(&s->dps, &sp, &cb);
 	}
 	sodium_memzero(&sp, sizeof(sp));
+	sodium_memzero(&tk, sizeof(tk));
 	dp_keypair_wipe(&s->kp);
 	return r;
 }
@@ -510,7 +405,7 @@ static void on_answer(struct csess *s, const struct envelope *env)
 		return;
 	}
 	progress(s, CTL_HOP_TUNNEL, "answer received; bringing the tunnel up");
-	if (open_tun(s, why, sizeof(why)) < 0) {
+	if (attach(s, why, sizeof(why)) < 0) {
 		csess_done(s, CTL_HOP_TUNNEL, "%s", why);
 		return;
 	}
@@ -590,9 +485,7 @@ static void request_done(void *arg, int err, const char *msg)
 /* Lost the relay path after READY: a new ticket, then MSG_SESSION_RESUME. */
 static void begin_resume(struct csess *s)
 {
-	sr_client_free(s->sr);
-	s->sr = NULL;
-	s->transport = 0;
+	dpath_sess_close(&s->dps, 0, NULL);
 	step(s, CS_RESUME_TICKET, CLI_TICKET_TIMEOUT);
 	if (request_ticket(s) < 0)
 		log_msg(PL_LOG_WARN, "session %.8s: cannot ask for a new ticket yet", s->hex);
@@ -614,8 +507,8 @@ static void send_resume(struct csess *s)
 	rq.aead_mask = (uint8_t)dp_aead_supported();
 	r = sess_resume_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
-		r = cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_RESUME, buf, n,
-				     CLI_REQUEST_TTL, request_done, token_for(s));
+		r = ep_notify(s->c->ep, s->device, MSG_SESSION_RESUME, buf, n, CLI_REQUEST_TTL,
+			      request_done, token_for(s));
 	sodium_memzero(&rq, sizeof(rq));
 	sodium_memzero(buf, sizeof(buf));
 	if (r < 0)
@@ -669,8 +562,8 @@ static void on_ticket(struct csess *s, const struct envelope *env)
 	snprintf(rq.user, sizeof(rq.user), "%s", s->user);
 	r = sess_request_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
-		r = cp_client_notify(s->c->ep->cp, s->device, MSG_SESSION_REQUEST, buf, n,
-				     CLI_REQUEST_TTL, request_done, token_for(s));
+		r = ep_notify(s->c->ep, s->device, MSG_SESSION_REQUEST, buf, n, CLI_REQUEST_TTL,
+			      request_done, token_for(s));
 	sess_request_wipe(&rq);
 	sodium_memzero(buf, sizeof(buf));
 	if (r < 0) {
@@ -699,23 +592,32 @@ static struct csess *find_sid(struct clirole *c, const uint8_t sid[SR_SID_LEN])
 	return NULL;
 }
 
-void clirole_on_notification(struct clirole *c, const struct envelope *env)
+static bool is_mine(uint16_t type)
 {
+	return type == MSG_SR_TICKET || type == MSG_SESSION_ANSWER || type == MSG_SESSION_RESUMED ||
+	       type == MSG_SESSION_END;
+}
+
+static bool on_notification(void *role, const struct envelope *env)
+{
+	struct clirole *c = role;
 	struct csess *s;
 	uint8_t sid[SR_SID_LEN];
 
+	if (!is_mine(env->type))
+		return false;
 	if (env->type == MSG_SR_TICKET) {
 		s = ticket_waiter(c, env->from);
 		if (s)
 			on_ticket(s, env);
-		return;
+		return true;
 	}
 	if (env->payload_len < 1 + SR_SID_LEN)
-		return;
+		return true;
 	memcpy(sid, env->payload + 1, SR_SID_LEN); /* answer and end: version, then the id */
 	s = find_sid(c, sid);
 	if (!s || strcmp(s->device, env->from) != 0)
-		return;
+		return true;
 	if (env->type == MSG_SESSION_ANSWER && s->state == CS_ANSWER)
 		on_answer(s, env);
 	else if (env->type == MSG_SESSION_RESUMED && s->state == CS_RESUME_ANSWER)
@@ -728,6 +630,7 @@ void clirole_on_notification(struct clirole *c, const struct envelope *env)
 			       ? sess_end_reason_str(e.reason)
 			       : "?");
 	}
+	return true;
 }
 
 /* The relay's home took (or refused) our ticket request. */
@@ -767,8 +670,8 @@ static int request_ticket(struct csess *s)
 	snprintf(rq.peer, sizeof(rq.peer), "%s", s->device);
 	r = sr_request_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
-		r = cp_client_notify(s->c->ep->cp, s->relay, MSG_SR_REQUEST, buf, n,
-				     CLI_TICKET_TIMEOUT, sr_request_done, token_for(s));
+		r = ep_notify(s->c->ep, s->relay, MSG_SR_REQUEST, buf, n, CLI_TICKET_TIMEOUT,
+			      sr_request_done, token_for(s));
 	return r;
 }
 
@@ -790,7 +693,8 @@ struct csess *clirole_up(struct clirole *c, const char *device, const char *user
 	snprintf(s->device, sizeof(s->device), "%s", device);
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->relay, sizeof(s->relay), "%s", conf->sr[0]);
-	s->start = ev_now(c->ep->loop);
+	s->start = ep_now(c->ep);
+	dpath_sess_init(&s->dps, &c->ep->dp, &c->ci.tun, admit, s);
 	ev_init(&s->step_w, step_timeout);
 	for (tail = &c->sessions; *tail; tail = &(*tail)->next)
 		;
@@ -828,8 +732,9 @@ unsigned clirole_down_target(struct clirole *c, const char *target)
 	return n;
 }
 
-size_t clirole_status(const struct clirole *c, struct ctl_row *rows, size_t max)
+static size_t status(const void *role, struct ctl_row *rows, size_t max)
 {
+	const struct clirole *c = role;
 	size_t n = 0;
 
 	for (const struct csess *s = c->sessions; s && n < max; s = s->next, n++) {
@@ -839,19 +744,27 @@ size_t clirole_status(const struct clirole *c, struct ctl_row *rows, size_t max)
 		memcpy(r->sid, s->sid, SR_SID_LEN);
 		r->role = CTL_ROLE_CLIENT;
 		r->state = s->state == CS_UP ? CTL_STATE_UP : CTL_STATE_SETUP;
-		r->transport = s->transport == SR_TR_UDP   ? CTL_TRANSPORT_UDP
-			       : s->transport == SR_TR_TCP ? CTL_TRANSPORT_TCP
-							   : CTL_TRANSPORT_NONE;
+		r->transport = s->dps.transport == SR_TR_UDP   ? CTL_TRANSPORT_UDP
+			       : s->dps.transport == SR_TR_TCP ? CTL_TRANSPORT_TCP
+							       : CTL_TRANSPORT_NONE;
 		snprintf(r->peer, sizeof(r->peer), "%s", s->device);
 		snprintf(r->user, sizeof(r->user), "%s", s->user);
 		snprintf(r->device_ip, sizeof(r->device_ip), "%s", s->dev_ip);
 		snprintf(r->client_ip, sizeof(r->client_ip), "%s", s->cli_ip);
-		r->bytes_in = s->bytes_in;
-		r->bytes_out = s->bytes_out;
-		r->age = (uint32_t)(ev_now(c->ep->loop) - s->start);
+		r->bytes_in = s->dps.bytes_in;
+		r->bytes_out = s->dps.bytes_out;
+		r->age = (uint32_t)(ep_now(c->ep) - s->start);
 	}
 	return n;
 }
+
+static const struct ep_role_ops client_ops = {
+    .name = "client",
+    .on_notification = on_notification,
+    .on_vanished = on_vanished,
+    .on_underlay = on_underlay,
+    .status = status,
+};
 
 void clirole_free(struct clirole *c)
 {
@@ -859,6 +772,6 @@ void clirole_free(struct clirole *c)
 		return;
 	while (c->sessions)
 		clirole_down(c->sessions);
-	free(c->buf);
+	ep_set_role(c->ep, EP_ROLE_CLIENT, NULL, NULL);
 	free(c);
 }

@@ -5,9 +5,11 @@
  * One session, step by step: ask the SR (over the control plane) for a
  * ticket; send the device a session request (its side of the ticket, our
  * ephemeral data-plane key, the user); on the device's answer derive the
- * direction keys, bring up a TUN with the session's client address and a
- * point-to-point route to the device's virtual address, and join the SR as
- * side A. Progress and failures name the hop they wait on or failed at.
+ * direction keys, put the session's client addresses on the role's one
+ * TUN (cliif.h: shared by every session, a host route per device address),
+ * and join the SR as side A. Any number of sessions, to one device or many,
+ * for one local user or many, run at once, each ending on its own.
+ * Progress and failures name the hop they wait on or failed at.
  */
 #ifndef PORTLESS_CLIROLE_H
 #define PORTLESS_CLIROLE_H
@@ -28,6 +30,8 @@ struct clirole_ready {
 	const char *device;
 	const char *device_ip;
 	const char *client_ip;
+	const char *device_ip6;
+	const char *client_ip6;
 	const char *user;
 	const char *sshkey;   /**< OpenSSH private key text (secret) */
 	const char *hostkeys; /**< "type base64\n" lines of the device's sshd */
@@ -43,6 +47,11 @@ struct clirole_cbs {
 	void *arg;
 };
 
+/**
+ * Start the role and register it with @p ep (its notifications, interface
+ * and underlay events arrive through the role ops). No interface exists
+ * until the first session has its answer.
+ */
 int clirole_new(struct ep *ep, struct clirole **out);
 /** End every session (telling the devices), free. NULL: no-op. */
 void clirole_free(struct clirole *c);
@@ -59,17 +68,5 @@ void clirole_down(struct csess *s);
 
 /** End sessions to device handle or session id (hex) @p target; returns how many. */
 unsigned clirole_down_target(struct clirole *c, const char *target);
-
-/** MSG_SR_TICKET, MSG_SESSION_ANSWER, MSG_SESSION_END for us. */
-void clirole_on_notification(struct clirole *c, const struct envelope *env);
-
-/** Interface @p ifindex was deleted from outside: the session that owned it ends. */
-void clirole_on_vanished(struct clirole *c, int ifindex);
-
-/** The underlay changed: UDP relay paths re-bind and roam at once. */
-void clirole_on_underlay(struct clirole *c);
-
-/** Status rows of the client sessions. */
-size_t clirole_status(const struct clirole *c, struct ctl_row *rows, size_t max);
 
 #endif

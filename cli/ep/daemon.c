@@ -52,6 +52,8 @@ struct daemon {
 	bool oneshot; /* exit when the first session is over */
 	bool had_session;
 	struct ep ep;
+	struct clirole *cli; /* client role, or NULL */
+	struct devrole *dev; /* device role, or NULL */
 	struct ctl_server ctl;
 	bool ctl_open;
 	char rundir[PDCONF_PATH_MAX];
@@ -173,6 +175,8 @@ static void q_ready(void *arg, const struct clirole_ready *r)
 	snprintf(m.ready.device, sizeof(m.ready.device), "%s", r->device);
 	snprintf(m.ready.device_ip, sizeof(m.ready.device_ip), "%s", r->device_ip);
 	snprintf(m.ready.client_ip, sizeof(m.ready.client_ip), "%s", r->client_ip);
+	snprintf(m.ready.device_ip6, sizeof(m.ready.device_ip6), "%s", r->device_ip6);
+	snprintf(m.ready.client_ip6, sizeof(m.ready.client_ip6), "%s", r->client_ip6);
 	snprintf(m.ready.user, sizeof(m.ready.user), "%s", r->user);
 	snprintf(m.ready.host_alias, sizeof(m.ready.host_alias), "%s", r->device);
 	rc = write_user_files(q, r, &m.ready);
@@ -220,7 +224,7 @@ static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up 
 	char user[CTL_USER_BUF];
 	struct creq *q;
 
-	if (!dm->ep.cli) {
+	if (!dm->cli) {
 		send_text(p, CTL_ERROR, CTL_HOP_DAEMON, "the client role is not enabled");
 		return 0;
 	}
@@ -251,7 +255,7 @@ static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up 
 	p->user = q;
 	dm->had_session = true;
 	log_msg(PL_LOG_INFO, "uid %u asks for %s as '%s'", (unsigned)p->uid, up->device, user);
-	q->s = clirole_up(dm->ep.cli, up->device, user, &cbs);
+	q->s = clirole_up(dm->cli, up->device, user, &cbs);
 	if (!q->s) {
 		send_text(p, CTL_ERROR, CTL_HOP_DAEMON,
 			  "bad request (device handle or user name) or no relay configured");
@@ -299,10 +303,10 @@ static int handle_status(struct daemon *dm, struct ctl_peer *p)
 
 	if (!rows)
 		return 0;
-	if (dm->ep.cli)
-		n += clirole_status(dm->ep.cli, rows, DAEMON_MAX_ROWS);
-	if (dm->ep.dev)
-		n += devrole_status(dm->ep.dev, rows + n, DAEMON_MAX_ROWS - n);
+	for (int i = EP_ROLES - 1; i >= 0; i--) /* client rows first */
+		if (dm->ep.role[i].ops)
+			n += dm->ep.role[i].ops->status(dm->ep.role[i].obj, rows + n,
+							DAEMON_MAX_ROWS - n);
 	for (size_t i = 0; i < n; i++) {
 		m.type = CTL_STATUS_ROW;
 		m.row = rows[i];
@@ -402,10 +406,10 @@ static void shutdown_all(struct daemon *dm)
 		dm->reqs->s = NULL;
 		creq_free(dm->reqs);
 	}
-	clirole_free(dm->ep.cli);
-	devrole_free(dm->ep.dev);
-	dm->ep.cli = NULL; /* the loop runs on below: no event may reach a freed role */
-	dm->ep.dev = NULL;
+	clirole_free(dm->cli);
+	devrole_free(dm->dev);
+	dm->cli = NULL; /* the loop runs on below: no event may reach a freed role */
+	dm->dev = NULL;
 	/* Let the last notifications (session ends) leave before the connection closes. */
 	for (int i = 0; i < 20 && dm->ep.cp_up; i++)
 		ev_run(dm->loop, EVRUN_NOWAIT | EVRUN_ONCE), usleep(10000);
@@ -445,18 +449,18 @@ int daemon_run_conf(const struct pdconf *conf, bool oneshot)
 		return 1;
 	}
 	dm.ep.on_cp_state = on_cp_state;
-	if (dm.conf->device_enabled && devrole_new(&dm.ep, &dm.ep.dev, err, sizeof(err)) < 0) {
+	if (dm.conf->device_enabled && devrole_new(&dm.ep, &dm.dev, err, sizeof(err)) < 0) {
 		log_msg(PL_LOG_ERR, "device role: %s", err);
 		goto out_ep;
 	}
-	if (dm.conf->client_enabled && (clirole_new(&dm.ep, &dm.ep.cli) < 0 || open_ctl(&dm) < 0))
+	if (dm.conf->client_enabled && (clirole_new(&dm.ep, &dm.cli) < 0 || open_ctl(&dm) < 0))
 		goto out_ep;
 	ev_signal_init(&dm.sigterm_w, stop_cb, SIGTERM);
 	ev_signal_init(&dm.sigint_w, stop_cb, SIGINT);
 	ev_signal_start(dm.loop, &dm.sigterm_w);
 	ev_signal_start(dm.loop, &dm.sigint_w);
 	log_msg(PL_LOG_INFO, "portlessd %s as %s: device role %s, client role %s", PORTLESS_VERSION,
-		ep_handle(&dm.ep), dm.ep.dev ? "on" : "off", dm.ep.cli ? "on" : "off");
+		ep_handle(&dm.ep), dm.dev ? "on" : "off", dm.cli ? "on" : "off");
 	privdrop_keep_caps();
 	ev_run(dm.loop, 0);
 	rc = 0;

@@ -16,15 +16,13 @@
 #include "msgtypes.h"
 #include "net.h"
 #include "sess.h"
-#include "sr_client.h"
+#include "sr_session.h"
 #include "sshkey.h"
 #include "text.h"
 #include "tun.h"
 
 enum {
-	DEV_PKT_BUF = SR_HEADROOM + TUN_MAX_PACKET + SR_TAILROOM,
-	DEV_ANSWER_TTL = 60, /**< s an answer may wait in the client's queue */
-	DEV_READS_PER_WAKEUP = 64,
+	DEV_ANSWER_TTL = 60,   /**< s an answer may wait in the client's queue */
 	DEV_REMAKE_RETRY = 2,  /* s between attempts to make a vanished TUN again */
 	DEV_RESUME_GRACE = 60, /**< s a session whose relay path was lost waits for the client */
 };
@@ -37,14 +35,11 @@ struct dsess {
 	char peer[HANDLE_BUF];
 	char user[SESS_USER_MAX + 1];
 	struct ipaddr c4, c6;
-	uint64_t fid; /* filter session id */
-	struct sr_client *sr;
+	uint64_t fid;          /* filter session id */
+	struct dpath_sess dps; /* relay path, counters, merge state */
 	ev_timer idle_w, max_w, grace_w;
-	double start, last;
-	uint64_t bytes_in, bytes_out;
+	double start;
 	uint32_t rekeys; /* completed on relay paths already closed */
-	struct ep_rx rx; /* received packets into the TUN (merged over UDP) */
-	int transport;
 	bool key_installed, routes, in_filter, addrs;
 };
 
@@ -62,8 +57,10 @@ struct devrole {
 	struct dsess *sessions;
 	unsigned n_sessions;
 	uint64_t next_fid;
-	uint8_t *buf; /* one packet with SR head- and tailroom */
 };
+
+static const struct ep_role_ops device_ops;
+static void tun_lost(struct devrole *d, const char *why);
 
 const char *devrole_ifname(const struct devrole *d)
 {
@@ -97,21 +94,17 @@ static void notify_end(struct devrole *d, struct dsess *s, uint8_t reason)
 
 	memcpy(e.session_id, s->sid, SR_SID_LEN);
 	if (sess_end_encode(&e, buf, sizeof(buf), &n) == 0 &&
-	    cp_client_notify(d->ep->cp, s->peer, MSG_SESSION_END, buf, n, 60, sent_cb, NULL) < 0)
+	    ep_notify(d->ep, s->peer, MSG_SESSION_END, buf, n, 60, sent_cb, NULL) < 0)
 		log_msg(PL_LOG_WARN, "session %.8s: cannot tell %s it ended", s->hex, s->peer);
 }
 
 /* Close the session's relay path (keeping its rekey count for the end line). */
-static void drop_sr(struct dsess *s)
+static void drop_sr(struct dsess *s, uint8_t reason)
 {
-	struct sr_client_stats st;
+	struct sr_client_stats st = {0};
 
-	if (!s->sr)
-		return;
-	sr_client_get_stats(s->sr, &st);
+	dpath_sess_close(&s->dps, reason, &st);
 	s->rekeys += st.rekeys;
-	sr_client_free(s->sr);
-	s->sr = NULL;
 }
 
 /*
@@ -122,16 +115,15 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 {
 	struct devrole *d = s->d;
 	struct ev_loop *loop = d->ep->loop;
+	const struct ep_sys *sys = d->ep->sys;
 	unsigned removed = 0;
 
-	if (s->sr) /* the client learns why from the CLOSE on the relay path at once */
-		sr_client_close_reason(s->sr, (uint8_t)reason);
-	drop_sr(s);
+	drop_sr(s, (uint8_t)reason); /* the client learns why from the CLOSE at once */
 	log_msg(PL_LOG_INFO,
 		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s, %u rekeys",
 		s->hex, s->peer, s->user, sess_end_reason_str(reason),
-		(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-		ev_now(loop) - s->start, s->rekeys);
+		(unsigned long long)s->dps.bytes_in, (unsigned long long)s->dps.bytes_out,
+		ep_now(d->ep) - s->start, s->rekeys);
 	if (tell_peer)
 		notify_end(d, s, (uint8_t)reason);
 	ev_timer_stop(loop, &s->idle_w);
@@ -140,10 +132,10 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	if (s->in_filter)
 		filter_session_remove(d->filter, s->fid);
 	if (s->routes) {
-		netcfg_route_del(d->ep->nc, d->ifindex, &s->c4);
-		netcfg_route_del(d->ep->nc, d->ifindex, &s->c6);
+		(void)sys->net->route_del(d->ep->nc, d->ifindex, &s->c4);
+		(void)sys->net->route_del(d->ep->nc, d->ifindex, &s->c6);
 	}
-	if (s->key_installed && authkeys_remove(s->user, s->sid, SR_SID_LEN, &removed) < 0)
+	if (s->key_installed && sys->key_remove(s->user, s->sid, SR_SID_LEN, &removed) < 0)
 		log_msg(PL_LOG_ERR, "session %.8s: could not remove the key line of %s", s->hex,
 			s->user);
 	if (s->addrs) {
@@ -155,7 +147,7 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 			break;
 		}
 	d->n_sessions--;
-	ep_rx_free(&s->rx);
+	dpath_sess_fini(&s->dps, 0);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -163,7 +155,7 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dsess *s = container_of(w, struct dsess, idle_w);
-	double idle = s->d->ep->conf->idle_timeout, left = s->last + idle - ev_now(loop);
+	double idle = s->d->ep->conf->idle_timeout, left = s->dps.last + idle - ep_now(s->d->ep);
 
 	if (left > 0.5) {
 		w->repeat = left;
@@ -182,36 +174,24 @@ static void max_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void sr_up(void *arg, int transport)
 {
-	struct dsess *s = arg;
+	struct dsess *s = container_of(arg, struct dsess, dps);
 
-	s->transport = transport;
+	s->dps.transport = transport;
 	log_msg(PL_LOG_INFO, "session %.8s: data path up over %s", s->hex,
 		transport == SR_TR_UDP ? "UDP" : "TCP");
-	/* TCP super-packets from now on (tun_cb cuts them for UDP sessions). */
+	/* TCP super-packets from now on (the data path cuts them for UDP sessions). */
 	if (s->d->tun && !tun_offloading(s->d->tun) && tun_set_offload(s->d->tun) < 0)
 		log_msg(PL_LOG_DEBUG, "%s: no TUN offload; one packet per read",
 			tun_name(s->d->tun));
 }
 
-/* A packet from the client: admit it only if the filter says so. */
-static void sr_packet(void *arg, struct pkt *p)
+/* A packet from the client: admitted only if the filter says so (it counts drops). */
+static bool admit(void *arg, const struct pkt *p)
 {
 	struct dsess *s = arg;
 	struct filter_match m;
 
-	if (filter_inbound_pkt(s->d->filter, s->fid, p, &m) != FILTER_PASS)
-		return; /* counted by the filter */
-	s->last = ev_now(s->d->ep->loop);
-	s->bytes_in += p->len;
-	if (ep_rx_packet(s->d->ep, &s->rx, s->d->tun, s->transport, p) < 0)
-		log_msg(PL_LOG_DEBUG, "session %.8s: TUN write failed", s->hex);
-}
-
-static void sr_rx_done(void *arg)
-{
-	struct dsess *s = arg;
-
-	ep_rx_flush(&s->rx, s->d->tun);
+	return filter_inbound_pkt(s->d->filter, s->fid, p, &m) == FILTER_PASS;
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -227,7 +207,7 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
  */
 static void sr_down(void *arg, int reason, const char *msg)
 {
-	struct dsess *s = arg;
+	struct dsess *s = container_of(arg, struct dsess, dps);
 
 	if (reason == SR_DOWN_CLOSED) {
 		log_msg(PL_LOG_INFO, "session %.8s: the client closed it", s->hex);
@@ -236,90 +216,31 @@ static void sr_down(void *arg, int reason, const char *msg)
 	}
 	log_msg(PL_LOG_INFO, "session %.8s: relay path lost (%s); waiting up to %d s for a resume",
 		s->hex, msg ? msg : "?", DEV_RESUME_GRACE);
-	drop_sr(s);
-	s->transport = 0;
+	drop_sr(s, 0);
 	ev_timer_set(&s->grace_w, DEV_RESUME_GRACE, 0);
 	ev_timer_start(s->d->ep->loop, &s->grace_w);
-}
-
-/*
- * Hand one packet read from the TUN to the relay path. A TCP super-packet
- * (TUN offload) goes whole when the transport carries it (TCP: one seal,
- * one frame) after its checksum is completed; over UDP it is cut into
- * MTU-sized segments in dev_train and sent with UDP GSO. 0 when sent.
- */
-static uint8_t dev_train[SR_TRAIN_SEGS * (SR_UDP_PLAIN_MAX + SR_DP_OVERHEAD)];
-
-static int send_tun_pkt(struct sr_client *sr, struct pkt *p, const struct tun_gso *g)
-{
-	const uint8_t *d = pkt_data(p);
-	int n, hl, r = 0;
-	size_t seg, stride;
-
-	if (g->type == GSO_NONE)
-		return sr_client_send(sr, p);
-	if (p->len <= sr_client_mtu(sr)) {
-		if (g->needs_csum &&
-		    gso_csum_finish(pkt_data(p), p->len, g->csum_start, g->csum_offset) < 0)
-			return -EINVAL;
-		return sr_client_send(sr, p);
-	}
-	n = gso_count(d, p->len, g);
-	hl = gso_hdr_len(d, p->len, g);
-	if (n < 0 || hl < 0)
-		return -EINVAL;
-	seg = (size_t)hl + g->size;
-	stride = seg + SR_DP_OVERHEAD;
-	if (seg > SR_UDP_PLAIN_MAX)
-		return -EMSGSIZE;
-	/* Segments laid out so that sealing in place makes back-to-back datagrams. */
-	for (int i = 0; i < n && r == 0; i += SR_TRAIN_SEGS) {
-		int k = n - i < SR_TRAIN_SEGS ? n - i : SR_TRAIN_SEGS;
-		ssize_t l = 0;
-
-		for (int j = 0; j < k; j++) {
-			l = gso_segment(d, p->len, g, i + j,
-					dev_train + (size_t)j * stride + SR_DP_HDR, seg);
-			if (l < 0)
-				return (int)l;
-		}
-		r = sr_client_send_train(sr, dev_train, seg, (size_t)l, k);
-	}
-	return r;
 }
 
 static void tun_lost(struct devrole *d, const char *why);
 
 /* Packets the device sends: only replies to a session pass, to that session. */
+static struct dpath_sess *route_out(void *arg, const struct pkt *p)
+{
+	struct devrole *d = arg;
+	struct filter_match m;
+
+	if (filter_outbound_pkt(d->filter, p, &m) != FILTER_PASS || !m.ctx)
+		return NULL;
+	return &((struct dsess *)m.ctx)->dps;
+}
+
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct devrole *d = container_of(w, struct devrole, tun_w);
-	struct filter_match m;
-	struct tun_gso g;
-	struct pkt p;
+	long r = dpath_tun_drain(&d->ep->dp, d->tun, route_out, d);
 
-	for (int i = 0; i < DEV_READS_PER_WAKEUP; i++) {
-		pkt_init(&p, d->buf, DEV_PKT_BUF - SR_TAILROOM, SR_HEADROOM);
-		ssize_t n = tun_read_gso(d->tun, &p, &g);
-
-		if (n == -EAGAIN)
-			break;
-		if (ep_tun_gone(n)) {
-			tun_lost(d, strerror((int)-n));
-			return;
-		}
-		if (n < 0)
-			continue;
-		p.cap = DEV_PKT_BUF; /* give the tag its room back */
-		if (filter_outbound_pkt(d->filter, &p, &m) != FILTER_PASS || !m.ctx)
-			continue;
-		struct dsess *s = m.ctx;
-
-		if (!s->sr || send_tun_pkt(s->sr, &p, &g) < 0)
-			continue;
-		s->last = ev_now(loop);
-		s->bytes_out += (uint64_t)n;
-	}
+	if (r < 0)
+		tun_lost(d, strerror((int)-r));
 }
 
 /* ---- session set-up ---- */
@@ -330,8 +251,7 @@ static void answer(struct devrole *d, const char *to, const struct sess_answer *
 	size_t n;
 
 	if (sess_answer_encode(a, buf, sizeof(buf), &n) < 0 ||
-	    cp_client_notify(d->ep->cp, to, MSG_SESSION_ANSWER, buf, n, DEV_ANSWER_TTL, sent_cb,
-			     NULL) < 0)
+	    ep_notify(d->ep, to, MSG_SESSION_ANSWER, buf, n, DEV_ANSWER_TTL, sent_cb, NULL) < 0)
 		log_msg(PL_LOG_ERR, "cannot send the session answer to %s", to);
 	sodium_memzero(buf, sizeof(buf));
 }
@@ -351,7 +271,8 @@ static void answer_error(struct devrole *d, const char *to, const uint8_t sid[SR
 /* Ephemeral SSH key: private half into the answer, public half into authorized_keys. */
 static int install_key(struct dsess *s, struct sess_answer *a, uint64_t expiry)
 {
-	char comment[64], pub[SSHKEY_LINE_BUF], line[SSHKEY_LINE_BUF + 256], from[IPADDR_STRLEN];
+	char comment[64], pub[SSHKEY_LINE_BUF], line[SSHKEY_LINE_BUF + 256];
+	char from[IPADDR_STRLEN], from6[IPADDR_STRLEN];
 	struct sshkey *k = NULL;
 	struct sshkey_pub kp;
 	size_t len;
@@ -370,6 +291,7 @@ static int install_key(struct dsess *s, struct sess_answer *a, uint64_t expiry)
 		goto out;
 	struct authkeys_entry e = {
 	    .from = ipaddr_str(&s->c4, false, from, sizeof(from)),
+	    .from2 = ipaddr_str(&s->c6, false, from6, sizeof(from6)),
 	    .expiry = expiry,
 	    .key = pub,
 	    .sid = s->sid,
@@ -378,7 +300,7 @@ static int install_key(struct dsess *s, struct sess_answer *a, uint64_t expiry)
 	r = authkeys_format_line(&e, line, sizeof(line));
 	if (r < 0)
 		goto out;
-	r = authkeys_install(s->user, line);
+	r = s->d->ep->sys->key_install(s->user, line);
 	if (r == 0)
 		s->key_installed = true;
 out:
@@ -386,30 +308,12 @@ out:
 	return r;
 }
 
-/* Join the SR as side B with @p keys. */
-static int start_relay(struct dsess *s, const struct sr_side_ticket *tk, const struct dp_keys *keys)
-{
-	struct sr_session_params sp;
-	struct sr_client_cbs cb = {.on_up = sr_up,
-				   .on_packet = sr_packet,
-				   .on_down = sr_down,
-				   .on_rx_done = sr_rx_done,
-				   .arg = s};
-
-	memset(&sp, 0, sizeof(sp));
-	sp.ticket = *tk;
-	sp.keys = *keys;
-	ep_dp_limits(s->d->ep, &sp.limits);
-	s->sr = sr_client_new(s->d->ep->loop, &sp, &cb);
-	sodium_memzero(&sp, sizeof(sp));
-	return s->sr ? 0 : -ENOMEM;
-}
-
-/* Routes, filter entry and relay path of a session (the key is already installed). */
-static int open_path(struct dsess *s, const struct sess_request *rq, struct dp_keys *keys)
+/* Routes and filter entry of a session (the key is already installed). */
+static int open_routes(struct dsess *s)
 {
 	struct devrole *d = s->d;
 	const struct pdconf *conf = d->ep->conf;
+	const struct ep_net_ops *net = d->ep->sys->net;
 	struct filter_session_cfg fc = {
 	    .id = s->fid,
 	    .client4 = s->c4,
@@ -424,16 +328,16 @@ static int open_path(struct dsess *s, const struct sess_request *rq, struct dp_k
 	if (r < 0)
 		return r;
 	s->in_filter = true;
-	r = netcfg_route_add(d->ep->nc, d->ifindex, &s->c4, &d->dev4);
+	r = net->route_add(d->ep->nc, d->ifindex, &s->c4, &d->dev4);
 	if (r == 0)
-		r = netcfg_route_add(d->ep->nc, d->ifindex, &s->c6, &d->dev6);
+		r = net->route_add(d->ep->nc, d->ifindex, &s->c6, &d->dev6);
 	if (r < 0) {
-		log_msg(PL_LOG_ERR, "session %.8s: %s", s->hex, netcfg_error(d->ep->nc));
-		netcfg_route_del(d->ep->nc, d->ifindex, &s->c4);
+		log_msg(PL_LOG_ERR, "session %.8s: %s", s->hex, net->error(d->ep->nc));
+		(void)net->route_del(d->ep->nc, d->ifindex, &s->c4);
 		return r;
 	}
 	s->routes = true;
-	return start_relay(s, &rq->ticket, keys);
+	return 0;
 }
 
 static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
@@ -449,7 +353,8 @@ static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
 	snprintf(s->peer, sizeof(s->peer), "%s", env->from);
 	snprintf(s->user, sizeof(s->user), "%s", rq->user);
 	s->fid = ++d->next_fid;
-	s->start = s->last = ev_now(d->ep->loop);
+	dpath_sess_init(&s->dps, &d->ep->dp, &d->tun, admit, s);
+	s->start = s->dps.last = ep_now(d->ep);
 	ev_init(&s->idle_w, idle_cb);
 	ev_init(&s->max_w, max_cb);
 	ev_init(&s->grace_w, grace_cb);
@@ -460,28 +365,35 @@ static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
 }
 
 /*
- * Our side of the data-plane key exchange for SR session @p sr_sid with the
- * client's ephemeral @p client_pk: fills @p kp (our new ephemeral pair),
- * @p aead and @p keys. Returns 0 or -errno.
+ * Our side of the data-plane key exchange for the SR session of @p tk with
+ * the client's ephemeral @p client_pk, then the relay path as side B. Fills
+ * @p kp (our new ephemeral pair, for the answer) and @p aead.
  */
-static int derive_keys(struct dsess *s, const uint8_t sr_sid[SR_SID_LEN],
-		       const uint8_t client_pk[DP_PK_LEN], unsigned client_mask,
-		       struct dp_keypair *kp, int *aead, struct dp_keys *keys)
+static int join_relay(struct dsess *s, const struct sr_side_ticket *tk,
+		      const uint8_t client_pk[DP_PK_LEN], unsigned client_mask,
+		      struct dp_keypair *kp, int *aead)
 {
-	struct dp_transcript t;
+	struct sr_session_peers peers = {.handle_a = s->peer, .handle_b = ep_handle(s->d->ep)};
+	struct sr_session_params sp;
+	struct sr_client_cbs cb;
+	struct dp_limits lim;
+	int r;
 
 	*aead = dp_aead_choose(dp_aead_supported(), client_mask);
 	if (*aead < 0)
 		return *aead;
 	dp_keypair_new(kp);
-	memset(&t, 0, sizeof(t));
-	memcpy(t.session_id, sr_sid, SR_SID_LEN);
-	t.handle_a = s->peer;
-	t.handle_b = ep_handle(s->d->ep);
-	memcpy(t.pk_a, client_pk, DP_PK_LEN);
-	memcpy(t.pk_b, kp->pk, DP_PK_LEN);
-	t.aead = (uint8_t)*aead;
-	return dp_derive(kp, SR_SIDE_B, &t, keys);
+	peers.pk_a = client_pk;
+	peers.pk_b = kp->pk;
+	peers.aead = (uint8_t)*aead;
+	ep_dp_limits(s->d->ep, &lim);
+	r = sr_session_params_make(kp, SR_SIDE_B, &peers, tk, &lim, &sp);
+	if (r == 0) {
+		dpath_sess_cbs(&s->dps, &cb, sr_up, sr_down);
+		r = dpath_sess_open(&s->dps, &sp, &cb);
+	}
+	sodium_memzero(&sp, sizeof(sp));
+	return r;
 }
 
 /* Everything after the policy said yes. Fills @p a; on failure the caller ends @p s. */
@@ -490,19 +402,18 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 	struct devrole *d = s->d;
 	const struct pdconf *conf = d->ep->conf;
 	struct dp_keypair kp = {0};
-	struct dp_keys keys = {0};
-	int aead, r;
+	int aead = 0, r;
 	uint64_t expiry = net_unix_now() + conf->max_duration;
 
 	r = addrpool_alloc(d->pool, &s->c4, &s->c6);
 	if (r < 0)
 		return r;
 	s->addrs = true;
-	r = derive_keys(s, s->sid, rq->client_pk, rq->aead_mask, &kp, &aead, &keys);
+	r = install_key(s, a, expiry);
 	if (r == 0)
-		r = install_key(s, a, expiry);
+		r = open_routes(s);
 	if (r == 0)
-		r = open_path(s, rq, &keys);
+		r = join_relay(s, &rq->ticket, rq->client_pk, rq->aead_mask, &kp, &aead);
 	if (r == 0) {
 		memcpy(a->session_id, s->sid, SR_SID_LEN);
 		a->status = SESS_OK;
@@ -522,17 +433,16 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 		ev_timer_start(d->ep->loop, &s->idle_w);
 	}
 	dp_keypair_wipe(&kp);
-	dp_keys_wipe(&keys);
 	return r;
 }
 
-void devrole_on_request(struct devrole *d, const struct envelope *env)
+static void on_request(struct devrole *d, const struct envelope *env)
 {
 	const struct pdconf *conf = d->ep->conf;
 	struct sess_request rq;
 	struct sess_answer *a = NULL;
 	struct dsess *s;
-	char hex[33];
+	char hex[33], c4[IPADDR_STRLEN], c6[IPADDR_STRLEN];
 	int r;
 
 	if (!sess_request_decode(env->payload, env->payload_len, &rq)) {
@@ -561,7 +471,7 @@ void devrole_on_request(struct devrole *d, const struct envelope *env)
 		answer_error(d, env->from, rq.session_id, SESS_BUSY, "too many sessions");
 		goto out;
 	}
-	if (!getpwnam(rq.user)) {
+	if (!d->ep->sys->user_exists(rq.user)) {
 		log_msg(PL_LOG_WARN, "session %.8s from %s: no local user '%s'", hex, env->from,
 			rq.user);
 		answer_error(d, env->from, rq.session_id, SESS_FAILED,
@@ -584,9 +494,9 @@ void devrole_on_request(struct devrole *d, const struct envelope *env)
 		dsess_end(s, SESS_END_ERROR, false);
 		goto out;
 	}
-	log_msg(PL_LOG_INFO, "session %.8s start: peer %s user %s client %s aead %s", hex,
-		env->from, rq.user, ipaddr_str(&s->c4, false, hex, sizeof(hex)),
-		dp_aead_name(a->aead));
+	log_msg(PL_LOG_INFO, "session %.8s start: peer %s user %s client %s %s aead %s", hex,
+		env->from, rq.user, ipaddr_str(&s->c4, false, c4, sizeof(c4)),
+		ipaddr_str(&s->c6, false, c6, sizeof(c6)), dp_aead_name(a->aead));
 	answer(d, env->from, a);
 out:
 	if (a)
@@ -600,19 +510,17 @@ static void send_resumed(struct devrole *d, const char *to, const struct sess_re
 	size_t n;
 
 	if (sess_resumed_encode(rs, buf, sizeof(buf), &n) < 0 ||
-	    cp_client_notify(d->ep->cp, to, MSG_SESSION_RESUMED, buf, n, DEV_ANSWER_TTL, sent_cb,
-			     NULL) < 0)
+	    ep_notify(d->ep, to, MSG_SESSION_RESUMED, buf, n, DEV_ANSWER_TTL, sent_cb, NULL) < 0)
 		log_msg(PL_LOG_ERR, "cannot send the resume answer to %s", to);
 }
 
-void devrole_on_resume(struct devrole *d, const struct envelope *env)
+static void on_resume(struct devrole *d, const struct envelope *env)
 {
 	struct sess_resume rq;
 	struct sess_resumed rs = {0};
 	struct dp_keypair kp = {0};
-	struct dp_keys keys = {0};
 	struct dsess *s;
-	int aead, r;
+	int aead = 0, r;
 
 	if (!sess_resume_decode(env->payload, env->payload_len, &rq))
 		return;
@@ -625,10 +533,8 @@ void devrole_on_resume(struct devrole *d, const struct envelope *env)
 		send_resumed(d, env->from, &rs);
 		goto out;
 	}
-	drop_sr(s); /* the client saw the loss first: drop the old path */
-	r = derive_keys(s, rq.ticket.session_id, rq.client_pk, rq.aead_mask, &kp, &aead, &keys);
-	if (r == 0)
-		r = start_relay(s, &rq.ticket, &keys);
+	drop_sr(s, 0); /* the client saw the loss first: drop the old path */
+	r = join_relay(s, &rq.ticket, rq.client_pk, rq.aead_mask, &kp, &aead);
 	if (r < 0) {
 		log_msg(PL_LOG_ERR, "session %.8s: resume failed: %s", s->hex, strerror(-r));
 		send_resumed(d, env->from, &rs);
@@ -636,7 +542,7 @@ void devrole_on_resume(struct devrole *d, const struct envelope *env)
 		goto out;
 	}
 	ev_timer_stop(d->ep->loop, &s->grace_w);
-	s->last = ev_now(d->ep->loop);
+	s->dps.last = ep_now(d->ep);
 	rs.status = SESS_OK;
 	memcpy(rs.device_pk, kp.pk, DP_PK_LEN);
 	rs.aead = (uint8_t)aead;
@@ -644,11 +550,10 @@ void devrole_on_resume(struct devrole *d, const struct envelope *env)
 	send_resumed(d, env->from, &rs);
 out:
 	dp_keypair_wipe(&kp);
-	dp_keys_wipe(&keys);
 	sodium_memzero(&rq, sizeof(rq));
 }
 
-void devrole_on_end(struct devrole *d, const struct envelope *env)
+static void on_end(struct devrole *d, const struct envelope *env)
 {
 	struct sess_end e;
 	struct dsess *s;
@@ -660,8 +565,9 @@ void devrole_on_end(struct devrole *d, const struct envelope *env)
 		dsess_end(s, SESS_END_CLOSED, false);
 }
 
-size_t devrole_status(const struct devrole *d, struct ctl_row *rows, size_t max)
+static size_t status(const void *role, struct ctl_row *rows, size_t max)
 {
+	const struct devrole *d = role;
 	size_t n = 0;
 
 	for (const struct dsess *s = d->sessions; s && n < max; s = s->next, n++) {
@@ -670,20 +576,49 @@ size_t devrole_status(const struct devrole *d, struct ctl_row *rows, size_t max)
 		memset(r, 0, sizeof(*r));
 		memcpy(r->sid, s->sid, SR_SID_LEN);
 		r->role = CTL_ROLE_DEVICE;
-		r->state = s->transport ? CTL_STATE_UP : CTL_STATE_SETUP;
-		r->transport = s->transport == SR_TR_UDP   ? CTL_TRANSPORT_UDP
-			       : s->transport == SR_TR_TCP ? CTL_TRANSPORT_TCP
-							   : CTL_TRANSPORT_NONE;
+		r->state = s->dps.transport ? CTL_STATE_UP : CTL_STATE_SETUP;
+		r->transport = s->dps.transport == SR_TR_UDP   ? CTL_TRANSPORT_UDP
+			       : s->dps.transport == SR_TR_TCP ? CTL_TRANSPORT_TCP
+							       : CTL_TRANSPORT_NONE;
 		snprintf(r->peer, sizeof(r->peer), "%s", s->peer);
 		snprintf(r->user, sizeof(r->user), "%s", s->user);
 		snprintf(r->device_ip, sizeof(r->device_ip), "%s", d->addr4);
 		ipaddr_str(&s->c4, false, r->client_ip, sizeof(r->client_ip));
-		r->bytes_in = s->bytes_in;
-		r->bytes_out = s->bytes_out;
-		r->age = (uint32_t)(ev_now(d->ep->loop) - s->start);
+		r->bytes_in = s->dps.bytes_in;
+		r->bytes_out = s->dps.bytes_out;
+		r->age = (uint32_t)(ep_now(d->ep) - s->start);
 	}
 	return n;
 }
+
+static bool on_notification(void *role, const struct envelope *env)
+{
+	struct devrole *d = role;
+
+	switch (env->type) {
+	case MSG_SESSION_REQUEST:
+		on_request(d, env);
+		return true;
+	case MSG_SESSION_RESUME:
+		on_resume(d, env);
+		return true;
+	case MSG_SESSION_END:
+		on_end(d, env);
+		return true; /* the client role may take it too */
+	}
+	return false;
+}
+
+static void on_vanished(void *role, int ifindex);
+static void on_underlay(void *role);
+
+static const struct ep_role_ops device_ops = {
+    .name = "device",
+    .on_notification = on_notification,
+    .on_vanished = on_vanished,
+    .on_underlay = on_underlay,
+    .status = status,
+};
 
 /* ---- start-up ---- */
 
@@ -740,7 +675,7 @@ static int plan_addresses(struct devrole *d, char *err, size_t errlen)
 		return r;
 	}
 	ipaddr_str(&d->dev4, false, d->addr4, sizeof(d->addr4));
-	r = netcfg_host_snapshot(d->ep->nc, &host);
+	r = d->ep->sys->net->snapshot(d->ep->nc, &host);
 	for (int i = 0; r == 0 && i < 2; i++) {
 		const struct ipaddr *a = i ? &d->dev6 : &d->dev4;
 
@@ -764,27 +699,30 @@ static void run_ifscript(struct devrole *d, const char *phase);
 
 static int bring_up_tun(struct devrole *d, char *err, size_t errlen)
 {
+	const struct ep_net_ops *net = d->ep->sys->net;
 	struct netcfg *nc = d->ep->nc;
-	int r = tun_open(NULL, &d->tun);
+	struct tun_open_opts o = {.flags = d->ep->sys->tun->readv ? TUN_OPEN_VNET : 0};
+	int r = tun_open_ex(d->ep->sys->tun, &o, &d->tun);
 
 	if (r < 0) {
+		d->tun = NULL;
 		snprintf(err, errlen, "cannot create the TUN interface: %s", strerror(-r));
 		return r;
 	}
-	d->ifindex = netcfg_ifindex(nc, tun_name(d->tun));
+	d->ifindex = net->ifindex(nc, tun_name(d->tun));
 	r = d->ifindex < 0 ? d->ifindex : 0;
 	if (r == 0)
-		r = netcfg_link_set_mtu(nc, d->ifindex, TUN_DEFAULT_MTU);
+		r = net->set_mtu(nc, d->ifindex, TUN_DEFAULT_MTU);
 	if (r == 0)
-		r = netcfg_link_no_ipv6_ll(nc, d->ifindex);
+		r = net->no_ipv6_ll(nc, d->ifindex);
 	if (r == 0)
-		r = netcfg_addr_add(nc, d->ifindex, &d->dev4, NULL);
+		r = net->addr_add(nc, d->ifindex, &d->dev4, NULL);
 	if (r == 0)
-		r = netcfg_addr_add(nc, d->ifindex, &d->dev6, NULL);
+		r = net->addr_add(nc, d->ifindex, &d->dev6, NULL);
 	if (r == 0)
-		r = netcfg_link_set_up(nc, d->ifindex, true);
+		r = net->set_up(nc, d->ifindex, true);
 	if (r < 0) {
-		snprintf(err, errlen, "%s: %s", tun_name(d->tun), netcfg_error(nc));
+		snprintf(err, errlen, "%s: %s", tun_name(d->tun), net->error(nc));
 		return r;
 	}
 	ev_io_init(&d->tun_w, tun_cb, tun_fd(d->tun), EV_READ);
@@ -860,17 +798,19 @@ static void tun_lost(struct devrole *d, const char *why)
 	ev_timer_start(d->ep->loop, &d->remake_w);
 }
 
-void devrole_on_vanished(struct devrole *d, int ifindex)
+static void on_vanished(void *role, int ifindex)
 {
+	struct devrole *d = role;
+
 	if (d->tun && ifindex == d->ifindex)
 		tun_lost(d, "deleted");
 }
 
-void devrole_on_underlay(struct devrole *d)
+static void on_underlay(void *role)
 {
+	struct devrole *d = role;
 	for (struct dsess *s = d->sessions; s; s = s->next)
-		if (s->sr && sr_client_transport(s->sr) == SR_TR_UDP && sr_client_rebind(s->sr) < 0)
-			log_msg(PL_LOG_DEBUG, "session %.8s: re-bind failed", s->hex);
+		dpath_sess_rebind(&s->dps, s->hex);
 }
 
 static void cleanup_stale_keys(struct devrole *d)
@@ -882,7 +822,7 @@ static void cleanup_stale_keys(struct devrole *d)
 	for (size_t i = 0; i < conf->n_ak_users; i++)
 		users[i] = conf->ak_users[i];
 	users[conf->n_ak_users] = NULL;
-	if (authkeys_remove_all(users, &removed) < 0)
+	if (d->ep->sys->key_remove_all(users, &removed) < 0)
 		log_msg(PL_LOG_WARN, "start-up clean-up of authorized_keys was incomplete");
 	if (removed)
 		log_msg(PL_LOG_INFO, "removed %u stale portless key line(s) left by a crash",
@@ -918,8 +858,8 @@ static void publish_record(struct devrole *d)
 	if (text_to_b64(b64, sizeof(b64), sig, sizeof(sig)) < 0)
 		return;
 	n += snprintf(text + n, sizeof(text) - (size_t)n, "sig %s\n", b64);
-	if (cp_client_put_record(d->ep->cp, "device", (const uint8_t *)text, (size_t)n, record_done,
-				 NULL) < 0)
+	if (d->ep->sys->put_record(d->ep->cp, "device", (const uint8_t *)text, (size_t)n,
+				   record_done, NULL) < 0)
 		log_msg(PL_LOG_WARN, "device record not published");
 }
 
@@ -932,11 +872,6 @@ int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 		return -ENOMEM;
 	d->ep = ep;
 	ev_init(&d->remake_w, remake_cb);
-	d->buf = malloc(DEV_PKT_BUF);
-	if (!d->buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	cleanup_stale_keys(d);
 	r = load_hostkeys(d, err, errlen);
 	if (r == 0)
@@ -950,6 +885,7 @@ int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 	publish_record(d);
 	log_msg(PL_LOG_INFO, "device role: %s is %s on %s", ep_handle(ep), d->addr4,
 		tun_name(d->tun));
+	ep_set_role(ep, EP_ROLE_DEVICE, &device_ops, d);
 	*out = d;
 	return 0;
 fail:
@@ -967,6 +903,7 @@ void devrole_free(struct devrole *d)
 	drop_tun(d);
 	filter_free(d->filter);
 	addrpool_free(d->pool);
-	free(d->buf);
+	if (d->ep->role[EP_ROLE_DEVICE].obj == d)
+		ep_set_role(d->ep, EP_ROLE_DEVICE, NULL, NULL);
 	free(d);
 }

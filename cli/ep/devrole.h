@@ -23,7 +23,10 @@ struct devrole;
 
 /**
  * Start the role: remove key lines a crash left behind, derive and check the
- * virtual addresses, bring the TUN up, publish the device record.
+ * virtual addresses, bring the TUN up, publish the device record, register
+ * with @p ep (session requests, resumes and ends, interface and underlay
+ * events arrive through the role ops; if our TUN is deleted from outside,
+ * every session ends and the interface is made again).
  * Returns 0 or -errno with a reason in @p err.
  */
 int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
@@ -32,29 +35,7 @@ int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 /** End every session (key lines removed, routes gone), close the TUN, free. NULL: no-op. */
 void devrole_free(struct devrole *d);
 
-/** A MSG_SESSION_REQUEST arrived (verified envelope). */
-void devrole_on_request(struct devrole *d, const struct envelope *env);
-
-/** A MSG_SESSION_RESUME arrived: rejoin a session whose relay path was lost. */
-void devrole_on_resume(struct devrole *d, const struct envelope *env);
-
-/** A MSG_SESSION_END arrived. */
-void devrole_on_end(struct devrole *d, const struct envelope *env);
-
-/** Status rows of the device's sessions; returns how many were written (<= max). */
-size_t devrole_status(const struct devrole *d, struct ctl_row *rows, size_t max);
-
 /** The TUN interface name and the device's IPv4 as text. */
-/**
- * Interface @p ifindex was deleted from outside (netlink monitor): when it
- * is our TUN, every session ends (key lines removed) and the interface is
- * made again with the same addresses.
- */
-void devrole_on_vanished(struct devrole *d, int ifindex);
-
-/** The underlay changed: UDP relay paths re-bind and roam at once. */
-void devrole_on_underlay(struct devrole *d);
-
 const char *devrole_ifname(const struct devrole *d);
 const char *devrole_addr4(const struct devrole *d);
 

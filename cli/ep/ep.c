@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clirole.h"
-#include "devrole.h"
 #include "log.h"
-#include "msgtypes.h"
-#include "sr_client.h"
+#include "netcfg.h"
 
 const char *ep_handle(const struct ep *ep)
 {
@@ -40,38 +37,18 @@ static void on_state(void *arg, bool up, int err, const char *msg)
 		ep->on_cp_state(ep, up);
 }
 
-/* Route a verified notification to the role that handles its type. */
+/* Every role sees every verified notification and takes the types that are its own. */
 static void on_notification(void *arg, const struct envelope *env)
 {
 	struct ep *ep = arg;
+	bool taken = false;
 
-	switch (env->type) {
-	case MSG_SESSION_REQUEST:
-		if (ep->dev)
-			devrole_on_request(ep->dev, env);
-		else
-			log_msg(PL_LOG_INFO, "session request from %s ignored: device role off",
-				env->from);
-		return;
-	case MSG_SESSION_RESUME:
-		if (ep->dev)
-			devrole_on_resume(ep->dev, env);
-		return;
-	case MSG_SR_TICKET:
-	case MSG_SESSION_ANSWER:
-	case MSG_SESSION_RESUMED:
-		if (ep->cli)
-			clirole_on_notification(ep->cli, env);
-		return;
-	case MSG_SESSION_END:
-		if (ep->dev)
-			devrole_on_end(ep->dev, env);
-		if (ep->cli)
-			clirole_on_notification(ep->cli, env);
-		return;
-	default:
-		log_msg(PL_LOG_DEBUG, "notification type %u from %s ignored", env->type, env->from);
-	}
+	for (int i = 0; i < EP_ROLES; i++)
+		if (ep->role[i].ops && ep->role[i].ops->on_notification(ep->role[i].obj, env))
+			taken = true;
+	if (!taken)
+		log_msg(PL_LOG_INFO, "notification type %u from %s ignored (no role takes it)",
+			env->type, env->from);
 }
 
 /* The netlink monitor: our interfaces vanishing, the underlay changing. */
@@ -79,23 +56,39 @@ static void on_netlink(struct nlmon *m, const struct nlmon_event *ev, void *arg)
 {
 	struct ep *ep = arg;
 
-	if (ev->kind == NLMON_VANISHED) {
+	if (ev->kind == NLMON_VANISHED)
 		log_msg(PL_LOG_WARN, "interface %s (index %d) was deleted from outside", ev->ifname,
 			ev->ifindex);
-		if (ep->dev)
-			devrole_on_vanished(ep->dev, ev->ifindex);
-		if (ep->cli)
-			clirole_on_vanished(ep->cli, ev->ifindex);
-		return;
+	else
+		log_msg(PL_LOG_DEBUG, "underlay changed (%s%s%s): re-checking relay paths",
+			ev->what & NLMON_WHAT_ADDR ? "address " : "",
+			ev->what & NLMON_WHAT_ROUTE ? "route " : "",
+			ev->what & NLMON_WHAT_RESYNC ? "resync" : "");
+	for (int i = 0; i < EP_ROLES; i++) {
+		if (!ep->role[i].ops)
+			continue;
+		if (ev->kind == NLMON_VANISHED)
+			ep->role[i].ops->on_vanished(ep->role[i].obj, ev->ifindex);
+		else
+			ep->role[i].ops->on_underlay(ep->role[i].obj);
 	}
-	log_msg(PL_LOG_DEBUG, "underlay changed (%s%s%s): re-checking relay paths",
-		ev->what & NLMON_WHAT_ADDR ? "address " : "",
-		ev->what & NLMON_WHAT_ROUTE ? "route " : "",
-		ev->what & NLMON_WHAT_RESYNC ? "resync" : "");
-	if (ep->dev)
-		devrole_on_underlay(ep->dev);
-	if (ep->cli)
-		clirole_on_underlay(ep->cli);
+}
+
+void ep_set_role(struct ep *ep, int which, const struct ep_role_ops *ops, void *obj)
+{
+	ep->role[which].ops = ops;
+	ep->role[which].obj = ops ? obj : NULL;
+}
+
+double ep_now(const struct ep *ep)
+{
+	return ep->sys->now(ep->loop);
+}
+
+int ep_notify(struct ep *ep, const char *to, uint16_t type, const uint8_t *payload, size_t len,
+	      uint32_t ttl_s, cp_done_cb cb, void *arg)
+{
+	return ep->sys->notify(ep->cp, to, type, payload, len, ttl_s, cb, arg);
 }
 
 void ep_watch(struct ep *ep, const char *ifname)
@@ -128,49 +121,11 @@ void ep_ifscript(struct ep *ep, const struct ifscript_env *env)
 		log_msg(PL_LOG_DEBUG, "interface %s: %s ran", env->ifname, path);
 }
 
-static int rx_emit(void *arg, const uint8_t *p, size_t len)
-{
-	return arg ? tun_write_buf(arg, p, len) : -ENODEV;
-}
-
-int ep_rx_packet(const struct ep *ep, struct ep_rx *rx, struct tun_dev *tun, int transport,
-		 const struct pkt *p)
-{
-	if (!tun)
-		return -ENODEV;
-	if (transport != SR_TR_UDP || !ep->merge)
-		return tun_write(tun, p);
-	if (!rx->buf) {
-		rx->buf = malloc(GSO_MERGE_MAX);
-		if (!rx->buf)
-			return tun_write(tun, p);
-		gso_merge_init(&rx->gm, rx->buf, GSO_MERGE_MAX);
-	}
-	return gso_merge_push(&rx->gm, pkt_data(p), p->len, rx_emit, tun);
-}
-
-void ep_rx_flush(struct ep_rx *rx, struct tun_dev *tun)
-{
-	if (rx->buf && gso_merge_flush(&rx->gm, rx_emit, tun) < 0)
-		log_msg(PL_LOG_DEBUG, "TUN write of a merged packet failed");
-}
-
-void ep_rx_free(struct ep_rx *rx)
-{
-	free(rx->buf);
-	rx->buf = NULL;
-}
-
 void ep_dp_limits(const struct ep *ep, struct dp_limits *l)
 {
 	dp_limits_default(l);
 	l->rekey_after_seconds = ep->conf->rekey_after;
 	l->rekey_after_packets = ep->conf->rekey_packets;
-}
-
-bool ep_tun_gone(long err)
-{
-	return err == -EBADFD || err == -EIO || err == -ENODEV || err == -ENXIO || err == -EBADF;
 }
 
 /* An A/B knob of the benchmarks: the variable set to "0". */
@@ -181,19 +136,35 @@ static bool env_off(const char *name)
 	return v && !strcmp(v, "0");
 }
 
+int ep_init_with(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf,
+		 const struct ep_sys *sys, const struct identity *id)
+{
+	bool merge = !env_off("PORTLESS_TUN_OFFLOAD") && !env_off("PORTLESS_TUN_MERGE");
+
+	memset(ep, 0, sizeof(*ep));
+	ep->loop = loop;
+	ep->conf = conf;
+	ep->sys = sys;
+	ep->cpcfg.id = id;
+	return dpath_init(&ep->dp, sys, loop, merge);
+}
+
 int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
 	    size_t errlen)
 {
 	int r;
 
-	memset(ep, 0, sizeof(*ep));
-	ep->loop = loop;
-	ep->conf = conf;
-	ep->merge = !env_off("PORTLESS_TUN_OFFLOAD") && !env_off("PORTLESS_TUN_MERGE");
+	r = ep_init_with(ep, loop, conf, &ep_sys_default, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
 	/* identity.key and cp.conf, both written by `portless enroll`. */
 	r = cp_client_cfg_load(conf->keys_dir[0] ? conf->keys_dir : NULL, &ep->cpcfg, err, errlen);
-	if (r < 0)
+	if (r < 0) {
+		dpath_fini(&ep->dp);
 		return r;
+	}
 	if (conf->have_cp_address)
 		ep->cpcfg.server = conf->cp_address;
 	if (conf->have_cp_key)
@@ -239,4 +210,5 @@ void ep_fini(struct ep *ep)
 	nlmon_free(ep->mon);
 	ep->mon = NULL;
 	cp_client_cfg_release(&ep->cpcfg);
+	dpath_fini(&ep->dp);
 }

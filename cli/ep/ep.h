@@ -11,29 +11,48 @@
 #include <stdbool.h>
 
 #include "cp_client.h"
-#include "netcfg.h"
-#include "dp_seal.h"
-#include "gso.h"
+#include "ctl.h"
+#include "dpath.h"
+#include "ep_sys.h"
+#include "envelope.h"
 #include "ifscript.h"
-#include "pkt.h"
-#include "tun.h"
 #include "nlmon.h"
 #include "pdconf.h"
 
-struct devrole;
-struct clirole;
+struct netcfg;
+
+/**
+ * A role (client, device) as the endpoint core sees it: it dispatches every
+ * event to each role it holds, and never knows more of a role than this.
+ */
+struct ep_role_ops {
+	const char *name;
+	/** A verified notification; true when the role took it (its type is the role's). */
+	bool (*on_notification)(void *role, const struct envelope *env);
+	/** Interface @p ifindex was deleted from outside. */
+	void (*on_vanished)(void *role, int ifindex);
+	/** The underlay changed: UDP relay paths re-bind and roam at once. */
+	void (*on_underlay)(void *role);
+	/** Status rows of the role's sessions; returns how many (<= max). */
+	size_t (*status)(const void *role, struct ctl_row *rows, size_t max);
+};
+
+enum { EP_ROLE_DEVICE, EP_ROLE_CLIENT, EP_ROLES };
 
 struct ep {
 	struct ev_loop *loop;
 	const struct pdconf *conf;
+	const struct ep_sys *sys; /**< the seam to the world (ep_sys_default) */
 	struct cp_client_cfg cpcfg;
 	struct cp_client *cp;
 	struct netcfg *nc;
-	struct nlmon *mon;   /**< link/address/route events, or NULL (then read errors tell) */
-	struct devrole *dev; /**< device role, or NULL */
-	struct clirole *cli; /**< client role, or NULL */
+	struct nlmon *mon; /**< link/address/route events, or NULL (then read errors tell) */
+	struct dpath dp;   /**< the data path's scratch, shared by every session */
+	struct {
+		const struct ep_role_ops *ops;
+		void *obj;
+	} role[EP_ROLES]; /**< set by the roles' constructors, cleared by their destructors */
 	bool cp_up;
-	bool merge; /**< coalesce received TCP segments (off with PORTLESS_TUN_OFFLOAD=0) */
 	/** Optional: told when the control-plane connection goes up/down. */
 	void (*on_cp_state)(struct ep *ep, bool up);
 };
@@ -46,13 +65,13 @@ struct ep {
 int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
 
-/** Free the control-plane client and netlink handles (roles are freed by their owner). */
+/** Free the control-plane client, netlink handles and data-path buffers (roles are freed by their owner). */
 void ep_fini(struct ep *ep);
 
 /**
  * Tell the netlink monitor about one of our TUN interfaces (ep_watch) or
  * that we are about to close it (ep_unwatch): if something else deletes a
- * watched interface, its role hears devrole_on_vanished()/clirole_on_vanished().
+ * watched interface, every role hears on_vanished().
  * Best effort: without a monitor, or past NLMON_MAX_WATCH, the role finds
  * out from its next TUN read error instead.
  */
@@ -66,32 +85,27 @@ void ep_unwatch(struct ep *ep, const char *ifname);
  */
 void ep_ifscript(struct ep *ep, const struct ifscript_env *env);
 
-/**
- * A session's receive side into its TUN. Over UDP every packet is one
- * MTU-sized datagram; consecutive TCP segments of a flow are merged back
- * into one packet (gso_merge) so the TUN takes one write per ~64 KiB instead
- * of one per segment. Over TCP packets arrive whole and go straight in.
- */
-struct ep_rx {
-	struct gso_merge gm;
-	uint8_t *buf; /**< GSO_MERGE_MAX bytes, made on first use */
-};
-
-/** Deliver one received packet (borrowed) to @p tun. 0, or < 0 when a write failed. */
-int ep_rx_packet(const struct ep *ep, struct ep_rx *rx, struct tun_dev *tun, int transport,
-		 const struct pkt *p);
-
-/** End of a receive batch: what is held back goes to @p tun now. */
-void ep_rx_flush(struct ep_rx *rx, struct tun_dev *tun);
-
-/** Free the buffer (a held-back train is dropped). */
-void ep_rx_free(struct ep_rx *rx);
-
 /** The data plane's key limits from [session] (the rest at their defaults). */
 void ep_dp_limits(const struct ep *ep, struct dp_limits *l);
 
-/** True when a TUN read error means the interface is gone (-EBADFD, -EIO, ...). */
-bool ep_tun_gone(long err);
+/**
+ * For tests: an endpoint on @p sys without a control-plane client or
+ * netlink (the fakes stand in); @p id is our identity (borrowed).
+ * 0 or -ENOMEM.
+ */
+int ep_init_with(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf,
+		 const struct ep_sys *sys, const struct identity *id)
+    __attribute__((warn_unused_result));
+
+/** Register (or with @p ops NULL, remove) role @p which. */
+void ep_set_role(struct ep *ep, int which, const struct ep_role_ops *ops, void *obj);
+
+/** The endpoint clock (ep->sys->now). */
+double ep_now(const struct ep *ep);
+
+/** Send a notification through the control plane (ep->sys->notify). */
+int ep_notify(struct ep *ep, const char *to, uint16_t type, const uint8_t *payload, size_t len,
+	      uint32_t ttl_s, cp_done_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /** Our handle. */
 const char *ep_handle(const struct ep *ep);

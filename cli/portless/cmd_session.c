@@ -239,25 +239,38 @@ static int tunnel_for_exec(const char *sock_opt, const char *sr, const char *dev
 	return bring_up(cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, ready);
 }
 
-/* Fill @p argv with the @p prog (ssh, scp) command for a ready session; returns argc. */
+struct ssh_opts {
+	char kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16], bind[CTL_IP_BUF + 16];
+};
+
+/*
+ * Fill @p argv with the @p prog (ssh, scp) command for a ready session; returns argc.
+ * The connection leaves from the session's own address (BindAddress): the
+ * device's key line admits it from there only, and the client's interface
+ * sends what leaves from it through this session (several sessions to one
+ * device share the route).
+ */
 static int ssh_argv(const char *prog, const struct ctl_ready *r, char **argv, size_t cap,
-		    char *opt_kh, size_t khcap, char *opt_alias, size_t acap)
+		    struct ssh_opts *o)
 {
 	int n = 0;
 
-	snprintf(opt_kh, khcap, "UserKnownHostsFile=%s", r->known_hosts_path);
-	snprintf(opt_alias, acap, "HostKeyAlias=%s", r->host_alias);
+	snprintf(o->kh, sizeof(o->kh), "UserKnownHostsFile=%s", r->known_hosts_path);
+	snprintf(o->alias, sizeof(o->alias), "HostKeyAlias=%s", r->host_alias);
+	snprintf(o->bind, sizeof(o->bind), "BindAddress=%s", r->client_ip);
 	const char *fixed[] = {prog,
 			       "-i",
 			       r->key_path,
 			       "-o",
 			       "IdentitiesOnly=yes",
 			       "-o",
-			       opt_alias,
+			       o->alias,
+			       "-o",
+			       o->bind,
 			       "-o",
 			       "StrictHostKeyChecking=yes",
 			       "-o",
-			       opt_kh,
+			       o->kh,
 			       "-o",
 			       "GlobalKnownHostsFile=/dev/null",
 			       "-o",
@@ -271,8 +284,9 @@ int cmd_ssh(int argc, char **argv)
 {
 	static const char *const names[] = {"--socket", "--sr", NULL};
 	const char *vals[2] = {NULL, NULL};
-	char user[CTL_USER_BUF], dev[HANDLE_BUF], kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
+	char user[CTL_USER_BUF], dev[HANDLE_BUF];
 	char dest[CTL_USER_BUF + CTL_IP_BUF + 2];
+	struct ssh_opts so;
 	struct ctl_client cc;
 	struct ctl_ready ready;
 	char **av;
@@ -297,7 +311,7 @@ int cmd_ssh(int argc, char **argv)
 	av = calloc((size_t)extra + 32, sizeof(*av));
 	if (!av)
 		return CLI_FAIL;
-	n = ssh_argv("ssh", &ready, av, 28, kh, sizeof(kh), alias, sizeof(alias));
+	n = ssh_argv("ssh", &ready, av, 28, &so);
 	snprintf(dest, sizeof(dest), "%s@%s", ready.user, ready.device_ip);
 	av[n++] = dest;
 	for (int i = 0; i < extra; i++)
@@ -336,7 +350,7 @@ static bool remote_operand(const char *a, char *user, size_t ucap, char *dev, si
 int cmd_scp(int argc, char **argv)
 {
 	const char *vals[2] = {NULL, NULL};
-	char kh[CTL_PATH_BUF + 32], alias[HANDLE_BUF + 16];
+	struct ssh_opts so;
 	char user[CTL_USER_BUF] = "", dev[HANDLE_BUF] = "", u[CTL_USER_BUF], d[HANDLE_BUF];
 	struct ctl_client cc;
 	struct ctl_ready ready;
@@ -371,7 +385,7 @@ int cmd_scp(int argc, char **argv)
 	rewritten = calloc((size_t)argc, sizeof(*rewritten));
 	if (!av || !rewritten)
 		return CLI_FAIL;
-	n = ssh_argv("scp", &ready, av, 28, kh, sizeof(kh), alias, sizeof(alias));
+	n = ssh_argv("scp", &ready, av, 28, &so);
 	for (int i = first; i < argc; i++) {
 		if (remote_operand(argv[i], u, sizeof(u), d, sizeof(d))) {
 			const char *rest = strchr(argv[i], ':');
@@ -423,8 +437,15 @@ int cmd_up(int argc, char **argv)
 	if (bring_up(&cc, dev, user, detach[0] ? CTL_UP_DETACH : 0, &r) < 0)
 		return CLI_FAIL;
 	printf("ssh -i %s -o IdentitiesOnly=yes -o HostKeyAlias=%s -o StrictHostKeyChecking=yes "
-	       "-o UserKnownHostsFile=%s %s@%s\n",
-	       r.key_path, r.host_alias, r.known_hosts_path, r.user, r.device_ip);
+	       "-o UserKnownHostsFile=%s -b %s %s@%s\n",
+	       r.key_path, r.host_alias, r.known_hosts_path, r.client_ip, r.user, r.device_ip);
+	if (r.device_ip6[0]) /* stdout stays one command a script can run */
+		fprintf(
+		    stderr,
+		    "portless: over IPv6: ssh -i %s -o IdentitiesOnly=yes -o HostKeyAlias=%s -o "
+		    "StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -b %s %s@%s\n",
+		    r.key_path, r.host_alias, r.known_hosts_path, r.client_ip6, r.user,
+		    r.device_ip6);
 	fflush(stdout);
 	if (detach[0]) {
 		ctl_client_close(&cc);
