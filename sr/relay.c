@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "relay.h"
-#include "sr_side.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +16,9 @@
 #include "conn.h"
 #include "log.h"
 #include "net.h"
+#include "relay_auth.h"
+#include "relay_roam.h"
+#include "relay_table.h"
 #include "udp_gso.h"
 #include "wire.h"
 
@@ -38,34 +40,21 @@ enum {
 
 struct rtcp;
 
-struct rside {
-	struct sr_auth auth;
-	uint8_t tr; /* enum sr_transport once authenticated */
-	struct sockaddr_storage addr;
-	socklen_t alen;
-	uint64_t roam_ctr;
-	struct rtcp *tcp;
-	uint64_t bytes, pkts; /* received from this side and relayed */
-};
-
+/* A session: the I/O-free record and what the event loop needs around it. */
 struct rsess {
-	ev_timer tm;
+	struct relay_sess rec; /* held by r->tab */
+	ev_timer tm;           /* fires at the record's deadline */
 	struct relay *r;
-	struct rsess *hnext; /* hash chain / graveyard */
-	uint8_t sid[SR_SID_LEN];
-	char requester[HANDLE_BUF];
-	char peer[HANDLE_BUF];
-	uint64_t expiry;
-	double created, first_auth, paired_at, last;
-	uint32_t slot;
-	bool paired, dead;
+	struct rtcp *tcp[2]; /* a side's connection while it uses TCP */
+	struct rsess *gnext; /* graveyard */
+	bool dead;
 	bool spliced; /* TCP<->TCP moved by splice(2) */
-	struct rside side[2];
 };
 
 struct rtcp {
 	struct conn c;
 	ev_timer hs;
+	double hs_deadline; /* relay clock: unauthenticated until then at most */
 	struct relay *r;
 	struct rsess *s; /* after AUTH */
 	struct sockaddr_storage addr;
@@ -87,15 +76,13 @@ struct rtcp {
 struct relay {
 	struct ev_loop *loop;
 	struct relay_cfg cfg;
+	struct relay_limits lim;
 	struct sr_issuer *iss;
+	struct relay_table *tab;
 	int tfd, ufd;
 	ev_io tw, uw;
 	ev_prepare reaper;
 	uint16_t tcp_port, udp_port;
-	struct rsess **slots;
-	uint32_t nslots, slot_hint;
-	struct rsess **buckets;
-	uint32_t nbuckets;
 	struct rtcp *conns; /* every live TCP connection */
 	unsigned handshakes;
 	struct rsess *dead_sess; /* freed at the next ev_prepare */
@@ -134,80 +121,24 @@ void relay_cfg_default(struct relay_cfg *c)
 	c->tcp_out_max = 1 << 20;
 }
 
-/* ---- session table ---------------------------------------------------- */
+/* ---- the clock -------------------------------------------------------- */
 
-static uint32_t sid_hash(const struct relay *r, const uint8_t sid[SR_SID_LEN])
+static double clock_now(const struct relay *r)
 {
-	return get_be32(sid) & (r->nbuckets - 1); /* session ids are random */
+	return r->cfg.clock.now ? r->cfg.clock.now(r->cfg.clock.arg) : ev_now(r->loop);
 }
 
-static struct rsess *sess_find(const struct relay *r, const uint8_t sid[SR_SID_LEN])
+static uint64_t clock_unix(const struct relay *r)
 {
-	for (struct rsess *s = r->buckets[sid_hash(r, sid)]; s; s = s->hnext)
-		if (!memcmp(s->sid, sid, SR_SID_LEN))
-			return s;
-	return NULL;
+	return r->cfg.clock.unix_now ? r->cfg.clock.unix_now(r->cfg.clock.arg) : net_unix_now();
 }
 
-static void sess_unlink(struct relay *r, struct rsess *s)
+static struct rsess *sess_of(struct relay_sess *rec)
 {
-	struct rsess **pp = &r->buckets[sid_hash(r, s->sid)];
-
-	while (*pp && *pp != s)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = s->hnext;
-	r->slots[s->slot] = NULL;
-}
-
-static int slot_alloc(struct relay *r, uint32_t *out)
-{
-	for (uint32_t i = 0; i < r->nslots; i++) {
-		uint32_t k = (r->slot_hint + i) % r->nslots;
-
-		if (!r->slots[k]) {
-			r->slot_hint = k + 1;
-			*out = k;
-			return 0;
-		}
-	}
-	return -EUSERS;
-}
-
-static struct rsess *sess_by_relay_id(const struct relay *r, uint32_t rid, uint8_t *side)
-{
-	uint32_t slot = rid >> 1;
-
-	if (slot >= r->nslots)
-		return NULL;
-	*side = rid & 1;
-	return r->slots[slot];
-}
-
-static uint32_t relay_id_of(const struct rsess *s, uint8_t side)
-{
-	return (s->slot << 1) | side;
+	return rec ? container_of(rec, struct rsess, rec) : NULL;
 }
 
 /* ---- small senders ---------------------------------------------------- */
-
-static size_t put_head(uint8_t *b, uint8_t type, uint8_t side, uint8_t x, const uint8_t *sid)
-{
-	b[0] = type;
-	b[1] = SR_VERSION;
-	b[2] = side;
-	b[3] = x;
-	memcpy(b + 4, sid, SR_SID_LEN);
-	return SR_SIDE_HDR;
-}
-
-static size_t make_welcome(uint8_t *b, const struct rsess *s, uint8_t side)
-{
-	put_head(b, SR_MSG_WELCOME, side, s->paired ? SR_WS_PAIRED : SR_WS_WAITING, s->sid);
-	put_be32(b + SR_SIDE_HDR, relay_id_of(s, side));
-	b[SR_SIDE_HDR + 4] = s->side[side ^ 1].tr;
-	return SR_WELCOME_LEN;
-}
 
 static void udp_flush(struct relay *r);
 
@@ -236,12 +167,19 @@ static int tcp_send_msg(struct rtcp *t, const uint8_t *msg, size_t n)
 /* Send a side message to @p side of @p s over whatever it uses. */
 static void side_send(struct rsess *s, uint8_t side, const uint8_t *msg, size_t n)
 {
-	struct rside *sd = &s->side[side];
+	const struct relay_side *sd = &s->rec.side[side];
 
 	if (sd->tr == SR_TR_UDP)
 		udp_send(s->r, msg, n, &sd->addr, sd->alen);
-	else if (sd->tr == SR_TR_TCP && sd->tcp && tcp_send_msg(sd->tcp, msg, n) < 0)
+	else if (sd->tr == SR_TR_TCP && s->tcp[side] && tcp_send_msg(s->tcp[side], msg, n) < 0)
 		log_msg(PL_LOG_DEBUG, "tcp side message dropped");
+}
+
+static void side_welcome(struct rsess *s, uint8_t side)
+{
+	uint8_t msg[SR_WELCOME_LEN];
+
+	side_send(s, side, msg, relay_sess_welcome(&s->rec, side, msg));
 }
 
 /* ---- TCP connection lifetime ------------------------------------------ */
@@ -285,19 +223,19 @@ static void sid_short(const uint8_t *sid, char out[17])
 
 static void log_end(const struct rsess *s, const char *reason)
 {
+	const struct relay_sess *e = &s->rec;
 	char id[17];
-	double now = ev_now(s->r->loop);
 
-	sid_short(s->sid, id);
+	sid_short(e->sid, id);
 	log_msg(
 	    PL_LOG_INFO,
 	    "session %s end %s -> %s reason=%s duration=%.1fs A=%s B=%s%s A->B=%llu B/%llu pkts "
 	    "B->A=%llu B/%llu pkts",
-	    id, s->requester, s->peer[0] ? s->peer : "?", reason,
-	    s->paired ? now - s->paired_at : 0.0, tr_name[s->side[0].tr], tr_name[s->side[1].tr],
-	    s->spliced ? " spliced" : "", (unsigned long long)s->side[0].bytes,
-	    (unsigned long long)s->side[0].pkts, (unsigned long long)s->side[1].bytes,
-	    (unsigned long long)s->side[1].pkts);
+	    id, e->requester, e->peer[0] ? e->peer : "?", reason,
+	    e->paired ? clock_now(s->r) - e->paired_at : 0.0, tr_name[e->side[0].tr],
+	    tr_name[e->side[1].tr], s->spliced ? " spliced" : "",
+	    (unsigned long long)e->side[0].bytes, (unsigned long long)e->side[0].pkts,
+	    (unsigned long long)e->side[1].bytes, (unsigned long long)e->side[1].pkts);
 }
 
 /* End a session: tell the sides (@p err), close, log once, free later. */
@@ -311,21 +249,19 @@ static void sess_end(struct rsess *s, uint8_t err, const char *reason)
 	s->dead = true;
 	log_end(s, reason);
 	ev_timer_stop(r->loop, &s->tm);
-	for (int i = 0; i < 2; i++) {
-		struct rside *sd = &s->side[i];
-
-		put_head(msg, SR_MSG_ERROR, (uint8_t)i, err, s->sid);
-		side_send(s, (uint8_t)i, msg, sizeof(msg));
-		if (sd->tcp) {
-			sd->tcp->s = NULL;
-			tcp_kill(sd->tcp);
-			sd->tcp = NULL;
+	for (uint8_t i = 0; i < 2; i++) {
+		relay_sess_head(msg, SR_MSG_ERROR, i, err, s->rec.sid);
+		side_send(s, i, msg, sizeof(msg));
+		if (s->tcp[i]) {
+			s->tcp[i]->s = NULL;
+			tcp_kill(s->tcp[i]);
+			s->tcp[i] = NULL;
 		}
 	}
-	sess_unlink(r, s);
+	relay_table_remove(r->tab, &s->rec);
 	r->st.active--;
 	r->st.ended++;
-	s->hnext = r->dead_sess;
+	s->gnext = r->dead_sess;
 	r->dead_sess = s;
 }
 
@@ -336,7 +272,7 @@ static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	while (r->dead_sess) {
 		struct rsess *s = r->dead_sess;
 
-		r->dead_sess = s->hnext;
+		r->dead_sess = s->gnext;
 		free(s);
 	}
 	while (r->dead_tcp) {
@@ -347,188 +283,133 @@ static void reaper_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 }
 
-static void timer_at(struct rsess *s, double in)
+/* (Re)start @p w to fire @p in seconds from now (at least 10 ms). */
+static void timer_in(struct ev_loop *loop, ev_timer *w, double in)
 {
-	ev_timer_stop(s->r->loop, &s->tm);
-	ev_timer_set(&s->tm, in > 0.01 ? in : 0.01, 0);
-	ev_timer_start(s->r->loop, &s->tm);
+	ev_timer_stop(loop, w);
+	ev_timer_set(w, in > 0.01 ? in : 0.01, 0);
+	ev_timer_start(loop, w);
+}
+
+/* Wait for the record's deadline (its state changed, or the timer fired early:
+ * timers run on the loop's time, deadlines on the relay's clock). */
+static void sess_arm(struct rsess *s)
+{
+	timer_in(s->r->loop, &s->tm, relay_sess_deadline(&s->rec, &s->r->lim) - clock_now(s->r));
+}
+
+/* End @p s if its deadline passed at @p now; true when it did. */
+static bool sess_expire(struct rsess *s, double now)
+{
+	enum relay_end e = relay_sess_due(&s->rec, &s->r->lim, now);
+
+	if (e == RELAY_END_NONE)
+		return false;
+	sess_end(s, relay_sess_end_err(e), relay_sess_end_reason(e));
+	return true;
 }
 
 static void sess_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rsess *s = container_of(w, struct rsess, tm);
-	const struct relay_cfg *c = &s->r->cfg;
-	double now = ev_now(loop);
 
-	if (s->paired) {
-		double left = c->idle_timeout - (now - s->last);
-
-		if (left > 0)
-			timer_at(s, left);
-		else
-			sess_end(s, SR_ERR_IDLE, "idle");
-	} else if (s->first_auth > 0) {
-		sess_end(s, SR_ERR_TIMEOUT, "unpaired timeout");
-	} else {
-		sess_end(s, SR_ERR_EXPIRED, "ticket expired unused");
-	}
-}
-
-static unsigned count_for(const struct relay *r, const char *requester)
-{
-	unsigned n = 0;
-
-	for (uint32_t i = 0; i < r->nslots; i++)
-		if (r->slots[i] && !strcmp(r->slots[i]->requester, requester))
-			n++;
-	return n;
+	if (!sess_expire(s, clock_now(s->r)))
+		sess_arm(s);
 }
 
 int relay_issue(struct relay *r, const char *requester, const char *peer, struct sr_ticket *t)
 {
 	struct rsess *s;
-	uint32_t slot;
 	uint16_t tp = r->cfg.adv_tcp_port ? r->cfg.adv_tcp_port : r->tcp_port;
 	uint16_t up = r->cfg.adv_udp_port ? r->cfg.adv_udp_port : r->udp_port;
-	int e;
+	int e = relay_table_admit(r->tab, requester);
 
-	if (slot_alloc(r, &slot) < 0)
-		return -EUSERS;
-	if (count_for(r, requester) >= r->cfg.max_per_identity)
-		return -EDQUOT;
+	if (e < 0)
+		return e;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	e = sr_issuer_issue(r->iss, net_unix_now(), r->cfg.ticket_ttl, r->cfg.host, tp, up, t);
-	if (e < 0) {
-		free(s);
-		return e;
+	e = sr_issuer_issue(r->iss, clock_unix(r), r->cfg.ticket_ttl, r->cfg.host, tp, up, t);
+	if (e < 0)
+		goto fail;
+	relay_sess_init(&s->rec, t, requester, peer, &r->lim, clock_now(r));
+	e = relay_table_add(r->tab, &s->rec);
+	if (e < 0) { /* cannot happen: admitted just now */
+		sr_ticket_wipe(t);
+		goto fail;
 	}
 	s->r = r;
-	memcpy(s->sid, t->session_id, SR_SID_LEN);
-	snprintf(s->requester, sizeof(s->requester), "%s", requester);
-	snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "");
-	s->expiry = t->expiry;
-	s->created = ev_now(r->loop);
-	s->slot = slot;
-	r->slots[slot] = s;
-	s->hnext = r->buckets[sid_hash(r, s->sid)];
-	r->buckets[sid_hash(r, s->sid)] = s;
 	ev_init(&s->tm, sess_timer_cb);
-	timer_at(s, r->cfg.ticket_ttl + 1.0);
+	sess_arm(s);
 	r->st.issued++;
 	r->st.active++;
 	return 0;
+fail:
+	free(s);
+	return e;
 }
 
 /* ---- authentication and pairing --------------------------------------- */
 
 static void log_start(const struct rsess *s)
 {
+	const struct relay_sess *e = &s->rec;
 	char id[17], a[64], b[64];
 
-	sid_short(s->sid, id);
-	net_addr_str((const struct sockaddr *)&s->side[0].addr, a, sizeof(a));
-	net_addr_str((const struct sockaddr *)&s->side[1].addr, b, sizeof(b));
+	sid_short(e->sid, id);
+	net_addr_str((const struct sockaddr *)&e->side[0].addr, a, sizeof(a));
+	net_addr_str((const struct sockaddr *)&e->side[1].addr, b, sizeof(b));
 	log_msg(PL_LOG_INFO, "session %s start %s -> %s A=%s %s B=%s %s wait=%.2fs", id,
-		s->requester, s->peer[0] ? s->peer : "?", tr_name[s->side[0].tr], a,
-		tr_name[s->side[1].tr], b, ev_now(s->r->loop) - s->first_auth);
+		e->requester, e->peer[0] ? e->peer : "?", tr_name[e->side[0].tr], a,
+		tr_name[e->side[1].tr], b, clock_now(s->r) - e->first_auth);
 }
 
 static void tcp_go_paired(struct rsess *s, uint8_t side)
 {
-	struct rtcp *t = s->side[side].tcp;
+	struct rtcp *t = s->tcp[side];
 
 	if (!t)
 		return;
-	t->raw = s->side[side ^ 1].tr == SR_TR_TCP;
+	t->raw = s->rec.side[side ^ 1].tr == SR_TR_TCP;
 	if (conn_set_in_cap(&t->c, PAIRED_IN_CAP) < 0)
 		log_msg(PL_LOG_WARN, "cannot grow a TCP buffer; session will be slow");
 }
 
+/* Both sides are in (the record says paired): welcome both, data flows. */
 static void sess_pair(struct rsess *s)
 {
-	uint8_t msg[SR_WELCOME_LEN];
-
-	s->paired = true;
-	s->paired_at = s->last = ev_now(s->r->loop);
 	s->r->st.paired++;
 	tcp_go_paired(s, 0);
 	tcp_go_paired(s, 1);
 	log_start(s);
-	for (uint8_t i = 0; i < 2; i++)
-		side_send(s, i, msg, make_welcome(msg, s, i));
-	timer_at(s, s->r->cfg.idle_timeout);
-	if (s->side[0].tcp)
-		try_splice(s->side[0].tcp);
+	side_welcome(s, 0);
+	side_welcome(s, 1);
+	sess_arm(s);
+	if (s->tcp[0])
+		try_splice(s->tcp[0]);
 }
 
-/* A side proved its secret over @p tr. */
+/* A side proved its secret over @p tr (TCP: on connection @p t): it joins. */
 static void side_authed(struct rsess *s, uint8_t side, uint8_t tr,
 			const struct sockaddr_storage *from, socklen_t flen, struct rtcp *t)
 {
-	struct rside *sd = &s->side[side];
-	uint8_t msg[SR_WELCOME_LEN];
-	double now = ev_now(s->r->loop);
+	struct relay *r = s->r;
 
 	if (t) {
 		t->s = s;
 		t->side = side;
 		t->authed = true;
-		s->r->handshakes--;
-		ev_timer_stop(s->r->loop, &t->hs);
+		r->handshakes--;
+		ev_timer_stop(r->loop, &t->hs);
 	}
-	sd->tr = tr;
-	memcpy(&sd->addr, from, flen);
-	sd->alen = flen;
-	sd->tcp = t;
-	if (s->side[side ^ 1].tr != SR_TR_NONE) {
+	s->tcp[side] = t;
+	r->st.authed++;
+	if (relay_sess_join(&s->rec, side, tr, from, flen, &r->lim, clock_now(r), clock_unix(r))) {
 		sess_pair(s);
 		return;
 	}
-	s->first_auth = now;
-	side_send(s, side, msg, make_welcome(msg, s, side));
-	timer_at(s, s->r->cfg.unpaired_timeout);
-	if ((double)s->expiry + 1.0 - (double)net_unix_now() < s->r->cfg.unpaired_timeout)
-		timer_at(s, (double)s->expiry + 1.0 -
-				(double)net_unix_now()); /* peer can't come later */
-}
-
-static uint8_t auth_err_code(int e)
-{
-	switch (e) {
-	case -EALREADY:
-		return SR_ERR_USED;
-	case -ETIMEDOUT:
-		return SR_ERR_EXPIRED;
-	default:
-		return SR_ERR_AUTH;
-	}
-}
-
-static bool same_addr(const struct sockaddr_storage *a, socklen_t al,
-		      const struct sockaddr_storage *b, socklen_t bl)
-{
-	return al == bl && !memcmp(a, b, al);
-}
-
-/* Parsed head of a side message. */
-struct head {
-	uint8_t type, side, x;
-	const uint8_t *sid;
-};
-
-static bool parse_head(const uint8_t *m, size_t n, size_t want, struct head *h)
-{
-	struct sr_side_msg sm;
-
-	if (n != want || sr_side_parse(m, n, &sm) != 0)
-		return false;
-	h->type = sm.type;
-	h->side = sm.side;
-	h->x = sm.x;
-	h->sid = sm.sid;
-	return true;
+	side_welcome(s, side);
+	sess_arm(s);
 }
 
 /*
@@ -539,38 +420,19 @@ static size_t handshake(struct relay *r, const uint8_t *m, size_t n,
 			const struct sockaddr_storage *from, socklen_t flen, struct rtcp *t,
 			uint8_t out[SR_SIDE_MSG_MAX], bool *authed)
 {
-	uint8_t tr = t ? SR_TR_TCP : SR_TR_UDP;
-	struct head h;
-	struct rsess *s;
-	int e;
+	struct relay_hs hs = {.tr = t ? SR_TR_TCP : SR_TR_UDP,
+			      .from = from,
+			      .flen = flen,
+			      .now = clock_now(r),
+			      .unix_now = clock_unix(r)};
+	size_t k = relay_auth_handshake(r->iss, r->tab, m, n, &hs, out);
 
-	*authed = false;
-	if (!parse_head(m, n, m[0] == SR_MSG_HELLO ? SR_HELLO_LEN : SR_AUTH_LEN, &h))
-		return 0;
-	s = sess_find(r, h.sid);
-	if (!s)
-		return put_head(out, SR_MSG_ERROR, h.side, SR_ERR_UNKNOWN, h.sid);
-	if (h.type == SR_MSG_HELLO) {
-		e = sr_auth_challenge(&s->side[h.side].auth, ev_now(r->loop), out + SR_SIDE_HDR);
-		if (e == 0)
-			return put_head(out, SR_MSG_CHALLENGE, h.side, 0, h.sid) + SR_NONCE_LEN;
-	} else {
-		e = sr_auth_verify(&s->side[h.side].auth, r->iss, s->sid, h.side, s->expiry,
-				   net_unix_now(), ev_now(r->loop), m + SR_SIDE_HDR,
-				   m + SR_SIDE_HDR + SR_NONCE_LEN);
-		if (e == 0) {
-			*authed = true;
-			side_authed(s, h.side, tr, from, flen, t);
-			return 0;
-		}
-	}
-	/* a retransmission from the authenticated UDP address gets its WELCOME again */
-	if (e == -EALREADY && !t && s->side[h.side].tr == SR_TR_UDP &&
-	    same_addr(&s->side[h.side].addr, s->side[h.side].alen, from, flen))
-		return make_welcome(out, s, h.side);
-	r->st.auth_fail++;
-	log_msg(PL_LOG_DEBUG, "side auth failed: %s", strerror(-e));
-	return put_head(out, SR_MSG_ERROR, h.side, auth_err_code(e), h.sid);
+	*authed = hs.authed;
+	if (hs.failed)
+		r->st.auth_fail++;
+	if (hs.authed)
+		side_authed(sess_of(hs.sess), hs.side, hs.tr, from, flen, t);
+	return k;
 }
 
 /* ---- UDP -------------------------------------------------------------- */
@@ -593,7 +455,7 @@ static void udp_flush(struct relay *r)
 
 /* Append datagram @p p to the queued train before it when it can ride along:
  * same peer, right behind it in memory, no longer than its segments. */
-static bool udp_merge(struct relay *r, uint8_t *p, size_t n, const struct rside *to)
+static bool udp_merge(struct relay *r, uint8_t *p, size_t n, const struct relay_side *to)
 {
 	unsigned j = r->nsend - 1;
 	size_t len, seg;
@@ -625,7 +487,7 @@ static bool udp_merge(struct relay *r, uint8_t *p, size_t n, const struct rside 
 	return true;
 }
 
-static void udp_queue(struct relay *r, uint8_t *p, size_t n, const struct rside *to)
+static void udp_queue(struct relay *r, uint8_t *p, size_t n, const struct relay_side *to)
 {
 	unsigned i;
 
@@ -659,52 +521,31 @@ static void to_tcp_peer(struct relay *r, struct rtcp *t, const uint8_t *p, size_
 		r->st.drop_congested++;
 }
 
+/* A packet of @p n bytes from @p side was relayed. */
 static void count(struct rsess *s, uint8_t side, size_t n)
 {
-	s->side[side].bytes += n;
-	s->side[side].pkts++;
+	relay_sess_count(&s->rec, side, n, clock_now(s->r));
 	s->r->st.bytes += n;
 	s->r->st.packets++;
-	s->last = ev_now(s->r->loop);
 }
 
 static void udp_data(struct relay *r, uint8_t *p, size_t n, const struct sockaddr_storage *from,
 		     socklen_t flen)
 {
 	uint8_t side;
-	struct rsess *s;
-	struct rside *to;
+	struct rsess *s = NULL;
 
-	s = n >= SR_DP_OVERHEAD ? sess_by_relay_id(r, get_be32(p + 4), &side) : NULL;
-	if (!s || !s->paired || s->side[side].tr != SR_TR_UDP ||
-	    !same_addr(&s->side[side].addr, s->side[side].alen, from, flen)) {
+	if (n >= SR_DP_OVERHEAD)
+		s = sess_of(relay_table_by_relay_id(r->tab, get_be32(p + 4), &side));
+	if (!s || !s->rec.paired || !relay_sess_is_from(&s->rec, side, SR_TR_UDP, from, flen)) {
 		r->st.drop_unknown++;
 		return;
 	}
 	count(s, side, n);
-	to = &s->side[side ^ 1];
-	if (to->tr == SR_TR_UDP)
-		udp_queue(r, p, n, to);
-	else if (to->tcp)
-		to_tcp_peer(r, to->tcp, p, n);
-}
-
-static bool roam_ok(struct relay *r, struct rsess *s, uint8_t side, const uint8_t *m)
-{
-	uint8_t secret[SR_SECRET_LEN], key[32], mac[SR_MAC_LEN];
-	uint64_t ctr = get_be64(m + SR_SIDE_HDR + 4);
-	bool ok;
-
-	sr_issuer_secret(r->iss, s->sid, side, secret);
-	sr_roam_key(secret, key);
-	sr_roam_mac(key, m, mac);
-	ok = sodium_memcmp(mac, m + SR_ROAM_LEN - SR_MAC_LEN, SR_MAC_LEN) == 0 &&
-	     ctr > s->side[side].roam_ctr;
-	if (ok)
-		s->side[side].roam_ctr = ctr;
-	sodium_memzero(secret, sizeof(secret));
-	sodium_memzero(key, sizeof(key));
-	return ok;
+	if (s->rec.side[side ^ 1].tr == SR_TR_UDP)
+		udp_queue(r, p, n, &s->rec.side[side ^ 1]);
+	else if (s->tcp[side ^ 1])
+		to_tcp_peer(r, s->tcp[side ^ 1], p, n);
 }
 
 /*
@@ -714,37 +555,29 @@ static bool roam_ok(struct relay *r, struct rsess *s, uint8_t side, const uint8_
 static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 		     const struct sockaddr_storage *from, socklen_t flen)
 {
-	struct head h;
-	struct rsess *s;
-	struct rside *sd;
+	struct relay_sess *rec;
 	uint8_t side, out[SR_WELCOME_LEN];
+	char a[64];
 
-	if (!parse_head(m, n, SR_ROAM_LEN, &h))
+	switch (relay_roam_check(r->iss, r->tab, m, n, from, flen, clock_now(r), &rec, &side)) {
+	case RELAY_ROAM_IGNORE:
+	case RELAY_ROAM_TCP:
 		return;
-	s = sess_by_relay_id(r, get_be32(m + SR_SIDE_HDR), &side);
-	if (!s || side != h.side || memcmp(s->sid, h.sid, SR_SID_LEN) ||
-	    s->side[side].tr == SR_TR_NONE || !roam_ok(r, s, side, m)) {
+	case RELAY_ROAM_DROP:
 		r->st.drop_unknown++;
 		return;
-	}
-	if (h.x == SR_ROAM_LEAVE) {
-		sess_end(s, SR_ERR_PEER, side == SR_SIDE_A ? "side A left" : "side B left");
+	case RELAY_ROAM_LEAVE:
+		sess_end(sess_of(rec), SR_ERR_PEER,
+			 side == SR_SIDE_A ? "side A left" : "side B left");
 		return;
-	}
-	sd = &s->side[side];
-	if (sd->tr != SR_TR_UDP)
-		return;
-	if (!same_addr(&sd->addr, sd->alen, from, flen)) {
-		char a[64];
-
+	case RELAY_ROAM_MOVED:
 		net_addr_str((const struct sockaddr *)from, a, sizeof(a));
 		log_msg(PL_LOG_INFO, "session side %s roamed to %s", side_name[side], a);
-		memcpy(&sd->addr, from, flen);
-		sd->alen = flen;
+		break;
+	case RELAY_ROAM_STAY:
+		break;
 	}
-	if (s->paired)
-		s->last = ev_now(r->loop);
-	udp_send(r, out, make_welcome(out, s, side), from, flen);
+	udp_send(r, out, relay_sess_welcome(rec, side, out), from, flen);
 }
 
 static void udp_one(struct relay *r, uint8_t *p, size_t n, const struct sockaddr_storage *from,
@@ -846,7 +679,7 @@ static void tcp_drop(struct rtcp *t)
 
 static struct rtcp *peer_tcp(struct rtcp *t)
 {
-	return t->s->side[t->side ^ 1].tcp;
+	return t->s->tcp[t->side ^ 1];
 }
 
 /* Paired with TCP: move the bytes as they are, pausing when the peer is full. */
@@ -865,10 +698,8 @@ static int pump_raw(struct rtcp *t)
 		conn_pause_read(&t->c);
 		return 0;
 	}
-	t->s->side[t->side].bytes += n;
-	t->s->side[t->side].pkts++; /* reads, not packets, on a raw stream */
-	t->s->r->st.bytes += n;
-	t->s->last = ev_now(t->r->loop);
+	relay_sess_count(&t->s->rec, t->side, n, clock_now(t->r)); /* a read, not a packet */
+	t->r->st.bytes += n;
 	conn_consume(&t->c, n);
 	try_splice(t);
 	return 0;
@@ -924,10 +755,8 @@ static int splice_fill(struct rtcp *t)
 		return -1;
 	}
 	t->piped = (size_t)n;
-	s->side[t->side].bytes += (uint64_t)n;
-	s->side[t->side].pkts++; /* splices, not packets, on a raw stream */
+	relay_sess_count(&s->rec, t->side, (size_t)n, clock_now(s->r)); /* a splice, not a packet */
 	s->r->st.bytes += (uint64_t)n;
-	s->last = ev_now(s->r->loop);
 	return 1;
 }
 
@@ -982,7 +811,7 @@ static void try_splice(struct rtcp *t)
 	struct rtcp *x[2];
 	int i;
 
-	if (!r->splice || !s || !s->paired || t->spliced || !t->raw || !(x[1] = peer_tcp(t)) ||
+	if (!r->splice || !s || !s->rec.paired || t->spliced || !t->raw || !(x[1] = peer_tcp(t)) ||
 	    r->nfds + 4 + FD_SLACK > r->fd_limit / 2)
 		return;
 	x[0] = t;
@@ -1061,9 +890,9 @@ static void relieve_fds(struct relay *r)
 static void tcp_frame_fwd(struct rtcp *t, const uint8_t *m, size_t n)
 {
 	struct rsess *s = t->s;
-	struct rside *to = &s->side[t->side ^ 1];
+	const struct relay_side *to = &s->rec.side[t->side ^ 1];
 
-	if (!s->paired || !sr_msg_is_data(m[0]) || n > SR_UDP_MAX || to->tr != SR_TR_UDP) {
+	if (!s->rec.paired || !sr_msg_is_data(m[0]) || n > SR_UDP_MAX || to->tr != SR_TR_UDP) {
 		s->r->st.drop_unknown++;
 		return;
 	}
@@ -1100,7 +929,7 @@ static int tcp_on_data(struct conn *c)
 		const uint8_t *in = conn_in(c);
 		size_t have = conn_in_len(c), len;
 
-		if (t->s && t->raw && t->s->paired)
+		if (t->s && t->raw && t->s->rec.paired)
 			return t->spliced ? 0 : pump_raw(t);
 		if (have < SR_FRAME_HDR)
 			return 0;
@@ -1151,12 +980,22 @@ static const struct conn_ops tcp_ops = {
     .on_close = tcp_on_close,
 };
 
+/* Close @p t if it is still not authenticated at its deadline; true when it did. */
+static bool hs_expire(struct rtcp *t, double now)
+{
+	if (t->authed || t->dead || t->hs_deadline - now > 0)
+		return false;
+	tcp_kill(t);
+	return true;
+}
+
 static void hs_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rtcp *t = container_of(w, struct rtcp, hs);
+	double now = clock_now(t->r);
 
-	if (!t->s)
-		tcp_kill(t);
+	if (!hs_expire(t, now) && !t->authed)
+		timer_in(loop, w, t->hs_deadline - now);
 }
 
 static void tcp_accept_one(struct relay *r, int fd, const struct sockaddr_storage *a,
@@ -1182,6 +1021,7 @@ static void tcp_accept_one(struct relay *r, int fd, const struct sockaddr_storag
 	if (r->conns)
 		r->conns->prev = t;
 	r->conns = t;
+	t->hs_deadline = clock_now(r) + HS_TIMEOUT;
 	ev_timer_init(&t->hs, hs_timeout_cb, HS_TIMEOUT, 0);
 	ev_timer_start(r->loop, &t->hs);
 }
@@ -1221,16 +1061,6 @@ static uint16_t bound_port(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-static int tables(struct relay *r)
-{
-	r->nslots = r->cfg.max_sessions;
-	for (r->nbuckets = 64; r->nbuckets < r->nslots; r->nbuckets *= 2)
-		;
-	r->slots = calloc(r->nslots, sizeof(*r->slots));
-	r->buckets = calloc(r->nbuckets, sizeof(*r->buckets));
-	return r->slots && r->buckets ? 0 : -ENOMEM;
-}
-
 static int sockets(struct relay *r)
 {
 	struct rlimit rl;
@@ -1265,13 +1095,15 @@ struct relay *relay_new(struct ev_loop *loop, const struct relay_cfg *cfg, int *
 		goto fail;
 	r->loop = loop;
 	r->cfg = *cfg;
+	r->lim = (struct relay_limits){cfg->ticket_ttl, cfg->unpaired_timeout, cfg->idle_timeout};
 	r->tfd = r->ufd = -1;
 	if (!cfg->max_sessions || !cfg->host[0]) {
 		e = -EINVAL;
 		goto fail;
 	}
 	r->iss = sr_issuer_new();
-	if (!r->iss || (e = tables(r)) < 0 || (e = sockets(r)) < 0)
+	r->tab = relay_table_new(cfg->max_sessions, cfg->max_per_identity);
+	if (!r->iss || !r->tab || (e = sockets(r)) < 0)
 		goto fail;
 	ev_io_init(&r->tw, tcp_accept_cb, r->tfd, EV_READ);
 	ev_io_init(&r->uw, udp_cb, r->ufd, EV_READ);
@@ -1288,11 +1120,12 @@ fail:
 
 void relay_free(struct relay *r)
 {
+	struct relay_sess *rec;
+
 	if (!r)
 		return;
-	for (uint32_t i = 0; r->slots && i < r->nslots; i++)
-		if (r->slots[i])
-			sess_end(r->slots[i], SR_ERR_SHUTDOWN, "shutdown");
+	for (uint32_t i = 0; r->tab && (rec = relay_table_next(r->tab, &i));)
+		sess_end(sess_of(rec), SR_ERR_SHUTDOWN, "shutdown");
 	while (r->conns)
 		tcp_kill(r->conns);
 	if (r->loop) {
@@ -1306,8 +1139,7 @@ void relay_free(struct relay *r)
 	if (r->ufd >= 0)
 		close(r->ufd);
 	sr_issuer_free(r->iss);
-	free(r->slots);
-	free(r->buckets);
+	relay_table_free(r->tab);
 	free(r);
 }
 
@@ -1324,4 +1156,18 @@ uint16_t relay_udp_port(const struct relay *r)
 void relay_get_stats(const struct relay *r, struct relay_stats *st)
 {
 	*st = r->st;
+}
+
+void relay_tick(struct relay *r)
+{
+	double now = clock_now(r);
+	struct relay_sess *rec;
+	struct rtcp *t, *next;
+
+	for (uint32_t i = 0; (rec = relay_table_next(r->tab, &i));)
+		sess_expire(sess_of(rec), now);
+	for (t = r->conns; t; t = next) {
+		next = t->next; /* hs_expire() closes only t */
+		hs_expire(t, now);
+	}
 }

@@ -17,6 +17,11 @@
  * without traffic, at most max_sessions sessions and max_per_identity per
  * requester. One log line per session start and end (who, bytes, packets,
  * duration, reason). The relay never holds a session key.
+ *
+ * This file is the I/O: sockets, libev watchers, splicing, batching. The
+ * decisions are I/O-free objects it calls with the time: relay_table.h (the
+ * sessions and the caps), relay_sess.h (a session's life: join, pair,
+ * deadlines), relay_auth.h (HELLO/AUTH) and relay_roam.h (ROAM).
  */
 #ifndef PORTLESS_RELAY_H
 #define PORTLESS_RELAY_H
@@ -26,6 +31,17 @@
 #include <sys/socket.h>
 
 #include "ticket.h"
+
+/**
+ * Where the relay reads the time. Either member NULL: the default (the
+ * loop's ev_now(), the wall clock). A test moves both forward and calls
+ * relay_tick() instead of waiting for real timers.
+ */
+struct relay_clock {
+	double (*now)(void *arg);        /**< loop time, s: timeouts, durations, nonce ages */
+	uint64_t (*unix_now)(void *arg); /**< unix s: ticket expiries */
+	void *arg;
+};
 
 struct relay_cfg {
 	struct sockaddr_storage tcp_addr; /**< bind address of the TCP listener */
@@ -42,6 +58,7 @@ struct relay_cfg {
 	unsigned max_per_identity; /**< sessions per requester (64) */
 	unsigned max_handshakes;   /**< TCP connections not yet authenticated (1024) */
 	size_t tcp_out_max;        /**< output queue per TCP side (1 MiB) */
+	struct relay_clock clock;  /**< zero: the real clocks */
 };
 
 /** Fill @p c with the defaults above (addresses zero). */
@@ -49,6 +66,7 @@ void relay_cfg_default(struct relay_cfg *c);
 
 struct relay_stats {
 	uint64_t issued, paired, active, ended;
+	uint64_t authed;         /**< sides that proved their secret (joined a session) */
 	uint64_t bytes, packets; /**< relayed */
 	uint64_t drop_unknown;   /**< datagrams for no session / from a wrong address */
 	uint64_t drop_congested; /**< packets dropped because the TCP peer was full */
@@ -72,6 +90,14 @@ void relay_free(struct relay *r);
  */
 int relay_issue(struct relay *r, const char *requester, const char *peer, struct sr_ticket *t)
     __attribute__((warn_unused_result));
+
+/**
+ * End whatever is due at the relay's clock now: sessions past their
+ * deadline (expired ticket, unpaired, idle) and connections that did not
+ * authenticate in time, exactly as their timers would. The timers do this
+ * by themselves; this is for a test that moved an injected clock.
+ */
+void relay_tick(struct relay *r);
 
 /** Bound ports (useful with port 0). */
 uint16_t relay_tcp_port(const struct relay *r);
