@@ -17,6 +17,7 @@
 #include "cp_frame.h"
 #include "cp_hs.h"
 #include "cp_rot.h"
+#include "cp_srv_quota.h"
 #include "cp_store.h"
 #include "log.h"
 #include "net.h"
@@ -40,9 +41,7 @@ enum sc_state { SC_HELLO, SC_AUTH, SC_READY, SC_CLOSING };
 struct home {
 	struct pubkeys pk;
 	uint8_t keysig[CP_SIG_LEN];
-	uint32_t qcount; /**< notifications queued for it */
-	uint64_t qbytes;
-	uint32_t sent; /**< notifications it sent still queued anywhere */
+	struct cp_srv_quota q; /**< its queue and what it sent (rebuilt from the store) */
 	struct sconn *monitor;
 	uint64_t pushed;   /**< highest seq pushed to the monitor */
 	bool backlog;      /**< queued rows above `pushed` may be unsent */
@@ -190,31 +189,27 @@ static bool hosts_cb(void *ctx, const char *handle)
 	return home_find(ctx, handle) != NULL;
 }
 
+/* The quota counters of @p handle, NULL when it is not hosted here. */
+static struct cp_srv_quota *quota_of(const struct cp_server *s, const char *handle)
+{
+	struct home *h = home_find(s, handle);
+
+	return h ? &h->q : NULL;
+}
+
 /* Queue counters, rebuilt from the store. */
 static void count_row(void *arg, const struct cp_qitem *it)
 {
 	struct cp_server *s = arg;
-	struct home *r = home_find(s, it->rcpt), *f = home_find(s, it->sender);
 
-	if (r) {
-		r->qcount++;
-		r->qbytes += it->len;
-	}
-	if (f)
-		f->sent++;
+	cp_srv_quota_add(quota_of(s, it->rcpt), quota_of(s, it->sender), it->len);
 }
 
 static void uncount_row(void *arg, const struct cp_qitem *it)
 {
 	struct cp_server *s = arg;
-	struct home *r = home_find(s, it->rcpt), *f = home_find(s, it->sender);
 
-	if (r && r->qcount) {
-		r->qcount--;
-		r->qbytes -= it->len <= r->qbytes ? it->len : r->qbytes;
-	}
-	if (f && f->sent)
-		f->sent--;
+	cp_srv_quota_del(quota_of(s, it->rcpt), quota_of(s, it->sender), it->len);
 }
 
 static void mark_ident(void *arg, const struct cp_ident *id)
@@ -270,7 +265,7 @@ static int homes_reload(struct cp_server *s)
 			if (!h->seen)
 				home_drop(s, h);
 			else
-				h->qcount = h->sent = 0, h->qbytes = 0;
+				h->q = (struct cp_srv_quota){0};
 		}
 	}
 	return cp_store_queue_all(s->st, count_row, s);
@@ -655,6 +650,7 @@ static int notify_check(struct sconn *sc, const struct cp_msg *m, struct home **
 	char from[HANDLE_BUF], to[HANDLE_BUF];
 	uint64_t now = net_unix_now();
 	struct home *r;
+	int e;
 
 	if (envelope_peek(m->data, m->data_len, from, to) != ENV_OK)
 		return send_err(sc, m->req, CP_E_PROTO, "malformed envelope"), -1;
@@ -669,9 +665,10 @@ static int notify_check(struct sconn *sc, const struct cp_msg *m, struct home **
 		return send_err(sc, m->req, CP_E_REVOKED, "%s is revoked", to), -1;
 	if (m->expiry <= now || m->expiry > now + CP_EXPIRY_MAX + CP_CLOCK_SKEW)
 		return send_err(sc, m->req, CP_E_EXPIRY, "expiry must be within one day"), -1;
-	if (r->qcount >= CP_QUEUE_MAX || r->qbytes + m->data_len > CP_QUEUE_BYTES_MAX)
+	e = cp_srv_quota_check(&r->q, &sc->home->q, m->data_len);
+	if (e == CP_E_QUEUE_FULL)
 		return send_err(sc, m->req, CP_E_QUEUE_FULL, "queue of %s is full", to), -1;
-	if (sc->home->sent >= CP_SENDER_QUOTA)
+	if (e == CP_E_QUOTA)
 		return send_err(sc, m->req, CP_E_QUOTA,
 				"you have %d notifications queued; wait for acknowledgements",
 				CP_SENDER_QUOTA),
@@ -692,9 +689,7 @@ static int op_notify(struct sconn *sc, const struct cp_msg *m)
 	if (write_begin(s) < 0 || cp_store_queue_add(s->st, seq, r->pk.handle, sc->home->pk.handle,
 						     m->expiry, m->data, m->data_len) < 0)
 		return send_err(sc, m->req, CP_E_STORE, "server storage failure");
-	r->qcount++;
-	r->qbytes += m->data_len;
-	sc->home->sent++;
+	cp_srv_quota_add(&r->q, &sc->home->q, m->data_len);
 	s->stats.notifies++;
 	/* Push now (before the commit): the recipient may see it a moment early,
 	 * harmless (at-least-once + its replay cache); the sender's answer waits. */
