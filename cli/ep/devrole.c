@@ -865,6 +865,7 @@ static void publish_record(struct devrole *d)
 
 int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 {
+	char a6[IPADDR_STRLEN];
 	struct devrole *d = calloc(1, sizeof(*d));
 	int r;
 
@@ -883,8 +884,8 @@ int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 	if (r < 0)
 		goto fail;
 	publish_record(d);
-	log_msg(PL_LOG_INFO, "device role: %s is %s on %s", ep_handle(ep), d->addr4,
-		tun_name(d->tun));
+	log_msg(PL_LOG_INFO, "device role: %s is %s on %s (IPv6 %s)", ep_handle(ep), d->addr4,
+		tun_name(d->tun), ipaddr_str(&d->dev6, false, a6, sizeof(a6)));
 	ep_set_role(ep, EP_ROLE_DEVICE, &device_ops, d);
 	*out = d;
 	return 0;

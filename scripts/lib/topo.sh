@@ -160,6 +160,9 @@ pl_sshd() {
 		echo "PermitRootLogin no"
 		echo "StrictModes yes"
 		echo "LogLevel VERBOSE"
+		# sshd's default (10:30:100) refuses some of >10 logins in progress
+		# at once; flow_concurrent starts 20
+		echo "MaxStartups 64"
 		echo "Subsystem sftp internal-sftp" # scp speaks SFTP (OpenSSH >= 9)
 	} >"$PL_TMP/sshd/sshd_config"
 	pl_start sshd "$ns" /usr/sbin/sshd -D -e -f "$PL_TMP/sshd/sshd_config"
@@ -204,8 +207,9 @@ pl_enroll() {
 }
 
 # pl_device USER [ALLOWED_HANDLE]: device config + portlessd + sshd on loopback and
-# the virtual address. Sets PL_DEV_VIP and PL_DEV_PID. PL_CONF_EXTRA: more
-# config lines (e.g. an [interface] section), here and in pl_client.
+# the virtual address. Sets PL_DEV_VIP, PL_DEV_VIP6 and PL_DEV_PID. PL_CONF_EXTRA: more
+# config lines (e.g. an [interface] section), here and in pl_client;
+# PL_DEV_EXTRA: more [device] lines; PL_DEV_USERS: the allowed users (default USER).
 pl_device() {
 	local user=$1 allow=${2:-@alice}
 	pl_sshd_hostkey
@@ -218,19 +222,22 @@ enabled = yes
 sshd-host-keys = $PL_SSHD_HOSTKEY
 idle-timeout = ${PL_IDLE:-10m}
 max-duration = ${PL_MAXDUR:-1h}
-authorized-keys-users = $user
+authorized-keys-users = ${PL_DEV_USERS:-$user}
+${PL_DEV_EXTRA:-}
 
 [allow $allow]
-users = $user
+users = ${PL_DEV_USERS:-$user}
 ${PL_CONF_EXTRA:-}
 CONF
 	pl_start portlessd-dev "$PL_NS_DEV" "$PL_BIN/portlessd" -c "$PL_TMP/device.conf"
 	PL_DEV_PID=$PL_LAST_PID
 	pl_wait_log "$PL_TMP/portlessd-dev.log" "ready" 15
 	PL_DEV_VIP=$(sed -n 's/.*device role: @device is \([0-9.]*\) on .*/\1/p' "$PL_TMP/portlessd-dev.log" | head -1)
+	PL_DEV_VIP6=$(sed -n 's/.*device role: @device is .* (IPv6 \([0-9a-f:]*\)).*/\1/p' "$PL_TMP/portlessd-dev.log" | head -1)
 	[ -n "$PL_DEV_VIP" ] || { echo "no virtual address in the device log" >&2; return 1; }
 	if [ -z "${PL_SSHD_PID:-}" ]; then
-		pl_sshd "$PL_NS_DEV" 127.0.0.1 "$PL_DEV_VIP"
+		# PL_SSHD_V6=1: sshd listens on the device's IPv6 (ULA) virtual address too
+		pl_sshd "$PL_NS_DEV" 127.0.0.1 "$PL_DEV_VIP" ${PL_SSHD_V6:+"$PL_DEV_VIP6"}
 		pl_wait_tcp "$PL_NS_DEV" "$PL_DEV_VIP" 22
 	fi
 }
