@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control-plane client against a real portless-cp server in the same
+ * loop (loopback): key fetches through the cache and the pins, negative
+ * answers, and a notification whose sender's keys the recipient fetches.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cp_client.h"
+#include "cp_hs.h"
+#include "cp_pin.h"
+#include "cp_server.h"
+#include "cp_store.h"
+
+/* The test world: a server hosting @a, @b and @c, and a client per identity. */
+struct world {
+	struct ev_loop *loop;
+	char dir[64], data[96], keys[3][96], listen[32];
+	uint8_t server_pk[CP_KEY_LEN];
+	struct identity *id[3];
+	struct cp_server *srv;
+	struct cp_client *cl[3];
+	/* results */
+	int err, calls;
+	struct pubkeys got;
+	char note[64];
+};
+
+static const char *const handles[] = {"@a", "@b", "@c"};
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Enroll the world's identities straight into the store. */
+static int enroll_all(struct world *w)
+{
+	uint8_t hash[CP_HASH_LEN] = {0}, sig[CP_SIG_LEN];
+	struct cp_store *st;
+	char err[256];
+	int r = 0;
+
+	if (cp_data_init(w->data, w->server_pk, err, sizeof(err)) < 0 ||
+	    cp_store_open(w->data, false, &st, err, sizeof(err)) < 0)
+		return -1;
+	for (int i = 0; i < 3 && r == 0; i++) {
+		cp_keys_sign(w->id[i], sig);
+		r = cp_store_add_slot(st, handles[i], hash, 4000000000u, 1);
+		if (r == 0)
+			r = cp_store_enroll(st, &w->id[i]->pub, sig);
+	}
+	cp_store_close(st);
+	return r;
+}
+
+static struct cp_client *client(struct world *w, int i)
+{
+	struct cp_client_cfg cfg = {.server = w->listen, .id = w->id[i], .keydir = w->keys[i]};
+
+	memcpy(cfg.server_pk, w->server_pk, CP_KEY_LEN);
+	return cp_client_new(w->loop, &cfg);
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct cp_server_cfg scfg = {0};
+	char err[256];
+
+	if (!w || sodium_init() < 0)
+		return -1;
+	w->loop = ev_loop_new(EVFLAG_AUTO);
+	snprintf(w->dir, sizeof(w->dir), "/tmp/test_cp_client.XXXXXX");
+	if (!w->loop || !mkdtemp(w->dir))
+		return -1;
+	snprintf(w->data, sizeof(w->data), "%s/data", w->dir);
+	snprintf(w->listen, sizeof(w->listen), "127.0.0.1:%d", free_port());
+	for (int i = 0; i < 3; i++) {
+		snprintf(w->keys[i], sizeof(w->keys[i]), "%s/k%d", w->dir, i);
+		w->id[i] = identity_generate(handles[i]);
+		if (!w->id[i] || mkdir(w->keys[i], 0700) < 0)
+			return -1;
+	}
+	if (enroll_all(w) < 0)
+		return -1;
+	scfg.datadir = w->data;
+	scfg.listen = w->listen;
+	w->srv = cp_server_new(w->loop, &scfg, err, sizeof(err));
+	for (int i = 0; i < 3 && w->srv; i++)
+		w->cl[i] = client(w, i);
+	*state = w;
+	return w->srv && w->cl[0] && w->cl[1] && w->cl[2] ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	char cmd[128];
+
+	for (int i = 0; i < 3; i++) {
+		cp_client_free(w->cl[i]);
+		identity_free(w->id[i]);
+	}
+	cp_server_free(w->srv);
+	ev_loop_destroy(w->loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(w);
+	return 0;
+}
+
+/* Run the loop until @p want callbacks came (or 10 s passed). */
+static void run_until(struct world *w, int want)
+{
+	double end = ev_now(w->loop) + 10;
+
+	while (w->calls < want && ev_now(w->loop) < end)
+		ev_run(w->loop, EVRUN_ONCE);
+	assert_int_equal(w->calls, want);
+}
+
+static void on_keys(void *arg, int err, const struct pubkeys *pk)
+{
+	struct world *w = arg;
+
+	w->calls++;
+	w->err = err;
+	if (pk)
+		w->got = *pk;
+}
+
+static void test_get_keys_pins(void **state)
+{
+	struct world *w = *state;
+	char path[160];
+
+	assert_int_equal(cp_client_get_keys(w->cl[0], "@b", on_keys, w), 0);
+	assert_int_equal(w->calls, 0); /* never inside the API call */
+	run_until(w, 1);
+	assert_int_equal(w->err, CP_OK);
+	assert_true(pubkeys_equal(&w->got, &w->id[1]->pub));
+	snprintf(path, sizeof(path), "%s/known_identities", w->keys[0]);
+	assert_int_equal(access(path, R_OK), 0); /* pinned on first use */
+	/* cached: not fetched (and so not pinned) again */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(cp_client_get_keys(w->cl[0], "@b", on_keys, w), 0);
+	run_until(w, 2);
+	assert_int_equal(w->err, CP_OK);
+	assert_true(pubkeys_equal(&w->got, &w->id[1]->pub));
+	assert_int_equal(access(path, F_OK), -1);
+	/* our own keys are never fetched */
+	assert_int_equal(cp_client_get_keys(w->cl[0], "@a", on_keys, w), 0);
+	run_until(w, 3);
+	assert_int_equal(w->err, CP_OK);
+	assert_true(pubkeys_equal(&w->got, &w->id[0]->pub));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void test_key_changed(void **state)
+{
+	struct world *w = *state;
+	struct identity *evil = identity_generate("@c");
+
+	/* @a once pinned other keys for @c: the home's keys are refused */
+	assert_non_null(evil);
+	assert_int_equal(cp_pin_check(w->keys[0], &evil->pub), CP_OK);
+	identity_free(evil);
+	assert_int_equal(cp_client_get_keys(w->cl[0], "@c", on_keys, w), 0);
+	run_until(w, 1);
+	assert_int_equal(w->err, CP_E_KEY_CHANGED);
+	/* remembered for a while: the second ask fails the same way */
+	assert_int_equal(cp_client_get_keys(w->cl[0], "@c", on_keys, w), 0);
+	run_until(w, 2);
+	assert_int_equal(w->err, CP_E_KEY_CHANGED);
+	/* another client without that pin gets them */
+	assert_int_equal(cp_client_get_keys(w->cl[1], "@c", on_keys, w), 0);
+	run_until(w, 3);
+	assert_int_equal(w->err, CP_OK);
+}
+
+static void test_unknown(void **state)
+{
+	struct world *w = *state;
+
+	assert_int_equal(cp_client_get_keys(w->cl[0], "@nobody", on_keys, w), 0);
+	run_until(w, 1);
+	assert_int_equal(w->err, CP_E_UNKNOWN_IDENTITY);
+}
+
+static void on_note(void *arg, const struct envelope *env)
+{
+	struct world *w = arg;
+
+	w->calls++;
+	snprintf(w->note, sizeof(w->note), "%s %.*s", env->from, (int)env->payload_len,
+		 (const char *)env->payload);
+}
+
+static void on_done(void *arg, int err, const char *msg)
+{
+	struct world *w = arg;
+
+	w->calls++;
+	w->err = err;
+}
+
+static void test_notify_fetches_sender(void **state)
+{
+	struct world *w = *state;
+	struct cp_client_cfg cfg = {.server = w->listen, .id = w->id[1], .keydir = w->keys[1]};
+	struct cp_client *b;
+
+	/* @b monitors; @a notifies; @b fetches @a's keys to open it */
+	memcpy(cfg.server_pk, w->server_pk, CP_KEY_LEN);
+	cfg.on_notification = on_note;
+	cfg.arg = w;
+	b = cp_client_new(w->loop, &cfg);
+	assert_non_null(b);
+	assert_int_equal(cp_client_monitor(b), 0);
+	assert_int_equal(
+	    cp_client_notify(w->cl[0], "@b", 1, (const uint8_t *)"hi", 2, 60, on_done, w), 0);
+	run_until(w, 2);
+	assert_int_equal(w->err, CP_OK);
+	assert_string_equal(w->note, "@a hi");
+	cp_client_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_get_keys_pins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_notify_fetches_sender, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
