@@ -17,6 +17,7 @@
 #include "cp_frame.h"
 #include "cp_hs.h"
 #include "cp_rot.h"
+#include "cp_srv_enroll.h"
 #include "cp_srv_quota.h"
 #include "cp_store.h"
 #include "log.h"
@@ -29,9 +30,6 @@ enum {
 	OUT_MAX = 4 * 1024 * 1024, /**< output queue cap per connection */
 	BACKFILL_BATCH = 64,       /**< rows per queue scan */
 	HOUSEKEEP_S = 5,           /**< expiry sweep + external-change check */
-	ENROLL_FAIL_WINDOW = 10,   /**< s: window of the global wrong-code limit */
-	ENROLL_FAIL_MAX = 50,      /**< wrong codes per window, all handles */
-	ENROLL_BACKOFF_MAX = 300,  /**< s: per-handle back-off cap */
 	LINGER_S = 2,              /**< s: drain input after an error before closing */
 };
 
@@ -102,9 +100,7 @@ struct cp_server {
 	uint64_t seq;
 	/* scratch: decrypted input, encoded output (one each; single-threaded) */
 	uint8_t *rx, *tx;
-	/* wrong-code limit */
-	double fail_window;
-	unsigned fails;
+	struct cp_srv_enroll_limit enroll; /**< global wrong-code limit */
 	struct cp_server_stats stats;
 };
 
@@ -453,28 +449,15 @@ static int enroll_wrong(struct sconn *sc, const struct cp_msg *m, const struct c
 {
 	struct cp_server *s = sc->srv;
 	uint32_t fails = id->fails + 1;
-	uint64_t delay = fails < 9 ? 1u << fails : ENROLL_BACKOFF_MAX;
 
-	if (delay > ENROLL_BACKOFF_MAX)
-		delay = ENROLL_BACKOFF_MAX;
-	s->fails++;
+	cp_srv_enroll_failed(&s->enroll);
 	if (write_begin(s) == 0)
-		if (cp_store_set_fails(s->st, m->handle, fails, net_unix_now() + delay) < 0)
+		if (cp_store_set_fails(s->st, m->handle, fails,
+				       net_unix_now() + cp_srv_enroll_backoff(fails)) < 0)
 			log_msg(PL_LOG_ERR, "cp: cannot record a failed enrollment");
 	log_msg(PL_LOG_WARN, "cp: enrollment of %s refused: %s", m->handle, why);
 	fail_conn(sc, m->req, code, why);
 	return -1;
-}
-
-static bool enroll_limited(struct cp_server *s)
-{
-	double now = ev_now(s->loop);
-
-	if (now - s->fail_window > ENROLL_FAIL_WINDOW) {
-		s->fail_window = now;
-		s->fails = 0;
-	}
-	return s->fails >= ENROLL_FAIL_MAX;
 }
 
 static int enroll_check(struct sconn *sc, const struct cp_msg *m, struct cp_ident *id)
@@ -483,7 +466,7 @@ static int enroll_check(struct sconn *sc, const struct cp_msg *m, struct cp_iden
 	uint64_t now = net_unix_now();
 	int r;
 
-	if (enroll_limited(sc->srv)) {
+	if (cp_srv_enroll_limited(&sc->srv->enroll, ev_now(sc->srv->loop))) {
 		fail_conn(sc, m->req, CP_E_RATE_LIMITED,
 			  "too many enrollment attempts, retry later");
 		return -1;
