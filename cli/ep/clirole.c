@@ -766,6 +766,11 @@ static const struct ep_role_ops client_ops = {
     .status = status,
 };
 
+struct tun_dev *clirole_tun(const struct clirole *c)
+{
+	return c->ci.tun;
+}
+
 void clirole_free(struct clirole *c)
 {
 	if (!c)

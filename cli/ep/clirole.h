@@ -63,6 +63,9 @@ void clirole_free(struct clirole *c);
 struct csess *clirole_up(struct clirole *c, const char *device, const char *user,
 			 const struct clirole_cbs *cb);
 
+/** The role's one interface, or NULL while no session has one. */
+struct tun_dev *clirole_tun(const struct clirole *c);
+
 /** End a session on the user's behalf (tells the device); no callback follows. */
 void clirole_down(struct csess *s);
 

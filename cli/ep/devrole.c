@@ -67,6 +67,11 @@ const char *devrole_ifname(const struct devrole *d)
 	return d->tun ? tun_name(d->tun) : "-";
 }
 
+struct tun_dev *devrole_tun(const struct devrole *d)
+{
+	return d->tun;
+}
+
 const char *devrole_addr4(const struct devrole *d)
 {
 	return d->addr4;
@@ -152,22 +157,55 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	free(s);
 }
 
+/*
+ * The session's limits against the endpoint clock: past max-duration or
+ * idle for idle-timeout, it ends (true). The timers only wake this up, so a
+ * test with an injected clock calls devrole_sweep() instead of waiting.
+ */
+static bool check_limits(struct dsess *s)
+{
+	const struct pdconf *conf = s->d->ep->conf;
+	double now = ep_now(s->d->ep);
+
+	if (now >= s->start + conf->max_duration - 0.5) {
+		dsess_end(s, SESS_END_EXPIRED, true);
+		return true;
+	}
+	if (now >= s->dps.last + conf->idle_timeout - 0.5) {
+		dsess_end(s, SESS_END_IDLE, true);
+		return true;
+	}
+	return false;
+}
+
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dsess *s = container_of(w, struct dsess, idle_w);
-	double idle = s->d->ep->conf->idle_timeout, left = s->dps.last + idle - ep_now(s->d->ep);
 
-	if (left > 0.5) {
-		w->repeat = left;
-		ev_timer_again(loop, w);
+	if (check_limits(s))
 		return;
-	}
-	dsess_end(s, SESS_END_IDLE, true);
+	w->repeat = s->dps.last + s->d->ep->conf->idle_timeout - ep_now(s->d->ep);
+	if (w->repeat < 0.5)
+		w->repeat = 0.5;
+	ev_timer_again(loop, w);
 }
 
 static void max_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	dsess_end(container_of(w, struct dsess, max_w), SESS_END_EXPIRED, true);
+	struct dsess *s = container_of(w, struct dsess, max_w);
+
+	if (!check_limits(s)) { /* the clock says not yet: look again shortly */
+		ev_timer_set(w, 1, 0);
+		ev_timer_start(loop, w);
+	}
+}
+
+void devrole_sweep(struct devrole *d)
+{
+	for (struct dsess *s = d->sessions, *next; s; s = next) {
+		next = s->next;
+		(void)check_limits(s);
+	}
 }
 
 /* ---- data path ---- */

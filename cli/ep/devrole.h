@@ -35,8 +35,17 @@ int devrole_new(struct ep *ep, struct devrole **out, char *err, size_t errlen)
 /** End every session (key lines removed, routes gone), close the TUN, free. NULL: no-op. */
 void devrole_free(struct devrole *d);
 
+/**
+ * End the sessions past their max-duration or idle-timeout by the endpoint
+ * clock (ep_now). The role's timers call the same check; tests with an
+ * injected clock call this.
+ */
+void devrole_sweep(struct devrole *d);
+
 /** The TUN interface name and the device's IPv4 as text. */
 const char *devrole_ifname(const struct devrole *d);
+/** The device's TUN, or NULL while it is being made again. */
+struct tun_dev *devrole_tun(const struct devrole *d);
 const char *devrole_addr4(const struct devrole *d);
 
 #endif
