@@ -578,6 +578,19 @@ static void resume_failed(void *arg, const char *handle)
 		resume_keys(c, handle);
 }
 
+/* Forget every parked push. */
+static void drop_parked(struct cp_client *c)
+{
+	while (c->park) {
+		struct parked *p = c->park;
+
+		c->park = p->next;
+		free(p);
+	}
+	c->park_tail = NULL;
+	c->npark = 0;
+}
+
 /* Should request @p r fail now (true) or wait for the reconnect? */
 static bool fails_on_down(const struct cp_client *c, const struct req *r, bool fatal)
 {
@@ -603,14 +616,7 @@ static void conn_down(struct cp_client *c, int err, const char *msg)
 	cp_sess_wipe(&c->sess);
 	c->last_err = err;
 	snprintf(c->last_msg, sizeof(c->last_msg), "%s", msg ? msg : cp_strerror(err));
-	while (c->park) { /* not acked: the home pushes them again */
-		struct parked *p = c->park;
-
-		c->park = p->next;
-		free(p);
-	}
-	c->park_tail = NULL;
-	c->npark = 0;
+	drop_parked(c); /* not acked: the home pushes them again */
 	for (r = c->reqs; r; r = nx) {
 		nx = r->next;
 		if (!fails_on_down(c, r, fatal)) {
@@ -1111,12 +1117,7 @@ static void destroy(struct cp_client *c)
 		req_free(r);
 	}
 	cp_keycache_free(c->keys);
-	while (c->park) {
-		struct parked *p = c->park;
-
-		c->park = p->next;
-		free(p);
-	}
+	drop_parked(c);
 	if (c->conn_live)
 		conn_close(&c->conn);
 	ev_timer_stop(c->loop, &c->tick_w);
