@@ -30,6 +30,7 @@
 #include "msgtypes.h"
 #include "net.h"
 #include "sr_client.h"
+#include "sr_session.h"
 #include "sr_util.h"
 #include "wire.h"
 
@@ -396,8 +397,10 @@ static int override_addr(const char *hp, char *host, size_t cap, uint16_t *port)
 static int make_session(struct peer *p)
 {
 	struct sr_session_params sp = {0};
+	struct sr_side_ticket tk;
 	struct dp_transcript t = {.handle_a = p->o.side == 'a' ? p->o.me : p->o.peer,
 				  .handle_b = p->o.side == 'a' ? p->o.peer : p->o.me};
+	struct dp_limits lim;
 	struct dp_keypair kp;
 	struct sr_client_cbs cb = {.on_up = on_up,
 				   .on_packet = on_packet,
@@ -407,12 +410,18 @@ static int make_session(struct peer *p)
 	int side = p->o.side == 'a' ? SR_SIDE_A : SR_SIDE_B, r;
 
 	dp_keypair_new(&kp);
-	r = side == SR_SIDE_A ? handoff_a(p, &kp, &t, &sp.ticket)
-			      : handoff_b(p, &kp, &t, &sp.ticket);
-	if (r == 0)
-		r = dp_derive(&kp, side, &t, &sp.keys);
+	dp_limits_default(&lim);
+	if (p->o.rekey_packets)
+		lim.rekey_after_packets = p->o.rekey_packets;
+	r = side == SR_SIDE_A ? handoff_a(p, &kp, &t, &tk) : handoff_b(p, &kp, &t, &tk);
+	if (r == 0) { /* the endpoints' own transcript and derivation (sr_session.h) */
+		struct sr_session_peers peers = {t.handle_a, t.handle_b, t.pk_a, t.pk_b, t.aead};
+
+		r = sr_session_params_make(&kp, side, &peers, &tk, &lim, &sp);
+	}
 	dp_keypair_wipe(&kp);
 	sr_ticket_wipe(&p->ticket);
+	sodium_memzero(&tk, sizeof(tk));
 	if (r < 0)
 		return -1;
 	if (p->o.sr_udp && override_addr(p->o.sr_udp, sp.ticket.host, sizeof(sp.ticket.host),
@@ -422,10 +431,6 @@ static int make_session(struct peer *p)
 					 &sp.ticket.tcp_port) < 0)
 		return -1;
 	sp.transport = (uint8_t)p->o.transport;
-	if (p->o.rekey_packets) {
-		dp_limits_default(&sp.limits);
-		sp.limits.rekey_after_packets = p->o.rekey_packets;
-	}
 	fprintf(stderr, "sr_peer %c: aead %s\n", p->o.side, dp_aead_name(t.aead));
 	p->sc = sr_client_new(p->loop, &sp, &cb);
 	sodium_memzero(&sp, sizeof(sp));
