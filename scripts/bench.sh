@@ -41,6 +41,7 @@ fi
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECS:-4}
 SETUP_RUNS=${BENCH_SETUP_RUNS:-20}
+PAR_RUNS=${BENCH_PAR_RUNS:-20} # sessions started at once for the parallel set-up time
 PP_COUNT=${BENCH_PP_COUNT:-2000}
 PING_COUNT=${BENCH_PING_COUNT:-200}
 CASES=${BENCH_CASES:-"link socat wireguard-go nebula fastd portless-udp portless-tcp portless-udp-nooffload portless-tcp-nooffload portless-tcp-nosplice portless-udp-nomerge"}
@@ -319,6 +320,7 @@ sshd-host-keys = $PL_TMP/sshd/host_ed25519.pub
 allowed-ports = 22,5201,5202
 idle-timeout = 10m
 max-duration = 1h
+max-sessions = 64
 authorized-keys-users = $PL_USER
 
 [allow @alice]
@@ -420,6 +422,32 @@ setup_times() {
 	SETUP_SSH=$(median <"$PL_TMP/t-ssh")
 	SETUP_N="$(wc -l <"$PL_TMP/t-pl")/$(wc -l <"$PL_TMP/t-ssh")"
 	pl_log "set-up: tunnel ready $SETUP_READY ms; portless ssh -- true $SETUP_PL ms; plain ssh $SETUP_SSH ms (runs ok $SETUP_N)"
+	parallel_setup
+}
+
+# $PAR_RUNS `portless ssh @device -- true` started at once from one client
+# host: each one's tunnel-ready time and whole command time (median, max).
+parallel_setup() {
+	local i pids=() t0
+	pl_log "set-up: $PAR_RUNS x portless ssh at once"
+	t0=$(date +%s%N)
+	for i in $(seq 1 "$PAR_RUNS"); do
+		(
+			ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
+				"$PL_BIN/portless" ssh "$PL_USER@@device" -- true 2>"$PL_TMP/par$i.err" >/dev/null &&
+				echo "($(date +%s%N) - $t0) / 1000000" | bc >"$PL_TMP/par$i.t"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	cat "$PL_TMP"/par*.t 2>/dev/null >"$PL_TMP/t-par"
+	sed -n 's/.*ready in \([0-9]*\) ms.*/\1/p' "$PL_TMP"/par*.err >"$PL_TMP/t-par-ready"
+	PAR_N=$(wc -l <"$PL_TMP/t-par")
+	PAR_READY=$(median <"$PL_TMP/t-par-ready")
+	PAR_READY_MAX=$(sort -g "$PL_TMP/t-par-ready" | tail -1)
+	PAR_CMD=$(median <"$PL_TMP/t-par")
+	PAR_CMD_MAX=$(sort -g "$PL_TMP/t-par" | tail -1)
+	pl_log "set-up at once: tunnel ready median $PAR_READY max $PAR_READY_MAX ms; portless ssh -- true median $PAR_CMD max $PAR_CMD_MAX ms (ok $PAR_N of $PAR_RUNS)"
 }
 
 # ---- run ---------------------------------------------------------------------
@@ -431,6 +459,7 @@ pl_start iperf3 "$PL_NS_DEV" iperf3 -s -p 5201
 pl_start pingpong "$PL_NS_DEV" "$PP" server 0.0.0.0 5202 3000
 pl_wait_tcp "$PL_NS_DEV" "$PL_DEV_IP" 5201 || exit 1
 SETUP_READY=nan SETUP_PL=nan SETUP_SSH=nan SETUP_N=0
+PAR_READY=nan PAR_READY_MAX=nan PAR_CMD=nan PAR_CMD_MAX=nan PAR_N=0
 for c in $CASES; do
 	if ! "case_$c"; then
 		pl_log "case $c FAILED; last log lines:"
@@ -443,9 +472,11 @@ T_END=$(date +%s)
 
 MACHINE="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
 python3 - "$ROWS" "$OUT/bench-$STAMP" "$MACHINE" "$RUNS" "$SECS" "$((T_END - T_START))" \
-	"$SETUP_READY" "$SETUP_PL" "$SETUP_SSH" "$SETUP_N" "$SETUP_RUNS" <<'PY'
+	"$SETUP_READY" "$SETUP_PL" "$SETUP_SSH" "$SETUP_N" "$SETUP_RUNS" \
+	"$PAR_RUNS" "$PAR_N" "$PAR_READY" "$PAR_READY_MAX" "$PAR_CMD" "$PAR_CMD_MAX" <<'PY'
 import json, math, sys
-rows_f, base, machine, runs, secs, took, s_ready, s_pl, s_ssh, s_n, s_runs = sys.argv[1:]
+rows_f, base, machine, runs, secs, took, s_ready, s_pl, s_ssh, s_n, s_runs = sys.argv[1:12]
+p_runs, p_n, p_ready, p_ready_max, p_cmd, p_cmd_max = sys.argv[12:18]
 def num(x):
     try:
         v = float(x)
@@ -492,6 +523,11 @@ setup = {"runs": int(s_runs), "ok": s_n, "tunnel_ready_ms": num(s_ready), "portl
 if setup["tunnel_ready_ms"] is not None or setup["portless_ssh_true_ms"] is not None:
     md.append("")
     md.append(f"Set-up (medians of {s_runs}, ok {s_n}): tunnel ready {fmt(setup['tunnel_ready_ms'],0)} ms; `portless ssh @device -- true` {fmt(setup['portless_ssh_true_ms'],0)} ms; plain `ssh` to the same sshd over the underlay {fmt(setup['plain_ssh_true_ms'],0)} ms.")
+setup["parallel"] = {"sessions": int(p_runs), "ok": int(p_n), "tunnel_ready_ms_median": num(p_ready), "tunnel_ready_ms_max": num(p_ready_max), "portless_ssh_true_ms_median": num(p_cmd), "portless_ssh_true_ms_max": num(p_cmd_max)}
+if num(p_ready) is not None:
+    pp = setup["parallel"]
+    md.append("")
+    md.append(f"{p_runs} sessions started at once from one client host (ok {p_n}): tunnel ready median {fmt(pp['tunnel_ready_ms_median'],0)} ms, max {fmt(pp['tunnel_ready_ms_max'],0)} ms; `portless ssh @device -- true` median {fmt(pp['portless_ssh_true_ms_median'],0)} ms, max {fmt(pp['portless_ssh_true_ms_max'],0)} ms.")
 text = "\n".join(md) + "\n"
 open(base + ".md", "w").write(text)
 json.dump({"machine": machine, "runs": int(runs), "seconds": int(secs), "took_s": int(took), "rows": rows, "ratios": ratios, "setup": setup}, open(base + ".json", "w"), indent=1)

@@ -474,14 +474,75 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 	return r;
 }
 
-static void on_request(struct devrole *d, const struct envelope *env)
+/*
+ * Policy first: an unauthorised request gets no answer and creates nothing.
+ * Then duplicates, the session cap and the local account. True when the
+ * request may become a session; false when it was dropped or refused.
+ */
+static bool admissible(struct devrole *d, const struct envelope *env, const struct sess_request *rq,
+		       const char *hex)
 {
 	const struct pdconf *conf = d->ep->conf;
+
+	if (!pdconf_user_allowed(conf, env->from, rq->user)) {
+		log_msg(PL_LOG_WARN, "session %.8s refused (no answer): %s may not log in as '%s'",
+			hex, env->from, rq->user);
+		return false;
+	}
+	if (find_sid(d, rq->session_id)) {
+		log_msg(PL_LOG_INFO, "session %.8s: duplicate request ignored", hex);
+		return false;
+	}
+	if (d->n_sessions >= conf->max_sessions) {
+		log_msg(PL_LOG_WARN, "session %.8s from %s: busy (%u sessions)", hex, env->from,
+			d->n_sessions);
+		answer_error(d, env->from, rq->session_id, SESS_BUSY, "too many sessions");
+		return false;
+	}
+	if (!d->ep->sys->user_exists(rq->user)) {
+		log_msg(PL_LOG_WARN, "session %.8s from %s: no local user '%s'", hex, env->from,
+			rq->user);
+		answer_error(d, env->from, rq->session_id, SESS_FAILED,
+			     "no such user on the device");
+		return false;
+	}
+	return true;
+}
+
+/* Set the session up and answer; on any failure nothing of it stays. */
+static void start_session(struct devrole *d, const struct envelope *env,
+			  const struct sess_request *rq, const char *hex)
+{
+	char c4[IPADDR_STRLEN], c6[IPADDR_STRLEN];
+	struct sess_answer *a = sodium_malloc(sizeof(*a));
+	struct dsess *s = dsess_new(d, env, rq);
+	int r = -ENOMEM;
+
+	if (a && s) {
+		memset(a, 0, sizeof(*a));
+		r = setup_session(s, rq, a);
+	}
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "session %.8s from %s: set-up failed: %s", hex, env->from,
+			strerror(-r));
+		answer_error(d, env->from, rq->session_id, SESS_FAILED,
+			     "device-side set-up failed");
+		if (s)
+			dsess_end(s, SESS_END_ERROR, false);
+	} else {
+		log_msg(PL_LOG_INFO, "session %.8s start: peer %s user %s client %s %s aead %s",
+			hex, env->from, rq->user, ipaddr_str(&s->c4, false, c4, sizeof(c4)),
+			ipaddr_str(&s->c6, false, c6, sizeof(c6)), dp_aead_name(a->aead));
+		answer(d, env->from, a);
+	}
+	if (a)
+		sodium_free(a);
+}
+
+static void on_request(struct devrole *d, const struct envelope *env)
+{
 	struct sess_request rq;
-	struct sess_answer *a = NULL;
-	struct dsess *s;
-	char hex[33], c4[IPADDR_STRLEN], c6[IPADDR_STRLEN];
-	int r;
+	char hex[33];
 
 	if (!sess_request_decode(env->payload, env->payload_len, &rq)) {
 		log_msg(PL_LOG_WARN, "malformed session request from %s dropped", env->from);
@@ -490,55 +551,11 @@ static void on_request(struct devrole *d, const struct envelope *env)
 	if (!d->tun) {
 		log_msg(PL_LOG_WARN, "session request from %s dropped: the TUN is being made again",
 			env->from);
-		return;
+	} else {
+		ep_sid_hex(rq.session_id, hex);
+		if (admissible(d, env, &rq, hex))
+			start_session(d, env, &rq, hex);
 	}
-	ep_sid_hex(rq.session_id, hex);
-	/* Policy first: an unauthorised request gets no answer and creates nothing. */
-	if (!pdconf_user_allowed(conf, env->from, rq.user)) {
-		log_msg(PL_LOG_WARN, "session %.8s refused (no answer): %s may not log in as '%s'",
-			hex, env->from, rq.user);
-		goto out;
-	}
-	if (find_sid(d, rq.session_id)) {
-		log_msg(PL_LOG_INFO, "session %.8s: duplicate request ignored", hex);
-		goto out;
-	}
-	if (d->n_sessions >= conf->max_sessions) {
-		log_msg(PL_LOG_WARN, "session %.8s from %s: busy (%u sessions)", hex, env->from,
-			d->n_sessions);
-		answer_error(d, env->from, rq.session_id, SESS_BUSY, "too many sessions");
-		goto out;
-	}
-	if (!d->ep->sys->user_exists(rq.user)) {
-		log_msg(PL_LOG_WARN, "session %.8s from %s: no local user '%s'", hex, env->from,
-			rq.user);
-		answer_error(d, env->from, rq.session_id, SESS_FAILED,
-			     "no such user on the device");
-		goto out;
-	}
-	a = sodium_malloc(sizeof(*a));
-	s = dsess_new(d, env, &rq);
-	if (!a || !s) {
-		if (s)
-			dsess_end(s, SESS_END_ERROR, false);
-		goto out;
-	}
-	memset(a, 0, sizeof(*a));
-	r = setup_session(s, &rq, a);
-	if (r < 0) {
-		log_msg(PL_LOG_ERR, "session %.8s from %s: set-up failed: %s", hex, env->from,
-			strerror(-r));
-		answer_error(d, env->from, rq.session_id, SESS_FAILED, "device-side set-up failed");
-		dsess_end(s, SESS_END_ERROR, false);
-		goto out;
-	}
-	log_msg(PL_LOG_INFO, "session %.8s start: peer %s user %s client %s %s aead %s", hex,
-		env->from, rq.user, ipaddr_str(&s->c4, false, c4, sizeof(c4)),
-		ipaddr_str(&s->c6, false, c6, sizeof(c6)), dp_aead_name(a->aead));
-	answer(d, env->from, a);
-out:
-	if (a)
-		sodium_free(a);
 	sess_request_wipe(&rq);
 }
 

@@ -63,25 +63,24 @@ static int parse_target(const char *s, char *user, size_t ucap, char *dev, size_
  * session. Config: /etc/portless/portlessd.conf when present (its identity
  * and relays), else the default key directory and @p sr ("@relay").
  */
-static int private_daemon(const char *sr, char *sock, size_t cap)
+/* Its configuration: the site's portlessd.conf when present, as a client only. */
+static struct pdconf *private_conf(const char *sr)
 {
 	struct pdconf *c = calloc(1, sizeof(*c));
-	char err[PDCONF_ERR_BUF], dir[64];
-	pid_t pid;
-	int fd;
+	char err[PDCONF_ERR_BUF];
 
 	if (!c)
-		return -ENOMEM;
+		return NULL;
 	pdconf_defaults(c);
 	if (access(PDCONF_DEFAULT_PATH, R_OK) == 0) {
 		if (pdconf_load(c, NULL, err, sizeof(err)) < 0) {
 			fprintf(stderr, "portless: %s\n", err);
 			free(c);
-			return -EINVAL;
+			return NULL;
 		}
 	} else if (identity_default_dir(c->keys_dir, sizeof(c->keys_dir)) < 0) {
 		free(c);
-		return -ENOENT;
+		return NULL;
 	}
 	if (sr || c->n_sr == 0) {
 		snprintf(c->sr[0], sizeof(c->sr[0]), "%s", sr ? sr : "@relay");
@@ -89,46 +88,39 @@ static int private_daemon(const char *sr, char *sock, size_t cap)
 	}
 	c->device_enabled = false;
 	c->client_enabled = true;
-	snprintf(dir, sizeof(dir), "/run/portless/private-%d", (int)getpid());
-	mkdir("/run/portless", 0755);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "portless: %s: %s\n", dir, strerror(errno));
-		free(c);
-		return -errno;
-	}
-	snprintf(c->socket_path, sizeof(c->socket_path), "%s/portlessd.sock", dir);
-	snprintf(sock, cap, "%s", c->socket_path);
-	pid = fork();
-	if (pid < 0) {
-		free(c);
-		return -errno;
-	}
-	if (pid == 0) { /* the private daemon: detached, logging to a file beside its socket */
-		char logp[PDCONF_PATH_MAX + 8];
-		int rc;
+	return c;
+}
 
-		setsid();
-		snprintf(logp, sizeof(logp), "%s/log", dir);
-		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			close(fd);
-		}
-		rc = daemon_run_conf(c, true);
-		unlink(logp);
-		snprintf(logp, sizeof(logp), "%s/u0", dir);
-		rmdir(logp);
-		rmdir(dir);
-		_exit(rc);
+/* The private daemon's process: detached, logging to a file beside its socket. */
+static void __attribute__((noreturn)) private_child(const struct pdconf *c, const char *dir)
+{
+	char logp[PDCONF_PATH_MAX + 8];
+	int fd, rc;
+
+	setsid();
+	snprintf(logp, sizeof(logp), "%s/log", dir);
+	fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dup2(fd, STDERR_FILENO);
+		close(fd);
 	}
-	free(c);
-	/* Wait (bounded) for its socket. */
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+	}
+	rc = daemon_run_conf(c, true);
+	unlink(logp);
+	snprintf(logp, sizeof(logp), "%s/u0", dir);
+	rmdir(logp);
+	rmdir(dir);
+	_exit(rc);
+}
+
+/* Wait (bounded) for the private daemon's socket. */
+static int private_wait(pid_t pid, const char *sock)
+{
 	for (int i = 0; i < 500; i++) {
 		struct stat st;
 		int status;
@@ -143,6 +135,32 @@ static int private_daemon(const char *sr, char *sock, size_t cap)
 	}
 	fprintf(stderr, "portless: the private client daemon did not start\n");
 	return -ETIMEDOUT;
+}
+
+static int private_daemon(const char *sr, char *sock, size_t cap)
+{
+	struct pdconf *c = private_conf(sr);
+	char dir[64];
+	pid_t pid;
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "/run/portless/private-%d", (int)getpid());
+	mkdir("/run/portless", 0755);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "portless: %s: %s\n", dir, strerror(errno));
+		free(c);
+		return -errno;
+	}
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s/portlessd.sock", dir);
+	snprintf(sock, cap, "%s", c->socket_path);
+	pid = fork();
+	if (pid == 0)
+		private_child(c, dir);
+	r = pid < 0 ? -errno : 0;
+	free(c);
+	return r < 0 ? r : private_wait(pid, sock);
 }
 
 /*
