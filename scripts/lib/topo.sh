@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Shared by scripts/demo.sh, scripts/bench.sh and tests/e2e: a three-host
 # topology in network namespaces, processes tracked by PID, and cleanup.
+# Sources scripts/lib/loop.sh (bookkeeping, temp dir, PIDs, waits), so every
+# pl_* helper of that file is here too.
 #
 #   client ns  --veth--  pub ns (portless-cp, portless-sr; routes)  --veth--  device ns
 #   192.0.2.2/24       192.0.2.1/24 | 198.51.100.1/24                      198.51.100.2/24
@@ -10,7 +12,9 @@
 # Internet would, so the client *could* reach the device's physical address;
 # the tests show nothing listens there.
 
-PL_ID=${PL_ID:-pl$$}
+# shellcheck source=scripts/lib/loop.sh
+. "$(dirname "${BASH_SOURCE[0]}")/loop.sh"
+
 PL_NS_PUB="${PL_ID}-pub"
 PL_NS_DEV="${PL_ID}-dev"
 PL_NS_CLI="${PL_ID}-cli"
@@ -18,11 +22,7 @@ PL_PUB_CLI_IP=192.0.2.1
 PL_CLI_IP=192.0.2.2
 PL_PUB_DEV_IP=198.51.100.1
 PL_DEV_IP=198.51.100.2
-PL_PIDS=()
 PL_USERS=()
-PL_TMP=${PL_TMP:-}
-
-pl_log() { printf '[%s] %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
 
 pl_need_root() {
 	if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ] || ! ip netns list >/dev/null 2>&1; then
@@ -43,21 +43,9 @@ pl_find_build() {
 	done
 }
 
-pl_tmp() {
-	[ -n "$PL_TMP" ] || PL_TMP=$(mktemp -d "/tmp/${PL_ID}.XXXXXX")
-	chmod 755 "$PL_TMP"
-}
-
 pl_cleanup() {
-	local pid ns u
-	for pid in "${PL_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PL_PIDS[@]}"; do
-		for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-	done
-	PL_PIDS=()
+	local ns u
+	pl_stop_all
 	for ns in "$PL_NS_CLI" "$PL_NS_DEV" "$PL_NS_PUB"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -65,9 +53,7 @@ pl_cleanup() {
 		userdel -r "$u" >/dev/null 2>&1 || true
 	done
 	PL_USERS=()
-	if [ -n "$PL_TMP" ] && [ -z "${PL_KEEP:-}" ]; then
-		rm -rf "$PL_TMP"
-	fi
+	pl_rm_tmp
 }
 
 pl_topology_up() {
@@ -97,9 +83,7 @@ pl_topology_up() {
 pl_start() {
 	local name=$1 ns=$2
 	shift 2
-	ip netns exec "$ns" "$@" >"$PL_TMP/$name.log" 2>&1 &
-	PL_LAST_PID=$!
-	PL_PIDS+=("$PL_LAST_PID")
+	pl_bg "$name" ip netns exec "$ns" "$@"
 }
 
 # pl_wait_tcp NS IP PORT [SECONDS]: wait until something listens there.
@@ -110,18 +94,6 @@ pl_wait_tcp() {
 		sleep 0.05
 	done
 	echo "timeout waiting for $ip:$port in $ns" >&2
-	return 1
-}
-
-# pl_wait_log FILE PATTERN [SECONDS]
-pl_wait_log() {
-	local f=$1 pat=$2 secs=${3:-10} i
-	for i in $(seq 1 $((secs * 20))); do
-		grep -q -- "$pat" "$f" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "timeout waiting for '$pat' in $f" >&2
-	tail -20 "$f" >&2 || true
 	return 1
 }
 
@@ -201,7 +173,7 @@ pl_sr_start() {
 # pl_enroll NS HANDLE KEYDIR
 pl_enroll() {
 	local code
-	code=$(awk -v h="$2" '$1==h{print $2}' "$PL_TMP/codes")
+	code=$(pl_code "$2")
 	ip netns exec "$1" "$PL_BIN/portless" enroll "$2" --cp "$PL_PUB_CLI_IP:7443" \
 		--server-key "$PL_CP_KEY" --code "$code" --keys "$3" >/dev/null
 }
@@ -269,7 +241,7 @@ pl_up() {
 	ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 60 \
 		"$PL_BIN/portless" up "$PL_USER@@device" >"$PL_TMP/$1.out" 2>"$PL_TMP/$1.err" &
 	PL_UP_PID=$!
-	PL_PIDS+=("$PL_UP_PID")
+	pl_track "$PL_UP_PID"
 	pl_wait_log "$PL_TMP/$1.out" "ssh -i" 20
 }
 
@@ -281,24 +253,8 @@ pl_ssh() {
 		timeout 120 "$PL_BIN/portless" ssh "$user@@device" -- "$@"
 }
 
-# Test bookkeeping: pl_ok / pl_fail print and count; pl_finish exits.
-PL_NFAIL=0
-PL_NOK=0
-pl_ok() { PL_NOK=$((PL_NOK + 1)); echo "ok: $*"; }
-pl_fail() { PL_NFAIL=$((PL_NFAIL + 1)); echo "FAIL: $*"; }
-pl_check() { # pl_check DESCRIPTION CMD...: ok when CMD succeeds
-	local d=$1
-	shift
-	if "$@"; then pl_ok "$d"; else pl_fail "$d"; fi
-}
-pl_finish() {
-	echo "$PL_NOK passed, $PL_NFAIL failed"
-	if [ "$PL_NFAIL" -ne 0 ]; then
-		for f in "$PL_TMP"/*.log; do echo "--- $f"; tail -25 "$f"; done
-		exit 1
-	fi
-	exit 0
-}
+# Test bookkeeping (pl_ok, pl_fail, pl_check, pl_finish), pl_tmp, pl_log and
+# pl_wait_log: scripts/lib/loop.sh.
 
 # Number of TUN interfaces named pl* in namespace NS.
 pl_tun_count() {
