@@ -9,54 +9,29 @@
 #    fetching @b's keys all fail with "identity revoked"; list shows it;
 #  - `portless revoke @c` (local): this endpoint refuses @c from then on.
 set -u
+. "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp
 PL=$B/cli/portless
-T=$(mktemp -d /tmp/cp-rot.XXXXXX)
-SRV=
-fails=0
-
-cleanup() {
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# expect NAME WANT_RC WANT_TEXT CMD...
-expect() {
-	local name=$1 rc=$2 text=$3 out got
-	shift 3
-	out=$(timeout 20 "$@" 2>&1); got=$?
-	if grep -q "Sanitizer\|runtime error" <<<"$out"; then
-		bad "$name: sanitizer report: $out"
-	elif [ "$got" = "$rc" ] && grep -q -- "$text" <<<"$out"; then
-		ok "$name"
-	else
-		bad "$name (rc $got, want $rc '$text'): $out"
-	fi
-}
+pl_loop_setup
+T=$PL_TMP
 fpr() { "$PL" whoami --keys "$1" 2>/dev/null | grep -o 'pl:[0-9a-f-]*' | head -1; }
 pin_of() { awk -v h="$2" '$1==h{print $2}' "$1/known_identities" 2>/dev/null | tail -1; }
 
-PORT=$(free_port)
+PORT=$(pl_free_port tcp)
 KEY=$("$CP" init --data "$T/data" 2>/dev/null) || { echo "init failed"; exit 1; }
 "$CP" add @a @b @c --data "$T/data" >"$T/codes" || exit 1
-code() { awk -v h="$1" '$1==h{print $2}' "$T/codes"; }
-"$CP" serve --data "$T/data" --listen "127.0.0.1:$PORT" --log-level debug >>"$T/srv.log" 2>&1 &
-SRV=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+pl_bg -a srv "$CP" serve --data "$T/data" --listen "127.0.0.1:$PORT" --log-level debug
+SRV=$PL_LAST_PID
+pl_wait_lo_tcp "$PORT" 5
 for h in a b c; do
-	expect "enroll @$h" 0 "enrolled @$h" "$PL" enroll @$h --cp 127.0.0.1:$PORT --server-key "$KEY" \
-		--code "$(code @$h)" --keys "$T/k$h"
+	pl_expect "enroll @$h" 0 "enrolled @$h" "$PL" enroll @$h --cp 127.0.0.1:$PORT --server-key "$KEY" \
+		--code "$(pl_code @$h)" --keys "$T/k$h"
 done
 
 # @b pins @a's first keys by opening a notification from it.
-expect "a -> b before rotation" 0 "delivered" "$PL" notify @b text "before" --keys "$T/ka"
-expect "b opens it (pins a)" 0 "@a 1 before" "$PL" listen --keys "$T/kb" --count 1
+pl_expect "a -> b before rotation" 0 "delivered" "$PL" notify @b text "before" --keys "$T/ka"
+pl_expect "b opens it (pins a)" 0 "@a 1 before" "$PL" listen --keys "$T/kb" --count 1
 old_pin=$(pin_of "$T/kb" @a)
 old_fpr=$(fpr "$T/ka")
 cp -r "$T/ka" "$T/ka-old"
@@ -69,54 +44,50 @@ with open(sys.argv[1], "a") as f:
 PY
 chmod 600 "$T/kc/known_identities"
 
-expect "rotate @a" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
+pl_expect "rotate @a" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
 new_fpr=$(fpr "$T/ka")
-[ -n "$new_fpr" ] && [ "$new_fpr" != "$old_fpr" ] && ok "key file switched ($old_fpr -> $new_fpr)" ||
-	bad "key file not switched ($old_fpr -> $new_fpr)"
-[ ! -e "$T/ka/identity.key.new" ] && ok "no leftover identity.key.new" || bad "identity.key.new left"
-expect "old key no longer authenticates" 1 "authentication failed" \
+[ -n "$new_fpr" ] && [ "$new_fpr" != "$old_fpr" ] && pl_ok "key file switched ($old_fpr -> $new_fpr)" ||
+	pl_fail "key file not switched ($old_fpr -> $new_fpr)"
+[ ! -e "$T/ka/identity.key.new" ] && pl_ok "no leftover identity.key.new" || pl_fail "identity.key.new left"
+pl_expect "old key no longer authenticates" 1 "authentication failed" \
 	"$PL" notify @b text "with the old key" --keys "$T/ka-old"
-expect "server logged the rotation" 0 "rotated its keys" grep "rotated its keys" "$T/srv.log"
+pl_expect "server logged the rotation" 0 "rotated its keys" grep "rotated its keys" "$T/srv.log"
 
-expect "a -> b after rotation (new key)" 0 "delivered" "$PL" notify @b text "after" --keys "$T/ka"
-expect "b follows the rotation and opens it" 0 "@a 1 after" "$PL" listen --keys "$T/kb" --count 1
+pl_expect "a -> b after rotation (new key)" 0 "delivered" "$PL" notify @b text "after" --keys "$T/ka"
+pl_expect "b follows the rotation and opens it" 0 "@a 1 after" "$PL" listen --keys "$T/kb" --count 1
 new_pin=$(pin_of "$T/kb" @a)
-[ -n "$new_pin" ] && [ "$new_pin" != "$old_pin" ] && ok "b's pin of @a moved to the new key" ||
-	bad "b's pin of @a did not move ($old_pin -> $new_pin)"
-[ "$(grep -c '^@a ' "$T/kb/known_identities")" = 1 ] && ok "exactly one pin line for @a" ||
-	bad "pin lines for @a: $(grep '^@a ' "$T/kb/known_identities")"
-expect "c (pinned another key) refuses the rotated keys" 1 "keys changed" \
+[ -n "$new_pin" ] && [ "$new_pin" != "$old_pin" ] && pl_ok "b's pin of @a moved to the new key" ||
+	pl_fail "b's pin of @a did not move ($old_pin -> $new_pin)"
+[ "$(grep -c '^@a ' "$T/kb/known_identities")" = 1 ] && pl_ok "exactly one pin line for @a" ||
+	pl_fail "pin lines for @a: $(grep '^@a ' "$T/kb/known_identities")"
+pl_expect "c (pinned another key) refuses the rotated keys" 1 "keys changed" \
 	"$PL" notify @a text "to a" --keys "$T/kc"
 
 # Rotating twice: b follows again (one proof step at a time).
-expect "rotate @a again" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
-expect "a -> b after the 2nd rotation" 0 "delivered" "$PL" notify @b text "again" --keys "$T/ka"
-expect "b follows the 2nd rotation" 0 "@a 1 again" "$PL" listen --keys "$T/kb" --count 1
+pl_expect "rotate @a again" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
+pl_expect "a -> b after the 2nd rotation" 0 "delivered" "$PL" notify @b text "again" --keys "$T/ka"
+pl_expect "b follows the 2nd rotation" 0 "@a 1 again" "$PL" listen --keys "$T/kb" --count 1
 
 # Server-side revocation of @b.
-expect "revoke @b" 0 "revoked @b" "$CP" revoke @b --data "$T/data"
-expect "list shows @b revoked" 0 "@b *revoked" "$CP" list --data "$T/data"
+pl_expect "revoke @b" 0 "revoked @b" "$CP" revoke @b --data "$T/data"
+pl_expect "list shows @b revoked" 0 "@b *revoked" "$CP" list --data "$T/data"
 # the running server picks up operator changes at its next housekeeping tick (5 s)
-for _ in $(seq 120); do grep -q "cp: @b is revoked" "$T/srv.log" && break; sleep 0.1; done
-expect "server noticed the revocation" 0 "@b is revoked" grep "@b is revoked" "$T/srv.log"
-expect "revoked @b cannot authenticate" 1 "identity revoked" \
+pl_wait_log "$T/srv.log" "cp: @b is revoked" 12
+pl_expect "server noticed the revocation" 0 "@b is revoked" grep "@b is revoked" "$T/srv.log"
+pl_expect "revoked @b cannot authenticate" 1 "identity revoked" \
 	"$PL" notify @a text "from revoked" --keys "$T/kb"
-expect "notifications to revoked @b refused" 1 "revoked" \
+pl_expect "notifications to revoked @b refused" 1 "revoked" \
 	"$PL" notify @b text "to revoked" --keys "$T/ka"
-expect "enrolling @b again refused" 1 "revoked" "$PL" enroll @b --cp 127.0.0.1:$PORT \
-	--server-key "$KEY" --code "$(code @b)" --keys "$T/kb2"
-expect "revoking twice: not enrolled" 1 "not an enrolled identity" "$CP" revoke @b --data "$T/data"
+pl_expect "enrolling @b again refused" 1 "revoked" "$PL" enroll @b --cp 127.0.0.1:$PORT \
+	--server-key "$KEY" --code "$(pl_code @b)" --keys "$T/kb2"
+pl_expect "revoking twice: not enrolled" 1 "not an enrolled identity" "$CP" revoke @b --data "$T/data"
 
 # Local revocation: @a refuses @c from now on.
-expect "portless revoke @c (at a)" 0 "@c revoked" "$PL" revoke @c --keys "$T/ka"
-expect "a refuses to seal to @c" 1 "revoked" "$PL" notify @c text "to c" --keys "$T/ka"
+pl_expect "portless revoke @c (at a)" 0 "@c revoked" "$PL" revoke @c --keys "$T/ka"
+pl_expect "a refuses to seal to @c" 1 "revoked" "$PL" notify @c text "to c" --keys "$T/ka"
 
-kill -0 "$SRV" 2>/dev/null && ok "server alive" || bad "server alive"
+pl_check "server alive" kill -0 "$SRV"
 if grep -q "Sanitizer\|runtime error" "$T/srv.log"; then
-	bad "sanitizer report in the server log"
+	pl_fail "sanitizer report in the server log"
 fi
-if [ $fails -ne 0 ]; then
-	echo "--- server log"; tail -40 "$T/srv.log"
-	exit 1
-fi
-echo "all passed"
+pl_finish
