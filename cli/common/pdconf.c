@@ -2,6 +2,7 @@
 #include "pdconf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -501,28 +503,139 @@ static bool known_section(const char *s)
 	return false;
 }
 
-/* A key of [allow @handle]: only "users", once per section. */
-static bool allow_key(struct ctx *x, const char *handle, const char *name, const char *v)
+/* "pl:" and 8 groups of 4 hex digits joined by '-' (identity_fingerprint()); lowercased. */
+static bool fingerprint_ok(const char *v, char out[ID_FPR_BUF])
+{
+	size_t n = strlen(v);
+
+	if (n != 42 || strncasecmp(v, "pl:", 3) != 0)
+		return false;
+	for (size_t i = 3; i < n; i++) {
+		bool dash = (i - 3) % 5 == 4;
+		char ch = (char)tolower((unsigned char)v[i]);
+
+		if (dash ? ch != '-' : !isxdigit((unsigned char)ch))
+			return false;
+		out[i] = ch;
+	}
+	memcpy(out, "pl:", 3);
+	out[n] = '\0';
+	return true;
+}
+
+/* The [allow @handle] entry, made on its section's first key. */
+static struct pdconf_allow *allow_entry(struct ctx *x, const char *handle)
 {
 	struct pdconf *c = x->c;
+
+	for (size_t i = 0; i < c->n_allow; i++)
+		if (!strcmp(c->allow[i].handle, handle))
+			return &c->allow[i];
+	if (c->n_allow == PDCONF_MAX_ALLOW) {
+		fail(x, "more than %d [allow] sections", PDCONF_MAX_ALLOW);
+		return NULL;
+	}
+	strcpy(c->allow[c->n_allow].handle, handle);
+	return &c->allow[c->n_allow++];
+}
+
+/* A key of [allow @handle]: "users" and "key", each once. */
+static bool allow_key(struct ctx *x, const char *handle, const char *name, const char *v)
+{
 	struct pdconf_allow *a;
 	struct names u;
-	size_t i;
 
 	if (!handle_valid(handle))
 		return fail(x, "invalid client handle '%s' in [allow %s]", handle, handle);
-	if (strcmp(name, "users") != 0)
+	if (strcmp(name, "users") != 0 && strcmp(name, "key") != 0)
 		return fail(x, "unknown key '%s' in [allow %s]", name, handle);
-	for (i = 0; i < c->n_allow && strcmp(c->allow[i].handle, handle); i++)
-		;
-	if (i < c->n_allow)
+	if (!(a = allow_entry(x, handle)))
+		return false;
+	if (!strcmp(name, "key")) {
+		if (a->key[0])
+			return fail(x, "duplicate key 'key' for [allow %s]", handle);
+		if (!fingerprint_ok(v, a->key))
+			return fail(x,
+				    "invalid key fingerprint '%s' in [allow %s] (want the "
+				    "pl:xxxx-...-xxxx that 'portless whoami' prints)",
+				    v, handle);
+		return true;
+	}
+	if (a->n_users)
 		return fail(x, "duplicate key 'users' for [allow %s]", handle);
-	if (c->n_allow == PDCONF_MAX_ALLOW)
-		return fail(x, "more than %d [allow] sections", PDCONF_MAX_ALLOW);
-	a = &c->allow[c->n_allow++];
-	strcpy(a->handle, handle);
 	u = (struct names){a->users, &a->n_users, "users"};
 	return each_item(x, "users", v, add_user, &u);
+}
+
+static bool add_device(struct ctx *x, const char *item, void *arg)
+{
+	struct pdconf_local *l = arg;
+
+	if (strcmp(item, "*") != 0 && !handle_valid(item))
+		return fail(x, "invalid device handle '%s' in 'devices'", item);
+	if (l->n_devices == PDCONF_MAX_USERS)
+		return fail(x, "more than %d devices in 'devices'", PDCONF_MAX_USERS);
+	snprintf(l->devices[l->n_devices++], HANDLE_BUF, "%s", item);
+	return true;
+}
+
+static bool add_as(struct ctx *x, const char *item, void *arg)
+{
+	struct pdconf_local *l = arg;
+	struct names u = {l->as, &l->n_as, "as"};
+
+	if (!strcmp(item, "%self") || !strcmp(item, "*")) {
+		if (l->n_as == PDCONF_MAX_USERS)
+			return fail(x, "more than %d users in 'as'", PDCONF_MAX_USERS);
+		strcpy(l->as[l->n_as++], item);
+		return true;
+	}
+	return add_user(x, item, &u);
+}
+
+/* The [local NAME] or [local %GROUP] entry, made on its section's first key. */
+static struct pdconf_local *local_entry(struct ctx *x, const char *who)
+{
+	struct pdconf *c = x->c;
+	bool group = who[0] == '%';
+	struct pdconf_local *l;
+
+	if (!name_ok(who + group)) {
+		fail(x, "invalid %s name '%s' in [local %s]", group ? "group" : "user", who + group,
+		     who);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_local; i++)
+		if (c->local[i].group == group && !strcmp(c->local[i].name, who + group))
+			return &c->local[i];
+	if (c->n_local == PDCONF_MAX_LOCAL) {
+		fail(x, "more than %d [local] sections", PDCONF_MAX_LOCAL);
+		return NULL;
+	}
+	l = &c->local[c->n_local++];
+	l->group = group;
+	strcpy(l->name, who + group);
+	return l;
+}
+
+/* A key of [local user] / [local %group]: "devices" and "as", each once. */
+static bool local_key(struct ctx *x, const char *who, const char *name, const char *v)
+{
+	struct pdconf_local *l = local_entry(x, who);
+
+	if (!l)
+		return false;
+	if (!strcmp(name, "devices")) {
+		if (l->n_devices)
+			return fail(x, "duplicate key 'devices' for [local %s]", who);
+		return each_item(x, "devices", v, add_device, l);
+	}
+	if (!strcmp(name, "as")) {
+		if (l->n_as)
+			return fail(x, "duplicate key 'as' for [local %s]", who);
+		return each_item(x, "as", v, add_as, l);
+	}
+	return fail(x, "unknown key '%s' in [local %s]", name, who);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -537,6 +650,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		return fail(x, "key '%s' outside any section", name);
 	if (!strncmp(section, "allow ", 6))
 		return allow_key(x, section + 6, name, value);
+	if (!strncmp(section, "local ", 6))
+		return local_key(x, section + 6, name, value);
 	if (!known_section(section))
 		return fail(x, "unknown section [%s]", section);
 	for (size_t i = 0; i < sizeof(KEYS) / sizeof(KEYS[0]); i++) {
@@ -630,6 +745,24 @@ static int finish_ak_users(struct pdconf *c, const char *name, char *err, size_t
 	return 0;
 }
 
+/* Every [allow] names its users, every [local] what it may ask as. */
+static int finish_sections(struct pdconf *c, const char *name, char *err, size_t cap)
+{
+	for (size_t i = 0; i < c->n_allow; i++)
+		if (!c->allow[i].n_users) {
+			snprintf(err, cap, "%s: [allow %s] has no 'users'", name,
+				 c->allow[i].handle);
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < c->n_local; i++)
+		if (!c->local[i].n_as) {
+			snprintf(err, cap, "%s: [local %s%s] has no 'as'", name,
+				 c->local[i].group ? "%" : "", c->local[i].name);
+			return -EINVAL;
+		}
+	return finish_ak_users(c, name, err, cap);
+}
+
 /* Cross-field checks once every line is in. */
 static int finish(struct pdconf *c, const char *name, char *err, size_t cap)
 {
@@ -651,7 +784,7 @@ static int finish(struct pdconf *c, const char *name, char *err, size_t cap)
 		snprintf(err, cap, "%s: %s", name, why);
 		return -EINVAL;
 	}
-	return finish_ak_users(c, name, err, cap);
+	return finish_sections(c, name, err, cap);
 }
 
 /* Point x->line at line @p n (1-based) of the text, bounded by its length. */
@@ -760,6 +893,59 @@ bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char 
 	for (size_t i = 0; i < a->n_users; i++)
 		if (!strcmp(a->users[i], user))
 			return true;
+	return false;
+}
+
+static bool rule_names(const struct pdconf_local *l, const char *device, const char *user,
+		       const char *login)
+{
+	bool dev = l->n_devices == 0, as = false;
+
+	for (size_t i = 0; i < l->n_devices && !dev; i++)
+		dev = !strcmp(l->devices[i], "*") || !strcmp(l->devices[i], device);
+	for (size_t i = 0; i < l->n_as && !as; i++)
+		as = !strcmp(l->as[i], user) ||
+		     (!strcmp(l->as[i], "%self") && !strcmp(user, login)) ||
+		     (!strcmp(l->as[i], "*") && strcmp(user, "root") != 0);
+	return dev && as;
+}
+
+static bool rule_applies(const struct pdconf_local *l, const char *login, const char *const *groups,
+			 size_t n_groups)
+{
+	if (!l->group)
+		return !strcmp(l->name, login);
+	for (size_t i = 0; i < n_groups; i++)
+		if (!strcmp(l->name, groups[i]))
+			return true;
+	return false;
+}
+
+bool pdconf_local_allowed(const struct pdconf *c, const char *login, const char *const *groups,
+			  size_t n_groups, const char *device, const char *user, char *why,
+			  size_t cap)
+{
+	bool ruled = false;
+
+	for (size_t i = 0; i < c->n_local; i++) {
+		const struct pdconf_local *l = &c->local[i];
+
+		if (!rule_applies(l, login, groups, n_groups))
+			continue;
+		ruled = true;
+		if (rule_names(l, device, user, login))
+			return true;
+	}
+	/*
+	 * The default: your own login name; local root (who holds this host's
+	 * identity key anyway) any name. Remote root always needs a rule.
+	 */
+	if (!ruled && strcmp(user, "root") != 0 && (!strcmp(user, login) || !strcmp(login, "root")))
+		return true;
+	snprintf(why, cap,
+		 "local user %s may not ask for %s@%s: portlessd.conf needs [local %s] with "
+		 "as = %s (and devices = %s)",
+		 login, user, device, login, user, device);
 	return false;
 }
 

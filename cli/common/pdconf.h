@@ -53,12 +53,14 @@
 #include <stdint.h>
 
 #include "handle.h"
+#include "identity.h"
 
 enum {
 	PDCONF_PATH_MAX = 256, /**< with NUL */
 	PDCONF_USER_BUF = 33,  /**< 32 characters + NUL */
 	PDCONF_MAX_USERS = 32, /**< per [allow] and in authorized-keys-users */
 	PDCONF_MAX_ALLOW = 64, /**< [allow @x] sections */
+	PDCONF_MAX_LOCAL = 64, /**< [local x] sections */
 	PDCONF_MAX_PORTS = 16,
 	PDCONF_MAX_HOSTKEYS = 8,
 	PDCONF_MAX_SR = 8,
@@ -75,6 +77,23 @@ struct pdconf_allow {
 	char handle[HANDLE_BUF];
 	char users[PDCONF_MAX_USERS][PDCONF_USER_BUF];
 	size_t n_users;
+	char key[ID_FPR_BUF]; /**< expected key fingerprint ("" = pinned on first use) */
+};
+
+/**
+ * [local NAME] / [local %GROUP]: what a local user of this client (or any
+ * member of a local group) may ask portlessd for. Without a rule a local
+ * user may ask for any device as their own login name only (local root: as
+ * any name); asking as `root` always needs a rule naming it. In `as`,
+ * `%self` is the asker's own login name and `*` any name but root.
+ */
+struct pdconf_local {
+	char name[PDCONF_USER_BUF];                 /**< user or group name */
+	bool group;                                 /**< written %GROUP */
+	char devices[PDCONF_MAX_USERS][HANDLE_BUF]; /**< devices ("*" = any) */
+	size_t n_devices;
+	char as[PDCONF_MAX_USERS][PDCONF_USER_BUF]; /**< remote users ("%self" = own login) */
+	size_t n_as;
 };
 
 /** The whole configuration, defaults filled in. */
@@ -110,6 +129,8 @@ struct pdconf {
 	char socket_group[PDCONF_USER_BUF]; /**< [client] group ("" = socket 0666) */
 	char sr[PDCONF_MAX_SR][HANDLE_BUF];
 	size_t n_sr;
+	struct pdconf_local local[PDCONF_MAX_LOCAL];
+	size_t n_local;
 
 	char ifup[PDCONF_PATH_MAX];   /**< [interface] ifup ("" = none) */
 	char ifdown[PDCONF_PATH_MAX]; /**< [interface] ifdown ("" = none) */
@@ -145,6 +166,17 @@ const struct pdconf_allow *pdconf_find_allow(const struct pdconf *c, const char 
 
 /** True when @p handle may log in as local user @p user. */
 bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char *user);
+
+/**
+ * May local user @p login (member of @p groups, n_groups of them) ask for
+ * @p device as remote user @p user? With no rule for the user (or a group
+ * of theirs): only as @p login itself (local root: any name), never as root;
+ * with rules, only what one of them names. On false, @p why (cap bytes) says which rule
+ * is missing, as the line to add.
+ */
+bool pdconf_local_allowed(const struct pdconf *c, const char *login, const char *const *groups,
+			  size_t n_groups, const char *device, const char *user, char *why,
+			  size_t cap);
 
 /** True when TCP port @p port is in allowed-ports. */
 bool pdconf_port_allowed(const struct pdconf *c, uint16_t port);

@@ -52,6 +52,7 @@ struct csess {
 	uint64_t seq;        /* for request outcomes (struct reqtok) */
 	double resume_until; /* give up re-establishing the path after this */
 	double start;
+	uid_t owner; /* the local user it is for */
 	char dev_ip[INET6_ADDRSTRLEN], cli_ip[INET6_ADDRSTRLEN];
 	char dev_ip6[INET6_ADDRSTRLEN], cli_ip6[INET6_ADDRSTRLEN];
 };
@@ -675,7 +676,7 @@ static int request_ticket(struct csess *s)
 	return r;
 }
 
-struct csess *clirole_up(struct clirole *c, const char *device, const char *user,
+struct csess *clirole_up(struct clirole *c, const char *device, const char *user, uid_t owner,
 			 const struct clirole_cbs *cb)
 {
 	const struct pdconf *conf = c->ep->conf;
@@ -690,6 +691,7 @@ struct csess *clirole_up(struct clirole *c, const char *device, const char *user
 		return NULL;
 	s->c = c;
 	s->cb = *cb;
+	s->owner = owner;
 	snprintf(s->device, sizeof(s->device), "%s", device);
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->relay, sizeof(s->relay), "%s", conf->sr[0]);
@@ -732,14 +734,16 @@ unsigned clirole_down_target(struct clirole *c, const char *target)
 	return n;
 }
 
-static size_t status(const void *role, struct ctl_row *rows, size_t max)
+size_t clirole_status_of(const struct clirole *c, uid_t owner, struct ctl_row *rows, size_t max)
 {
-	const struct clirole *c = role;
 	size_t n = 0;
 
-	for (const struct csess *s = c->sessions; s && n < max; s = s->next, n++) {
+	for (const struct csess *s = c->sessions; s && n < max; s = s->next) {
 		struct ctl_row *r = &rows[n];
 
+		if (owner != (uid_t)-1 && s->owner != owner)
+			continue;
+		n++;
 		memset(r, 0, sizeof(*r));
 		memcpy(r->sid, s->sid, SR_SID_LEN);
 		r->role = CTL_ROLE_CLIENT;
@@ -756,6 +760,11 @@ static size_t status(const void *role, struct ctl_row *rows, size_t max)
 		r->age = (uint32_t)(ep_now(c->ep) - s->start);
 	}
 	return n;
+}
+
+static size_t status(const void *role, struct ctl_row *rows, size_t max)
+{
+	return clirole_status_of(role, (uid_t)-1, rows, max);
 }
 
 static const struct ep_role_ops client_ops = {

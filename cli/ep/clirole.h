@@ -15,6 +15,7 @@
 #define PORTLESS_CLIROLE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "ctl.h"
 #include "envelope.h"
@@ -57,11 +58,15 @@ int clirole_new(struct ep *ep, struct clirole **out);
 void clirole_free(struct clirole *c);
 
 /**
- * Start a session to @p device as @p user. Callbacks follow on the loop;
+ * Start a session to @p device as @p user for local user @p owner (whose
+ * authorisation the caller checked). Callbacks follow on the loop;
  * exactly one done() ends it. Returns the session or NULL (bad arguments).
  */
-struct csess *clirole_up(struct clirole *c, const char *device, const char *user,
+struct csess *clirole_up(struct clirole *c, const char *device, const char *user, uid_t owner,
 			 const struct clirole_cbs *cb);
+
+/** Status rows of the sessions of local user @p owner ((uid_t)-1: all). */
+size_t clirole_status_of(const struct clirole *c, uid_t owner, struct ctl_row *rows, size_t max);
 
 /** The role's one interface, or NULL while no session has one. */
 struct tun_dev *clirole_tun(const struct clirole *c);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
@@ -217,11 +218,50 @@ static void q_done(void *arg, int hop, const char *text)
 	creq_free(q);
 }
 
+enum { DAEMON_MAX_GROUPS = 64 };
+
+/*
+ * What local user @p uid may ask for: [local] rules by login name and by
+ * group (from the account database, never from the request). Fills
+ * @p login; false with a sentence in @p why when refused.
+ */
+static bool authorised(const struct pdconf *conf, uid_t uid, const char *device, const char *user,
+		       char *login, size_t lcap, char *why, size_t cap)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], gbuf[DAEMON_MAX_GROUPS][PDCONF_USER_BUF];
+	const char *groups[DAEMON_MAX_GROUPS];
+	gid_t gids[DAEMON_MAX_GROUPS];
+	int ng = DAEMON_MAX_GROUPS;
+	size_t n = 0;
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+		snprintf(why, cap, "uid %u has no account name", (unsigned)uid);
+		return false;
+	}
+	snprintf(login, lcap, "%s", pw.pw_name);
+	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ng) < 0)
+		ng = DAEMON_MAX_GROUPS; /* more than we look at: the first ones count */
+	for (int i = 0; i < ng && n < DAEMON_MAX_GROUPS; i++) {
+		struct group gr, *gres = NULL;
+		char grbuf[4096];
+
+		if (getgrgid_r(gids[i], &gr, grbuf, sizeof(grbuf), &gres) == 0 && gres &&
+		    strlen(gr.gr_name) < PDCONF_USER_BUF) {
+			snprintf(gbuf[n], sizeof(gbuf[n]), "%s", gr.gr_name);
+			groups[n] = gbuf[n];
+			n++;
+		}
+	}
+	return pdconf_local_allowed(conf, login, groups, n, device, user[0] ? user : login, why,
+				    cap);
+}
+
 static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up *up)
 {
 	static const struct clirole_cbs cbs_tmpl = {q_progress, q_ready, q_done, NULL};
 	struct clirole_cbs cbs = cbs_tmpl;
-	char user[CTL_USER_BUF];
+	char user[CTL_USER_BUF], login[CTL_USER_BUF], why[CTL_TEXT_BUF];
 	struct creq *q;
 
 	if (!dm->cli) {
@@ -232,13 +272,13 @@ static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up 
 		send_text(p, CTL_ERROR, CTL_HOP_DAEMON, "one session per connection");
 		return 0;
 	}
-	if (up->user[0]) {
-		snprintf(user, sizeof(user), "%s", up->user);
-	} else {
-		struct passwd *pw = getpwuid(p->uid);
-
-		snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "");
+	if (!authorised(dm->conf, p->uid, up->device, up->user, login, sizeof(login), why,
+			sizeof(why))) {
+		log_msg(PL_LOG_WARN, "uid %u refused: %s", (unsigned)p->uid, why);
+		send_text(p, CTL_ERROR, CTL_HOP_DAEMON, why);
+		return 0;
 	}
+	snprintf(user, sizeof(user), "%s", up->user[0] ? up->user : login);
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return 0;
@@ -255,7 +295,7 @@ static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up 
 	p->user = q;
 	dm->had_session = true;
 	log_msg(PL_LOG_INFO, "uid %u asks for %s as '%s'", (unsigned)p->uid, up->device, user);
-	q->s = clirole_up(dm->cli, up->device, user, &cbs);
+	q->s = clirole_up(dm->cli, up->device, user, p->uid, &cbs);
 	if (!q->s) {
 		send_text(p, CTL_ERROR, CTL_HOP_DAEMON,
 			  "bad request (device handle or user name) or no relay configured");
@@ -303,10 +343,12 @@ static int handle_status(struct daemon *dm, struct ctl_peer *p)
 
 	if (!rows)
 		return 0;
-	for (int i = EP_ROLES - 1; i >= 0; i--) /* client rows first */
-		if (dm->ep.role[i].ops)
-			n += dm->ep.role[i].ops->status(dm->ep.role[i].obj, rows + n,
-							DAEMON_MAX_ROWS - n);
+	/* a user sees their own sessions; root sees every one, the device's too */
+	if (dm->cli)
+		n += clirole_status_of(dm->cli, p->uid ? p->uid : (uid_t)-1, rows, DAEMON_MAX_ROWS);
+	if (!p->uid && dm->ep.role[EP_ROLE_DEVICE].ops)
+		n += dm->ep.role[EP_ROLE_DEVICE].ops->status(dm->ep.role[EP_ROLE_DEVICE].obj,
+							     rows + n, DAEMON_MAX_ROWS - n);
 	for (size_t i = 0; i < n; i++) {
 		m.type = CTL_STATUS_ROW;
 		m.row = rows[i];
@@ -355,9 +397,27 @@ static void on_close(struct ctl_peer *p)
 
 static const struct ctl_server_ops ctl_ops = {on_request, on_close};
 
+/* [client] group: the socket's group (0660), or (gid_t)-1 for none (0666). */
+static int socket_gid(const struct pdconf *conf, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	*gid = (gid_t)-1;
+	if (!conf->socket_group[0])
+		return 0;
+	if (getgrnam_r(conf->socket_group, &gr, buf, sizeof(buf), &res) != 0 || !res) {
+		log_msg(PL_LOG_ERR, "[client] group = %s: no such group", conf->socket_group);
+		return -ENOENT;
+	}
+	*gid = gr.gr_gid;
+	return 0;
+}
+
 static int open_ctl(struct daemon *dm)
 {
 	char copy[PDCONF_PATH_MAX];
+	gid_t gid;
 	int r;
 
 	snprintf(copy, sizeof(copy), "%s", dm->conf->socket_path);
@@ -366,7 +426,9 @@ static int open_ctl(struct daemon *dm)
 		log_msg_errno(PL_LOG_ERR, errno, "%s", dm->rundir);
 		return -errno;
 	}
-	r = ctl_server_open(&dm->ctl, dm->loop, dm->conf->socket_path, (gid_t)-1, &ctl_ops, dm);
+	r = socket_gid(dm->conf, &gid);
+	if (r == 0)
+		r = ctl_server_open(&dm->ctl, dm->loop, dm->conf->socket_path, gid, &ctl_ops, dm);
 	if (r < 0) {
 		log_msg(PL_LOG_ERR, "control socket %s: %s", dm->conf->socket_path, strerror(-r));
 		return r;

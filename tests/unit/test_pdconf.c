@@ -248,6 +248,58 @@ static void test_bad(void **state)
 	}
 }
 
+/* [local] rules: who on this client may ask for what (the default, users, groups, root). */
+static void test_local_rules(void **state)
+{
+	static const char TEXT[] =
+	    CP "[client]\nenabled = yes\nsr = @relay\n"
+	       "[local alice]\ndevices = @web, @db\nas = %self, deploy\n"
+	       "[local %ops]\nas = *\n"
+	       "[local carol]\nas = root\ndevices = @db\n"
+	       "[allow @alice]\nusers = alice\nkey = PL:0123-4567-89ab-cdef-0123-4567-89AB-cdef\n";
+	const char *ops[] = {"users", "ops"}, *none[] = {"users"};
+	char err[PDCONF_ERR_BUF], why[256];
+	struct pdconf *c = parse(TEXT, 0, err);
+
+	assert_string_equal(c->allow[0].key, "pl:0123-4567-89ab-cdef-0123-4567-89ab-cdef");
+	/* no rule: own name only, never root; local root any name but root */
+	assert_true(pdconf_local_allowed(c, "bob", none, 1, "@web", "bob", why, sizeof(why)));
+	assert_false(pdconf_local_allowed(c, "bob", none, 1, "@web", "alice", why, sizeof(why)));
+	assert_non_null(strstr(why, "[local bob] with as = alice"));
+	assert_false(pdconf_local_allowed(c, "bob", none, 1, "@web", "root", why, sizeof(why)));
+	assert_true(pdconf_local_allowed(c, "root", none, 1, "@web", "bob", why, sizeof(why)));
+	assert_false(pdconf_local_allowed(c, "root", none, 1, "@web", "root", why, sizeof(why)));
+	/* a user rule: its devices and names only (its own name included via %self) */
+	assert_true(pdconf_local_allowed(c, "alice", none, 1, "@db", "deploy", why, sizeof(why)));
+	assert_true(pdconf_local_allowed(c, "alice", none, 1, "@web", "alice", why, sizeof(why)));
+	assert_false(
+	    pdconf_local_allowed(c, "alice", none, 1, "@other", "alice", why, sizeof(why)));
+	assert_false(pdconf_local_allowed(c, "alice", none, 1, "@db", "root", why, sizeof(why)));
+	/* a group rule: '*' is any name but root */
+	assert_true(pdconf_local_allowed(c, "dave", ops, 2, "@x", "deploy", why, sizeof(why)));
+	assert_false(pdconf_local_allowed(c, "dave", ops, 2, "@x", "root", why, sizeof(why)));
+	/* root only where a rule names it */
+	assert_true(pdconf_local_allowed(c, "carol", none, 1, "@db", "root", why, sizeof(why)));
+	assert_false(pdconf_local_allowed(c, "carol", none, 1, "@web", "root", why, sizeof(why)));
+	free(c);
+	c = parse(CP "[client]\nenabled = yes\nsr = @r\n[local x]\ndevices = *\n", -EINVAL, err);
+	assert_string_equal(err, "portlessd.conf: [local x] has no 'as'");
+	free(c);
+	c = parse(CP "[client]\nenabled = yes\nsr = @r\n[local x]\nas = y\nfoo = 1\n", -EINVAL,
+		  err);
+	assert_non_null(strstr(err, "unknown key 'foo' in [local x]"));
+	free(c);
+	c = parse(CP "[device]\nenabled = yes\n[allow @a]\nusers = a\nkey = pl:1234\n", -EINVAL,
+		  err);
+	assert_non_null(strstr(err, "invalid key fingerprint 'pl:1234' in [allow @a]"));
+	free(c);
+	c = parse(CP "[device]\nenabled = yes\n[allow @a]\nkey = "
+		     "pl:0123-4567-89ab-cdef-0123-4567-89ab-cdef\n",
+		  -EINVAL, err);
+	assert_string_equal(err, "portlessd.conf: [allow @a] has no 'users'");
+	free(c);
+}
+
 /* A handle longer than inih's section buffer must not be truncated into another handle. */
 static void test_long_section(void **state)
 {
@@ -339,7 +391,7 @@ int main(void)
 	    cmocka_unit_test(test_durations),    cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_long_section), cmocka_unit_test(test_long_line_and_nul),
 	    cmocka_unit_test(test_load),         cmocka_unit_test(test_example),
-	    cmocka_unit_test(test_unterminated),
+	    cmocka_unit_test(test_unterminated), cmocka_unit_test(test_local_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

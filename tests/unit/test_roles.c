@@ -540,7 +540,7 @@ static struct csess *up(struct world *w, struct user *u)
 	struct csess *s;
 
 	cb.arg = u;
-	s = clirole_up(w->cli, "@device", "bob", &cb);
+	s = clirole_up(w->cli, "@device", "bob", 1000, &cb);
 	assert_non_null(s);
 	pump(w);
 	assert_int_equal(u->ready, 1);
@@ -656,7 +656,7 @@ static void test_refused_user(void **state)
 	struct user u = {0};
 
 	cb.arg = &u;
-	assert_non_null(clirole_up(w->cli, "@device", "root", &cb));
+	assert_non_null(clirole_up(w->cli, "@device", "root", 1000, &cb));
 	pump(w);
 	assert_int_equal(u.ready, 0);
 	assert_int_equal(nkeys, 0);
