@@ -11,38 +11,26 @@
 set -u
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a tmpfs"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "SKIP: needs the sqlite3 shell"; exit 77; }
+. "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp
 PL=$B/cli/portless
-T=$(mktemp -d /tmp/cp-full.XXXXXX)
-chmod 755 "$T" # portless-cp drops to an unprivileged user when it can reach --data
+pl_loop_setup # PL_TMP is mode 755: portless-cp drops to an unprivileged user when it can reach --data
+T=$PL_TMP
 D=$T/data
-SRV=
-fails=0
-
-cleanup() {
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
-	umount "$D" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+unmount() { umount "$D" 2>/dev/null; }
+PL_CLEANUP_HOOK=unmount # after the server stopped, before the temp dir goes
 
 mkdir -p "$D"
 mount -t tmpfs -o size=4m,mode=0700 tmpfs "$D" || { echo "SKIP: cannot mount a tmpfs"; exit 77; }
-PORT=$(free_port)
+PORT=$(pl_free_port tcp)
 KEY=$("$CP" init --data "$D" 2>/dev/null) || { echo "init failed"; exit 1; }
 "$CP" add @a @b --data "$D" >"$T/codes" || exit 1
-code() { awk -v h="$1" '$1==h{print $2}' "$T/codes"; }
-"$CP" serve --data "$D" --listen "127.0.0.1:$PORT" >"$T/srv.log" 2>&1 &
-SRV=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+pl_bg srv "$CP" serve --data "$D" --listen "127.0.0.1:$PORT"
+SRV=$PL_LAST_PID
+pl_wait_lo_tcp "$PORT" 5
 for h in a b; do
-	"$PL" enroll @$h --cp 127.0.0.1:$PORT --server-key "$KEY" --code "$(code @$h)" --keys "$T/k$h" >/dev/null 2>&1 ||
+	"$PL" enroll @$h --cp 127.0.0.1:$PORT --server-key "$KEY" --code "$(pl_code @$h)" --keys "$T/k$h" >/dev/null 2>&1 ||
 		{ echo "enroll @$h failed"; cat "$T/srv.log"; exit 1; }
 done
 
@@ -61,8 +49,8 @@ send() {
 }
 integrity() { sqlite3 "file:$D/cp.db?mode=ro" "PRAGMA integrity_check;" 2>&1 | head -3; }
 
-for i in 1 2 3; do send "before-$i" || bad "notify before the disk is full: $LAST_OUT"; done
-ok "3 notifications accepted with space left ($(df -h --output=avail "$D" | tail -1 | tr -d ' ') free)"
+for i in 1 2 3; do send "before-$i" || pl_fail "notify before the disk is full: $LAST_OUT"; done
+pl_ok "3 notifications accepted with space left ($(df -h --output=avail "$D" | tail -1 | tr -d ' ') free)"
 
 # Fill the file system (dd stops at ENOSPC).
 dd if=/dev/zero of="$D/filler" bs=16k status=none 2>/dev/null
@@ -79,12 +67,12 @@ for i in $(seq 1 30); do
 	fi
 done
 echo "while full: $okfull accepted (page slack), $errs refused, $typed with 'server storage failure'"
-[ $errs -ge 1 ] && ok "notifications are refused while the disk is full" || bad "nothing refused while full"
-[ $typed = $errs ] && [ $errs -ge 1 ] && ok "every refusal is the typed error CP_E_STORE (server storage failure)" ||
-	bad "refusals not typed: $LAST_OUT"
-kill -0 "$SRV" 2>/dev/null && ok "portless-cp still running while full" || bad "portless-cp died while full"
+[ $errs -ge 1 ] && pl_ok "notifications are refused while the disk is full" || pl_fail "nothing refused while full"
+[ $typed = $errs ] && [ $errs -ge 1 ] && pl_ok "every refusal is the typed error CP_E_STORE (server storage failure)" ||
+	pl_fail "refusals not typed: $LAST_OUT"
+kill -0 "$SRV" 2>/dev/null && pl_ok "portless-cp still running while full" || pl_fail "portless-cp died while full"
 r=$(integrity)
-[ "$r" = ok ] && ok "integrity_check while full: ok" || bad "integrity_check while full: $r"
+[ "$r" = ok ] && pl_ok "integrity_check while full: ok" || pl_fail "integrity_check while full: $r"
 
 # Space returns.
 rm -f "$D/filler"
@@ -92,8 +80,8 @@ recovered=0
 for i in $(seq 1 5); do
 	if send "after-$i"; then recovered=$((recovered + 1)); else echo "after refill: $LAST_OUT"; fi
 done
-[ $recovered = 5 ] && ok "accepted again once space returns (5/5)" || bad "after space returned: $recovered/5"
-kill -0 "$SRV" 2>/dev/null && ok "portless-cp still running" || bad "portless-cp died"
+[ $recovered = 5 ] && pl_ok "accepted again once space returns (5/5)" || pl_fail "after space returned: $recovered/5"
+kill -0 "$SRV" 2>/dev/null && pl_ok "portless-cp still running" || pl_fail "portless-cp died"
 
 # Every acknowledged notification arrives intact.
 n=$(wc -l <"$T/acked")
@@ -105,17 +93,12 @@ while read -r line; do
 done <"$T/got" | sort >"$T/got.sums"
 sort "$T/acked" >"$T/acked.s"
 missing=$(comm -23 "$T/acked.s" "$T/got.sums" | wc -l)
-[ "$missing" = 0 ] && ok "all $n acknowledged notifications delivered, byte for byte" ||
-	bad "$missing of $n acknowledged notifications missing or altered"
+[ "$missing" = 0 ] && pl_ok "all $n acknowledged notifications delivered, byte for byte" ||
+	pl_fail "$missing of $n acknowledged notifications missing or altered"
 
-kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=
+pl_stop "$SRV"
 r=$(integrity)
-[ "$r" = ok ] && ok "integrity_check after shutdown: ok" || bad "integrity_check after: $r"
-if grep -q "Sanitizer\|runtime error" "$T/srv.log"; then bad "sanitizer report in the server log"; fi
+[ "$r" = ok ] && pl_ok "integrity_check after shutdown: ok" || pl_fail "integrity_check after: $r"
+if grep -q "Sanitizer\|runtime error" "$T/srv.log"; then pl_fail "sanitizer report in the server log"; fi
 grep -i "storage\|full\|sqlite\|privdrop\|seccomp" "$T/srv.log" | head -6
-if [ $fails -ne 0 ]; then
-	echo "--- server log"; tail -30 "$T/srv.log"
-	echo "$fails failed"
-	exit 1
-fi
-echo "all disk-full checks passed"
+pl_finish
