@@ -168,6 +168,36 @@ pl_wait_log() {
 	return 1
 }
 
+# pl_lo_cp HANDLE...: portless-cp on 127.0.0.1 (data $PL_TMP/cp, log
+# $PL_TMP/cp.log) with the HANDLEs enrolled, keys in $PL_TMP/k_<name>.
+# Programs from $PORTLESS_BUILD/cli. Sets PL_CP_KEY and PL_CP_PORT; exits 1
+# when a step fails.
+pl_lo_cp() {
+	local bin=$PORTLESS_BUILD/cli h
+	PL_CP_PORT=$(pl_free_port tcp)
+	PL_CP_KEY=$("$bin/portless-cp" init --data "$PL_TMP/cp" 2>/dev/null) || { echo "cp init failed"; exit 1; }
+	"$bin/portless-cp" add "$@" --data "$PL_TMP/cp" >"$PL_TMP/codes" || exit 1
+	pl_bg cp "$bin/portless-cp" serve --data "$PL_TMP/cp" --listen "127.0.0.1:$PL_CP_PORT"
+	pl_wait_lo_tcp "$PL_CP_PORT" || { echo "cp did not start"; exit 1; }
+	for h in "$@"; do
+		"$bin/portless" enroll "$h" --cp "127.0.0.1:$PL_CP_PORT" --server-key "$PL_CP_KEY" \
+			--code "$(pl_code "$h")" --keys "$PL_TMP/k_${h#@}" >/dev/null 2>&1 ||
+			{ echo "enroll $h failed"; exit 1; }
+	done
+}
+
+# pl_lo_sr ARGS...: portless-sr as @relay (keys $PL_TMP/k_relay, log
+# $PL_TMP/sr.log) on free TCP and UDP ports of 127.0.0.1, with more ARGS.
+# Sets PL_SR_TCP, PL_SR_UDP and PL_SR_PID; exits 1 when it does not listen.
+pl_lo_sr() {
+	PL_SR_TCP=$(pl_free_port tcp)
+	PL_SR_UDP=$(pl_free_port udp)
+	pl_bg sr "$PORTLESS_BUILD/cli/portless-sr" --keys "$PL_TMP/k_relay" --tcp "127.0.0.1:$PL_SR_TCP" \
+		--udp "127.0.0.1:$PL_SR_UDP" --advertise 127.0.0.1 "$@"
+	PL_SR_PID=$PL_LAST_PID
+	pl_wait_lo_tcp "$PL_SR_TCP" || { echo "portless-sr did not start"; cat "$PL_TMP/sr.log"; exit 1; }
+}
+
 # pl_loop_cleanup: stop the tracked processes, run PL_CLEANUP_HOOK (a
 # command, e.g. an umount) if set, remove PL_TMP.
 pl_loop_cleanup() {
