@@ -10,26 +10,14 @@
 #    each session's records, zero foreign or altered).
 # PORTLESS_LOAD_SESSIONS overrides the count (default 1000).
 set -u
+. "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 RELAY=$B/tests/sr_relay_local
 LOAD=$B/tests/sr_load
 N=${PORTLESS_LOAD_SESSIONS:-1000}
-T=$(mktemp -d /tmp/sr-load.XXXXXX)
-PIDS=()
-fails=0
-
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-free_port() {
-	python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.$1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"
-}
 for x in "$RELAY" "$LOAD"; do [ -x "$x" ] || { echo "missing $x"; exit 1; }; done
+pl_loop_setup
+T=$PL_TMP
 
 # Each side is a descriptor in sr_load and in the relay: 2 x N each, plus slack.
 need=$((2 * N + 256))
@@ -40,13 +28,11 @@ echo "RLIMIT_NOFILE $(ulimit -n)"
 run() { # run tcp|udp
 	local mode=$1 d="$T/$1" tp up rp rss out
 	mkdir -p "$d"
-	tp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
-	"$RELAY" --tcp 127.0.0.1:$tp --udp 127.0.0.1:$up --tickets "$N" --out "$d" --ttl 120 --idle 120 \
-		>"$d/relay.out" 2>"$d/relay.err" &
-	rp=$!
-	PIDS+=($rp)
-	for _ in $(seq 300); do grep -q ready "$d/relay.out" 2>/dev/null && break; sleep 0.1; done
-	grep -q ready "$d/relay.out" || { bad "$mode: relay did not start: $(cat "$d/relay.err")"; return; }
+	tp=$(pl_free_port tcp); up=$(pl_free_port udp)
+	pl_bg "$mode/relay" "$RELAY" --tcp 127.0.0.1:$tp --udp 127.0.0.1:$up --tickets "$N" --out "$d" --ttl 120 --idle 120
+	rp=$PL_LAST_PID
+	pl_wait_log "$d/relay.log" ready 30 2>/dev/null ||
+		{ pl_fail "$mode: relay did not start: $(cat "$d/relay.log")"; return; }
 	if [ "$mode" = tcp ]; then
 		timeout 150 "$LOAD" --dir "$d" --count "$N" --tcp 127.0.0.1:$tp --records 64 --seconds 90 \
 			>"$d/load.out" 2>"$d/load.err"
@@ -60,19 +46,18 @@ run() { # run tcp|udp
 	echo "$mode: $(grep paired "$d/load.err" | tail -1)"
 	echo "$mode: $out; relay VmRSS ${rss} kB"
 	f() { grep -o "$1 [0-9]*" <<<"$out" | cut -d' ' -f2; }
-	[ "$rc" = 0 ] && ok "$mode: sr_load passed (every session paired and completed)" ||
-		{ bad "$mode: sr_load rc $rc"; tail -5 "$d/load.err"; }
-	[ "$(f paired)" = "$N" ] && ok "$mode: $N sessions paired, all held at once" || bad "$mode: paired $(f paired)/$N"
-	[ "$(f complete)" = "$N" ] && ok "$mode: all $N sessions completed" || bad "$mode: complete $(f complete)/$N"
+	[ "$rc" = 0 ] && pl_ok "$mode: sr_load passed (every session paired and completed)" ||
+		{ pl_fail "$mode: sr_load rc $rc"; tail -5 "$d/load.err"; }
+	[ "$(f paired)" = "$N" ] && pl_ok "$mode: $N sessions paired, all held at once" || pl_fail "$mode: paired $(f paired)/$N"
+	[ "$(f complete)" = "$N" ] && pl_ok "$mode: all $N sessions completed" || pl_fail "$mode: complete $(f complete)/$N"
 	[ "$(f foreign)" = 0 ] && [ "$(f corrupt)" = 0 ] &&
-		ok "$mode: no record reached another session's peer, none altered" ||
-		bad "$mode: foreign $(f foreign) corrupt $(f corrupt)"
-	kill -0 "$rp" 2>/dev/null && ok "$mode: relay alive" || bad "$mode: relay died: $(tail -5 "$d/relay.err")"
-	kill "$rp"; wait "$rp" 2>/dev/null
-	grep -q "Sanitizer\|runtime error" "$d/relay.err" "$d/load.err" && bad "$mode: sanitizer report"
+		pl_ok "$mode: no record reached another session's peer, none altered" ||
+		pl_fail "$mode: foreign $(f foreign) corrupt $(f corrupt)"
+	kill -0 "$rp" 2>/dev/null && pl_ok "$mode: relay alive" || pl_fail "$mode: relay died: $(tail -5 "$d/relay.log")"
+	pl_stop "$rp"
+	grep -q "Sanitizer\|runtime error" "$d/relay.log" "$d/load.err" && pl_fail "$mode: sanitizer report"
 }
 
 run tcp
 run udp
-[ "$fails" -eq 0 ] && echo "all load checks passed" || echo "$fails load check(s) failed"
-exit $((fails > 0))
+pl_finish
