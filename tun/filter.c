@@ -18,6 +18,7 @@ enum {
 	PROTO_HOPOPTS = 0,
 	PROTO_ICMP = 1,
 	PROTO_TCP = 6,
+	PROTO_UDP = 17,
 	PROTO_ROUTING = 43,
 	PROTO_FRAGMENT = 44,
 	PROTO_ESP = 50,
@@ -77,6 +78,13 @@ static enum filter_reason parse_l4(const uint8_t *p, size_t len, struct filter_i
 		fi->sport = get_be16(p + off);
 		fi->dport = get_be16(p + off + 2);
 		fi->tcp_flags = p[off + 13];
+		return FILTER_PASS;
+	}
+	if (fi->proto == PROTO_UDP) {
+		if (len - off < 8)
+			return FILTER_TRUNCATED;
+		fi->sport = get_be16(p + off);
+		fi->dport = get_be16(p + off + 2);
 		return FILTER_PASS;
 	}
 	if (fi->proto == PROTO_ICMP || fi->proto == PROTO_ICMPV6) {

@@ -57,7 +57,7 @@ struct filter_info {
 	struct ipaddr src, dst; /**< host addresses */
 	uint8_t proto;          /**< upper-layer protocol after extension headers */
 	bool first_fragment;    /**< offset 0 with more fragments to come */
-	uint16_t sport, dport;  /**< TCP ports */
+	uint16_t sport, dport;  /**< TCP or UDP ports */
 	uint8_t tcp_flags;      /**< TCP flags byte */
 	uint8_t icmp_type, icmp_code;
 	size_t l4_off; /**< offset of the upper-layer header */

@@ -102,6 +102,7 @@ static void put_row(struct wr *w, const struct ctl_row *m)
 	wr_u64(w, m->bytes_in);
 	wr_u64(w, m->bytes_out);
 	wr_u32(w, m->age);
+	wr_u64(w, m->dropped);
 }
 
 /* Field checks shared by both directions (a sender must not send what a receiver refuses). */
@@ -233,6 +234,7 @@ static void get_row(struct rd *r, struct ctl_row *m)
 	m->bytes_in = rd_u64(r);
 	m->bytes_out = rd_u64(r);
 	m->age = rd_u32(r);
+	m->dropped = rd_u64(r);
 }
 
 static void get_body(struct rd *r, struct ctl_msg *m)

@@ -135,6 +135,7 @@ struct ctl_row {
 	char client_ip[CTL_IP_BUF];
 	uint64_t bytes_in, bytes_out;
 	uint32_t age;
+	uint64_t dropped; /**< received packets the session's filter refused */
 };
 struct ctl_ended {
 	uint8_t sid[CTL_SID_LEN];

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addrplan.h"
 #include "ipaddr.h"
 #include "net.h"
 #include "text.h"
@@ -422,6 +423,29 @@ static bool k_group(struct ctx *x, const char *v)
 	return true;
 }
 
+static bool add_overlay(struct ctx *x, const char *item, void *arg)
+{
+	struct pdconf *c = arg;
+	struct ipaddr p, m;
+
+	if (!ipaddr_parse(item, &p) || p.plen < 8)
+		return fail(x, "overlay '%s' is not a network of length 8 or more", item);
+	m = p;
+	ipaddr_mask(&m);
+	if (!ipaddr_equal(&m, &p))
+		return fail(x, "overlay '%s' has host bits set", item);
+	if (c->n_overlay == PDCONF_MAX_OVERLAY)
+		return fail(x, "more than %d overlay networks", PDCONF_MAX_OVERLAY);
+	c->overlay[c->n_overlay++] = p;
+	return true;
+}
+
+static bool k_overlay(struct ctx *x, const char *v)
+{
+	x->c->n_overlay = 0; /* replaces the defaults */
+	return each_item(x, "overlay", v, add_overlay, x->c);
+}
+
 static bool k_sr(struct ctx *x, const char *v)
 {
 	return each_item(x, "sr", v, add_sr, x->c);
@@ -487,6 +511,7 @@ static const struct key {
     {"client", "socket", k_socket},
     {"client", "group", k_group},
     {"client", "sr", k_sr},
+    {"client", "overlay", k_overlay},
     {"interface", "ifup", k_ifup},
     {"interface", "ifdown", k_ifdown},
     {"interface", "script-timeout", k_script_timeout},
@@ -673,6 +698,10 @@ void pdconf_defaults(struct pdconf *c)
 	c->prefix_len = 10;
 	c->ports[0] = 22;
 	c->n_ports = 1;
+	c->n_overlay = ipaddr_parse(ADDRPLAN_DEV4_DEFAULT, &c->overlay[0]) &&
+			       ipaddr_parse(ADDRPLAN_DEV6_DEFAULT, &c->overlay[1])
+			   ? 2
+			   : 0;
 	c->max_sessions = 16;
 	c->idle_timeout = 30 * 60;
 	c->max_duration = 12 * 3600;
@@ -946,6 +975,14 @@ bool pdconf_local_allowed(const struct pdconf *c, const char *login, const char 
 		 "local user %s may not ask for %s@%s: portlessd.conf needs [local %s] with "
 		 "as = %s (and devices = %s)",
 		 login, user, device, login, user, device);
+	return false;
+}
+
+bool pdconf_in_overlay(const struct pdconf *c, const struct ipaddr *a)
+{
+	for (size_t i = 0; i < c->n_overlay; i++)
+		if (ipaddr_contains(&c->overlay[i], a))
+			return true;
 	return false;
 }
 

@@ -23,6 +23,8 @@
  *                     socket = /run/portless/portlessd.sock
  *                     group = portless                    (optional: socket 0660 for this group)
  *                     sr = @relay[,@relay2...]            (required when enabled)
+ *                     overlay = 100.64.0.0/10, fd70:6c73:7300::/48 (the virtual networks
+ *                                                          devices' addresses must lie in)
  *     [interface]     ifup = /usr/local/lib/portless/portless-ifup   (optional; run after
  *                            an interface is configured)
  *                     ifdown = /usr/local/lib/portless/portless-ifdown (before it is removed)
@@ -54,13 +56,15 @@
 
 #include "handle.h"
 #include "identity.h"
+#include "ipaddr.h"
 
 enum {
-	PDCONF_PATH_MAX = 256, /**< with NUL */
-	PDCONF_USER_BUF = 33,  /**< 32 characters + NUL */
-	PDCONF_MAX_USERS = 32, /**< per [allow] and in authorized-keys-users */
-	PDCONF_MAX_ALLOW = 64, /**< [allow @x] sections */
-	PDCONF_MAX_LOCAL = 64, /**< [local x] sections */
+	PDCONF_PATH_MAX = 256,  /**< with NUL */
+	PDCONF_USER_BUF = 33,   /**< 32 characters + NUL */
+	PDCONF_MAX_USERS = 32,  /**< per [allow] and in authorized-keys-users */
+	PDCONF_MAX_ALLOW = 64,  /**< [allow @x] sections */
+	PDCONF_MAX_LOCAL = 64,  /**< [local x] sections */
+	PDCONF_MAX_OVERLAY = 8, /**< [client] overlay networks */
 	PDCONF_MAX_PORTS = 16,
 	PDCONF_MAX_HOSTKEYS = 8,
 	PDCONF_MAX_SR = 8,
@@ -131,6 +135,9 @@ struct pdconf {
 	size_t n_sr;
 	struct pdconf_local local[PDCONF_MAX_LOCAL];
 	size_t n_local;
+	struct ipaddr overlay[PDCONF_MAX_OVERLAY]; /**< [client] overlay: where answers' addresses
+						    *   must lie (default the device defaults) */
+	size_t n_overlay;
 
 	char ifup[PDCONF_PATH_MAX];   /**< [interface] ifup ("" = none) */
 	char ifdown[PDCONF_PATH_MAX]; /**< [interface] ifdown ("" = none) */
@@ -177,6 +184,9 @@ bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char 
 bool pdconf_local_allowed(const struct pdconf *c, const char *login, const char *const *groups,
 			  size_t n_groups, const char *device, const char *user, char *why,
 			  size_t cap);
+
+/** True when @p a lies in one of the [client] overlay networks. */
+bool pdconf_in_overlay(const struct pdconf *c, const struct ipaddr *a);
 
 /** True when TCP port @p port is in allowed-ports. */
 bool pdconf_port_allowed(const struct pdconf *c, uint16_t port);

@@ -2,6 +2,7 @@
 #include "cliif.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,11 +46,87 @@ static bool pair_is(const struct cliif_member *m, const struct ipaddr *mine,
 	       (ipaddr_equal(mine, &m->c6) && ipaddr_equal(peer, &m->d6));
 }
 
-bool cliif_admit(const struct cliif_member *m, const struct pkt *p)
+static bool udp_known(const struct cliif_member *m, uint16_t local, uint16_t remote)
 {
-	struct ipaddr src, dst;
+	for (unsigned i = 0; i < CLIIF_UDP_FLOWS; i++)
+		if (m->udp[i].local == local && m->udp[i].remote == remote && local)
+			return true;
+	return false;
+}
 
-	return pkt_addrs(pkt_data(p), p->len, &src, &dst) && pair_is(m, &dst, &src);
+/* An outgoing UDP datagram opens (or refreshes) its flow for the replies. */
+static void udp_note(struct cliif_member *m, const struct pkt *p)
+{
+	const uint8_t *d = pkt_data(p); /* pkt_addrs() checked the IP header's length */
+	struct filter_info fi;
+	unsigned i;
+
+	if (d[d[0] >> 4 == 4 ? 9 : 6] != IPPROTO_UDP) /* the common case: not UDP, no parse */
+		return;
+	if (filter_parse(pkt_data(p), p->len, &fi) != FILTER_PASS || fi.proto != IPPROTO_UDP ||
+	    p->len - fi.l4_off < 4 || udp_known(m, fi.sport, fi.dport))
+		return;
+	i = m->udp_next++ % CLIIF_UDP_FLOWS;
+	m->udp[i].local = fi.sport;
+	m->udp[i].remote = fi.dport;
+}
+
+static bool icmp_reply(const struct filter_info *fi)
+{
+	if (fi->proto == IPPROTO_ICMP) /* echo reply, unreachable, time exceeded */
+		return fi->icmp_type == 0 || fi->icmp_type == 3 || fi->icmp_type == 11;
+	return fi->proto == IPPROTO_ICMPV6 && /* unreachable, too big, time exceeded, echo reply */
+	       (fi->icmp_type == 1 || fi->icmp_type == 2 || fi->icmp_type == 3 ||
+		fi->icmp_type == 129);
+}
+
+static bool reply_ok(const struct cliif_member *m, const struct filter_info *fi)
+{
+	switch (fi->proto) {
+	case IPPROTO_TCP: /* SYN without ACK: the device opening a connection */
+		return (fi->tcp_flags & 0x12) != 0x02;
+	case IPPROTO_UDP:
+		return udp_known(m, fi->dport, fi->sport);
+	default:
+		return icmp_reply(fi);
+	}
+}
+
+bool cliif_admit(struct cliif_member *m, const struct pkt *p)
+{
+	struct filter_info fi;
+	bool ok = filter_parse(pkt_data(p), p->len, &fi) == FILTER_PASS && !fi.first_fragment &&
+		  pair_is(m, &fi.dst, &fi.src) && reply_ok(m, &fi);
+
+	if (!ok)
+		m->dropped++;
+	return ok;
+}
+
+int cliif_clash(const struct cliif *ci, const struct cliif_member *m, char *why, size_t cap)
+{
+	char a[IPADDR_STRLEN];
+
+	for (const struct cliif_member *o = ci->members; o; o = o->next) {
+		const struct ipaddr *hit = ipaddr_equal(&o->c4, &m->c4)   ? &m->c4
+					   : ipaddr_equal(&o->c6, &m->c6) ? &m->c6
+									  : NULL;
+
+		if (hit) {
+			snprintf(why, cap, "client address %s is another session's",
+				 ipaddr_str(hit, false, a, sizeof(a)));
+			return -EADDRINUSE;
+		}
+		hit = ipaddr_equal(&o->d4, &m->d4)   ? &m->d4
+		      : ipaddr_equal(&o->d6, &m->d6) ? &m->d6
+						     : NULL;
+		if (hit && strcmp(o->device, m->device) != 0) {
+			snprintf(why, cap, "device address %s is %s's",
+				 ipaddr_str(hit, false, a, sizeof(a)), o->device);
+			return -EADDRINUSE;
+		}
+	}
+	return 0;
 }
 
 /* Outgoing: the session whose address the packet leaves from, towards its device. */
@@ -60,14 +137,16 @@ static struct dpath_sess *route_out(void *arg, const struct pkt *p)
 
 	if (!pkt_addrs(pkt_data(p), p->len, &src, &dst))
 		return NULL;
-	if (ci->last && pair_is(ci->last, &src, &dst))
-		return ci->last->dps;
-	for (struct cliif_member *m = ci->members; m; m = m->next)
-		if (pair_is(m, &src, &dst)) {
-			ci->last = m;
-			return m->dps;
-		}
-	return NULL; /* from no session's address, or to another device: dropped */
+	if (!ci->last || !pair_is(ci->last, &src, &dst)) {
+		ci->last = NULL;
+		for (struct cliif_member *m = ci->members; m && !ci->last; m = m->next)
+			if (pair_is(m, &src, &dst))
+				ci->last = m;
+	}
+	if (!ci->last)
+		return NULL; /* from no session's address, or to another device: dropped */
+	udp_note(ci->last, p);
+	return ci->last->dps;
 }
 
 static void lose(struct cliif *ci, const char *why)

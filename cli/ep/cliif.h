@@ -12,8 +12,8 @@
  * source address, and only when its destination is that session's device;
  * anything else is dropped. A received packet is written only when its
  * source is the session's device and its destination the session's own
- * address (cliif_admit), so a device can reach no other session and no
- * other address of this host.
+ * address, and only as a reply to what this side opened (cliif_admit), so a
+ * device can open nothing on this host and reach no other session.
  *
  * The interface exists while at least one session is attached: the first
  * attach makes it, the last detach removes it (with the kernel's routes).
@@ -26,17 +26,26 @@
 #include <stddef.h>
 
 #include "dpath.h"
+#include "filter.h"
 #include "ipaddr.h"
 
 struct ep;
+
+enum { CLIIF_UDP_FLOWS = 32 /**< UDP flows a session remembers for their replies */ };
 
 /** One session's place on the interface (embedded in the session). */
 struct cliif_member {
 	struct ipaddr c4, c6; /**< the session's client addresses */
 	struct ipaddr d4, d6; /**< its device's addresses */
+	const char *device;   /**< its device's handle (borrowed) */
 	struct dpath_sess *dps;
 	struct cliif_member *next;
 	bool route4, route6; /**< this member's address is the route's source */
+	uint64_t dropped;    /**< received packets cliif_admit() refused */
+	struct {
+		uint16_t local, remote; /**< ports of a UDP flow this side opened */
+	} udp[CLIIF_UDP_FLOWS];
+	unsigned udp_next;
 };
 
 struct cliif {
@@ -65,8 +74,21 @@ int cliif_attach(struct cliif *ci, struct cliif_member *m, unsigned mtu, char *w
 /** Take @p m off (its addresses, routes it alone needed); the last one removes the interface. */
 void cliif_detach(struct cliif *ci, struct cliif_member *m);
 
-/** The received packet @p p may go into the TUN for @p m (source its device, destination it). */
-bool cliif_admit(const struct cliif_member *m, const struct pkt *p);
+/**
+ * The received packet @p p may go into the TUN for @p m: from its device to
+ * its own address, and only a reply to what this side opened: TCP but never
+ * a SYN without ACK (the device opens no connection to the client), UDP from
+ * a flow this side sent on, ICMP echo replies and errors; no fragments,
+ * nothing unparseable. A refused packet is counted in m->dropped.
+ */
+bool cliif_admit(struct cliif_member *m, const struct pkt *p);
+
+/**
+ * Would @p m's addresses clash with a session already on the interface
+ * (the same client address, or its device address belonging to another
+ * device)? 0, or -EADDRINUSE with a sentence in @p why.
+ */
+int cliif_clash(const struct cliif *ci, const struct cliif_member *m, char *why, size_t cap);
 
 /** Turn on TUN offload (super-packets), once a session is up. */
 void cliif_offload(struct cliif *ci);

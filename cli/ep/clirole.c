@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addrplan.h"
 #include "cliif.h"
 #include "log.h"
 #include "msgtypes.h"
@@ -299,23 +300,78 @@ static void sr_down(void *arg, int reason, const char *msg)
 
 /* ---- set-up steps ---- */
 
-/* The device's answer is the only source of our addresses: both families, host addresses. */
-static int attach(struct csess *s, char *why, size_t cap)
+/* The answer's addresses, as the member's and as text. */
+static void take_addresses(struct csess *s)
 {
 	const struct sess_answer *a = s->ans;
 	struct cliif_member *m = &s->mem;
-	int r;
 
 	ipaddr_from_bytes(&m->c4, AF_INET, &a->client_v4, 32);
 	ipaddr_from_bytes(&m->d4, AF_INET, &a->device_v4, 32);
 	ipaddr_from_bytes(&m->c6, AF_INET6, &a->client_v6, 128);
 	ipaddr_from_bytes(&m->d6, AF_INET6, &a->device_v6, 128);
 	m->dps = &s->dps;
+	m->device = s->device;
 	inet_ntop(AF_INET, &a->device_v4, s->dev_ip, sizeof(s->dev_ip));
 	inet_ntop(AF_INET, &a->client_v4, s->cli_ip, sizeof(s->cli_ip));
 	inet_ntop(AF_INET6, &a->device_v6, s->dev_ip6, sizeof(s->dev_ip6));
 	inet_ntop(AF_INET6, &a->client_v6, s->cli_ip6, sizeof(s->cli_ip6));
-	r = cliif_attach(&s->c->ci, m, a->mtu, why, cap);
+}
+
+/* Against the host: nothing of this host may be (or be routed) where the device says. */
+static int check_host(struct csess *s, const struct ipaddr *const *all, char *why, size_t cap)
+{
+	struct ep *ep = s->c->ep;
+	struct addrplan_host host = {0};
+	char w[160];
+	int own = s->c->ci.ifindex > 0 ? s->c->ci.ifindex : 0;
+	int r = ep->sys->net->snapshot(ep->nc, &host);
+
+	for (int i = 0; r == 0 && i < 4; i++)
+		if (addrplan_check(&host, all[i], own, w, sizeof(w)) >= ADDRPLAN_ROUTE_COVERS) {
+			snprintf(why, cap, "the device's answer clashes with this host: %s", w);
+			r = -EADDRINUSE;
+		}
+	if (r < 0 && r != -EADDRINUSE)
+		snprintf(why, cap, "cannot read this host's addresses: %s", strerror(-r));
+	addrplan_host_clear(&host);
+	return r;
+}
+
+/*
+ * A device decides nothing on this host but its own session: its addresses
+ * and ours must lie in the overlay networks ([client] overlay), differ,
+ * belong to no other session or device, and clash with no address or route
+ * of this host. Anything else ends the session, saying why.
+ */
+static int check_answer(struct csess *s, char *why, size_t cap)
+{
+	const struct cliif_member *m = &s->mem;
+	const struct ipaddr *all[4] = {&m->c4, &m->d4, &m->c6, &m->d6};
+	char a[IPADDR_STRLEN];
+
+	for (int i = 0; i < 4; i++)
+		if (!pdconf_in_overlay(s->c->ep->conf, all[i])) {
+			snprintf(why, cap,
+				 "the device's answer names %s, outside the overlay networks "
+				 "([client] overlay)",
+				 ipaddr_str(all[i], false, a, sizeof(a)));
+			return -EPERM;
+		}
+	if (ipaddr_equal(&m->c4, &m->d4) || ipaddr_equal(&m->c6, &m->d6)) {
+		snprintf(why, cap, "the device's answer gives us its own address");
+		return -EPERM;
+	}
+	if (cliif_clash(&s->c->ci, m, why, cap) < 0)
+		return -EADDRINUSE;
+	return check_host(s, all, why, cap);
+}
+
+/* Our addresses on the shared interface (the answer passed its checks). */
+static int attach(struct csess *s, char *why, size_t cap)
+{
+	int r = cliif_attach(&s->c->ci, &s->mem, s->ans->mtu, why, cap);
+
 	if (r < 0)
 		return r;
 	s->attached = true;
@@ -406,6 +462,11 @@ static void on_answer(struct csess *s, const struct envelope *env)
 		return;
 	}
 	progress(s, CTL_HOP_TUNNEL, "answer received; bringing the tunnel up");
+	take_addresses(s);
+	if (check_answer(s, why, sizeof(why)) < 0) {
+		csess_done(s, CTL_HOP_DEVICE_ANSWER, "answer from %s refused: %s", s->device, why);
+		return;
+	}
 	if (attach(s, why, sizeof(why)) < 0) {
 		csess_done(s, CTL_HOP_TUNNEL, "%s", why);
 		return;
@@ -758,6 +819,7 @@ size_t clirole_status_of(const struct clirole *c, uid_t owner, struct ctl_row *r
 		r->bytes_in = s->dps.bytes_in;
 		r->bytes_out = s->dps.bytes_out;
 		r->age = (uint32_t)(ep_now(c->ep) - s->start);
+		r->dropped = s->mem.dropped;
 	}
 	return n;
 }

@@ -623,6 +623,7 @@ static void on_end(struct devrole *d, const struct envelope *env)
 static size_t status(const void *role, struct ctl_row *rows, size_t max)
 {
 	const struct devrole *d = role;
+	struct filter_session_stats fs;
 	size_t n = 0;
 
 	for (const struct dsess *s = d->sessions; s && n < max; s = s->next, n++) {
@@ -642,6 +643,8 @@ static size_t status(const void *role, struct ctl_row *rows, size_t max)
 		r->bytes_in = s->dps.bytes_in;
 		r->bytes_out = s->dps.bytes_out;
 		r->age = (uint32_t)(ep_now(d->ep) - s->start);
+		if (filter_session_stats(d->filter, s->fid, &fs) == 0)
+			r->dropped = fs.dropped_in;
 	}
 	return n;
 }

@@ -548,20 +548,21 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "portless: cannot talk to portlessd\n");
 		return CLI_FAIL;
 	}
-	printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s\n", "SESSION", "ROLE", "PEER",
-	       "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE");
+	printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s %7s\n", "SESSION", "ROLE",
+	       "PEER", "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE", "DROPPED");
 	while (ctl_client_recv(&cc, &m, 10000) == 0 && m.type == CTL_STATUS_ROW) {
 		char sid[9];
 
 		snprintf(sid, sizeof(sid), "%02x%02x%02x%02x", m.row.sid[0], m.row.sid[1],
 			 m.row.sid[2], m.row.sid[3]);
-		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us\n", sid,
+		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us %7llu\n", sid,
 		       m.row.role == CTL_ROLE_DEVICE ? "device" : "client", m.row.peer, m.row.user,
 		       m.row.device_ip, m.row.client_ip,
 		       m.row.state == CTL_STATE_UP && m.row.transport <= 2 ? tr[m.row.transport]
 									   : "setup",
 		       human(m.row.bytes_in, in, sizeof(in)),
-		       human(m.row.bytes_out, out, sizeof(out)), m.row.age);
+		       human(m.row.bytes_out, out, sizeof(out)), m.row.age,
+		       (unsigned long long)m.row.dropped);
 		rows++;
 	}
 	ctl_client_close(&cc);

@@ -114,10 +114,12 @@ static int f_route_del(struct netcfg *nc, int i, const struct ipaddr *d)
 	nc->route[k] = nc->route[--nc->nroute];
 	return 0;
 }
+/* What the host already has (for the client's clash check): one route, or none. */
+static struct addrplan_host_entry host_route;
 static int f_snapshot(struct netcfg *nc, struct addrplan_host *h)
 {
 	memset(h, 0, sizeof(*h));
-	return 0;
+	return host_route.is_route ? addrplan_host_add(h, &host_route) : 0;
 }
 static const char *f_error(const struct netcfg *nc)
 {
@@ -628,6 +630,76 @@ static void test_two_sessions_then_ends(void **state)
 	assert_int_equal(tun_take(w, cfd, got, sizeof(got)), (ssize_t)n); /* exactly one */
 	assert_int_equal(tun_take(w, cfd, got, sizeof(got)), -1);
 
+	/*
+	 * A lying device: a SYN to our address (a connection opened from the
+	 * device), unsolicited UDP, an echo request: dropped and counted; a
+	 * UDP reply to a flow we opened passes.
+	 */
+	struct sr_client *dpath1 = NULL;
+	for (struct sr_client *c = paths; c; c = c->next)
+		if (c->side == SR_SIDE_B && c->peer && !dpath1)
+			dpath1 = c;
+	struct csess *victim = NULL;
+	const char *vip = NULL;
+	struct ctl_row rows[4];
+	size_t nr = clirole_status_of(w->cli, (uid_t)-1, rows, 4);
+	assert_int_equal(nr, 2);
+	for (int i = 0; i < 2; i++) { /* which session dpath1 belongs to: the one it reaches */
+		struct pkt p;
+		const char *dst = i ? u2.cli_ip : u1.cli_ip;
+
+		n = tcp4(pkt, u1.dev_ip, 22, dst, 40000, 0x12);
+		pkt_init(&p, got, sizeof(got), 0);
+		memcpy(pkt_data(&p), pkt, n);
+		p.len = n;
+		assert_int_equal(p_send(dpath1, &p), 0);
+		if (tun_take(w, cfd, got, sizeof(got)) > 0)
+			vip = dst;
+	}
+	assert_non_null(vip);
+	(void)victim;
+	uint64_t drops_before = 0;
+	nr = clirole_status_of(w->cli, (uid_t)-1, rows, 4);
+	for (size_t i = 0; i < nr; i++)
+		drops_before += rows[i].dropped;
+	struct {
+		uint8_t proto, flags;
+	} attacks[] = {{6, 0x02}, {17, 0}, {1, 8}};
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		struct pkt p;
+
+		n = tcp4(pkt, u1.dev_ip, 5555, vip, 22, attacks[i].flags);
+		pkt[9] = attacks[i].proto;
+		if (attacks[i].proto == 1)
+			pkt[20] = 8; /* echo request */
+		pkt_init(&p, got, sizeof(got), 0);
+		memcpy(pkt_data(&p), pkt, n);
+		p.len = n;
+		assert_int_equal(p_send(dpath1, &p), 0);
+		assert_int_equal(tun_take(w, cfd, got, sizeof(got)), -1);
+	}
+	uint64_t drops_after = 0;
+	nr = clirole_status_of(w->cli, (uid_t)-1, rows, 4);
+	for (size_t i = 0; i < nr; i++)
+		drops_after += rows[i].dropped;
+	assert_int_equal(drops_after - drops_before, 3); /* counted, shown by status */
+	n = tcp4(pkt, vip, 5353, u1.dev_ip, 53, 0);      /* we open a UDP flow ... */
+	pkt[9] = 17;
+	assert_int_equal(send(cfd, pkt, n, 0), (ssize_t)n);
+	assert_int_equal(tun_take(w, dfd, got, sizeof(got)),
+			 -1); /* (the device filter drops UDP) */
+	{
+		struct pkt p;
+
+		n = tcp4(pkt, u1.dev_ip, 53, vip, 5353, 0); /* ... and its reply comes back */
+		pkt[9] = 17;
+		pkt_init(&p, got, sizeof(got), 0);
+		memcpy(pkt_data(&p), pkt, n);
+		p.len = n;
+		assert_int_equal(p_send(dpath1, &p), 0);
+		assert_int_equal(tun_take(w, cfd, got, sizeof(got)), (ssize_t)n);
+	}
+
 	/* session 1 ends by the client: its key line goes, the route passes to session 2 */
 	clirole_down(s1);
 	pump(w);
@@ -664,11 +736,53 @@ static void test_refused_user(void **state)
 	assert_null(clirole_tun(w->cli));
 }
 
+/* An answer naming an address outside the overlay, or one this host routes elsewhere: refused. */
+static void answer_refused(struct world *w, const char *want)
+{
+	static const struct clirole_cbs tmpl = {u_progress, u_ready, u_done, NULL};
+	struct clirole_cbs cb = tmpl;
+	struct user u = {0};
+
+	cb.arg = &u;
+	assert_non_null(clirole_up(w->cli, "@device", "bob", 1000, &cb));
+	pump(w);
+	assert_int_equal(u.ready, 0);
+	assert_int_equal(u.done, 1);
+	if (!strstr(u.text, want))
+		fail_msg("refusal '%s' does not say '%s'", u.text, want);
+	assert_int_equal(w->cnet.naddr, 0); /* nothing of it was configured */
+	assert_int_equal(w->cnet.nroute, 0);
+	assert_null(clirole_tun(w->cli));
+	pump(w);
+	assert_int_equal(nkeys, 0); /* the device heard the end and removed its key line */
+}
+
+static void test_answer_outside_overlay(void **state)
+{
+	struct world *w = *state;
+
+	assert_true(ipaddr_parse("100.64.0.0/16", &w->cconf.overlay[0])); /* device is 100.96.x */
+	answer_refused(w, "outside the overlay networks");
+}
+
+static void test_answer_already_routed(void **state)
+{
+	struct world *w = *state;
+
+	host_route = (struct addrplan_host_entry){
+	    .ifindex = 3, .ifname = "eth0", .is_route = true, .rtype = 1, .table = 254};
+	assert_true(ipaddr_parse("100.96.0.0/12", &host_route.addr));
+	answer_refused(w, "clashes with this host");
+	host_route.is_route = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_two_sessions_then_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_answer_outside_overlay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_answer_already_routed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
