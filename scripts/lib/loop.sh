@@ -32,6 +32,8 @@ PL_NFAIL=0
 PL_NOK=0
 pl_ok() { PL_NOK=$((PL_NOK + 1)); echo "ok: $*"; }
 pl_fail() { PL_NFAIL=$((PL_NFAIL + 1)); echo "FAIL: $*"; }
+# pl_die MESSAGE: for tests that stop at the first failure.
+pl_die() { echo "FAIL: $*" >&2; exit 1; }
 pl_check() { # pl_check DESCRIPTION CMD...: ok when CMD succeeds
 	local d=$1
 	shift
@@ -100,9 +102,8 @@ pl_track() { PL_PIDS+=("$1"); }
 # pl_reap PID: wait for one tracked process to end and forget it; returns
 # its exit status.
 pl_reap() {
-	local rc p keep=()
-	wait "$1" 2>/dev/null
-	rc=$?
+	local rc=0 p keep=()
+	wait "$1" 2>/dev/null || rc=$?
 	for p in "${PL_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
 	PL_PIDS=("${keep[@]}")
 	return "$rc"
@@ -113,7 +114,7 @@ pl_reap() {
 pl_stop() {
 	local sig=TERM
 	[ "$1" = -9 ] && { sig=KILL; shift; }
-	kill -s "$sig" "$1" 2>/dev/null
+	kill -s "$sig" "$1" 2>/dev/null || true
 	pl_reap "$1"
 }
 
@@ -206,9 +207,12 @@ pl_loop_cleanup() {
 	pl_rm_tmp
 }
 
-# pl_loop_setup: temp dir in PL_TMP and the cleanup trap.
+# pl_loop_setup [MODE]: temp dir in PL_TMP, mode 700 unless MODE (e.g. 755,
+# where a server that drops privileges must reach its files), and the cleanup
+# trap.
 pl_loop_setup() {
 	pl_tmp
+	chmod "${1:-700}" "$PL_TMP"
 	trap pl_loop_cleanup EXIT
 	trap 'exit 130' INT TERM
 }

@@ -15,7 +15,7 @@ command -v sqlite3 >/dev/null || { echo "SKIP: needs the sqlite3 shell"; exit 77
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp
 PL=$B/cli/portless
-pl_loop_setup # PL_TMP is mode 755: portless-cp drops to an unprivileged user when it can reach --data
+pl_loop_setup 755 # portless-cp drops to an unprivileged user when it can reach --data
 T=$PL_TMP
 D=$T/data
 unmount() { umount "$D" 2>/dev/null; }
