@@ -4,43 +4,43 @@
 # files are kept, and systemd-analyze accepts the units. Touches nothing outside
 # the staging directory.
 set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib/loop.sh"
 S=${PORTLESS_SRC:?}
 B=${PORTLESS_BUILD:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+pl_loop_setup
+T=$PL_TMP
 
 bash "$S/scripts/install.sh" --build "$B" --destdir "$T/root" --prefix /opt/pl --sshd --virtual-ip 100.64.9.9 >"$T/out1" 2>&1 \
-  || { cat "$T/out1"; fail "first run"; }
+  || { cat "$T/out1"; pl_die "first run"; }
 for f in etc/systemd/system/portlessd.service etc/systemd/system/portless-cp.service \
   etc/systemd/system/portless-sr.service etc/portless/portlessd.conf.example \
   etc/ssh/sshd_config.d/portless.conf etc/systemd/system/ssh.service.d/portless.conf \
   etc/sysctl.d/60-portless.conf; do
-  [ -f "$T/root/$f" ] || fail "missing $f"
-  [ "$(stat -c %a "$T/root/$f")" = 644 ] || fail "mode of $f"
+  [ -f "$T/root/$f" ] || pl_die "missing $f"
+  [ "$(stat -c %a "$T/root/$f")" = 644 ] || pl_die "mode of $f"
 done
 grep -qx 'ExecStart=/opt/pl/bin/portlessd --config /etc/portless/portlessd.conf' \
-  "$T/root/etc/systemd/system/portlessd.service" || fail "BINDIR not substituted"
-grep -qx 'ListenAddress 100.64.9.9' "$T/root/etc/ssh/sshd_config.d/portless.conf" || fail "VIP"
-grep -q '@' "$T/root/etc/ssh/sshd_config.d/portless.conf" && fail "placeholder left"
+  "$T/root/etc/systemd/system/portlessd.service" || pl_die "BINDIR not substituted"
+grep -qx 'ListenAddress 100.64.9.9' "$T/root/etc/ssh/sshd_config.d/portless.conf" || pl_die "VIP"
+grep -q '@' "$T/root/etc/ssh/sshd_config.d/portless.conf" && pl_die "placeholder left"
 for b in portless-cp portless-sr portlessd; do
   if [ -x "$B/cli/$b" ]; then
-    [ "$(stat -c %a "$T/root/opt/pl/bin/$b")" = 755 ] || fail "binary $b"
+    [ "$(stat -c %a "$T/root/opt/pl/bin/$b")" = 755 ] || pl_die "binary $b"
   fi
 done
 
 for s in portless-ifup portless-ifdown; do
-  [ "$(stat -c %a "$T/root/opt/pl/lib/portless/$s")" = 755 ] || fail "interface script $s"
+  [ "$(stat -c %a "$T/root/opt/pl/lib/portless/$s")" = 755 ] || pl_die "interface script $s"
 done
 
 echo 'PORTLESS_CP_ARGS=--listen 127.0.0.1:1' >"$T/root/etc/portless/portless-cp.env"
 bash "$S/scripts/install.sh" --build "$B" --destdir "$T/root" --prefix /opt/pl --sshd --virtual-ip 100.64.9.9 >"$T/out2" 2>&1
-grep -q 'everything already up to date' "$T/out2" || { cat "$T/out2"; fail "second run changed files"; }
-grep -qx 'PORTLESS_CP_ARGS=--listen 127.0.0.1:1' "$T/root/etc/portless/portless-cp.env" || fail "env file overwritten"
+grep -q 'everything already up to date' "$T/out2" || { cat "$T/out2"; pl_die "second run changed files"; }
+grep -qx 'PORTLESS_CP_ARGS=--listen 127.0.0.1:1' "$T/root/etc/portless/portless-cp.env" || pl_die "env file overwritten"
 
 # Without --virtual-ip the drop-in keeps loopback only.
 bash "$S/scripts/install.sh" --build "$B" --destdir "$T/r2" --sshd >/dev/null 2>&1
-[ "$(grep -c '^ListenAddress' "$T/r2/etc/ssh/sshd_config.d/portless.conf")" = 1 ] || fail "loopback-only drop-in"
+[ "$(grep -c '^ListenAddress' "$T/r2/etc/ssh/sshd_config.d/portless.conf")" = 1 ] || pl_die "loopback-only drop-in"
 
 if command -v systemd-analyze >/dev/null; then
   mkdir "$T/units"
@@ -49,6 +49,6 @@ if command -v systemd-analyze >/dev/null; then
   done
   out=$(cd "$T/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no \
     ./portless-cp.service ./portless-sr.service ./portlessd.service 2>&1 || true)
-  echo "$out" | grep -Ei 'unknown|invalid|failed to parse|ignoring' && fail "systemd-analyze: $out"
+  echo "$out" | grep -Ei 'unknown|invalid|failed to parse|ignoring' && pl_die "systemd-analyze: $out"
 fi
 echo "install_script: staged install correct, idempotent, units verified"
