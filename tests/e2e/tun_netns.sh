@@ -8,6 +8,7 @@
 # address conflict check, the netlink monitor (underlay change, interface
 # deleted from outside), and the DAD sysctl.
 set -u
+. "$(dirname "$0")/../../scripts/lib/topo.sh"
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -19,16 +20,10 @@ SRC=${PORTLESS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 A=pltunA$$
 B=pltunB$$
-T=$(mktemp -d /tmp/tun_netns.XXXXXX)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+pl_loop_setup
+T=$PL_TMP
+delns() { ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; }
+PL_CLEANUP_HOOK=delns # after the processes stopped, before the temp dir goes
 ip netns add "$A" || skip "cannot create network namespaces"
 ip netns add "$B" || skip "cannot create network namespaces"
 ip -n "$A" link set lo up
@@ -38,16 +33,6 @@ fail() {
 	echo "FAIL: $*"
 	for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
 	exit 1
-}
-pass() { echo "ok: $*"; }
-# wait_for FILE REGEX [tenths]: bounded wait for a line in a log
-wait_for() {
-	local i
-	for ((i = 0; i < ${3:-100}; i++)); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
 }
 # wait_listen NS PORT: until something listens on TCP PORT in NS
 wait_listen() {
@@ -69,22 +54,20 @@ EOS
 chmod +x "$T/ifscript"
 
 # ---- device (namespace A) and client (namespace B) ----
-ip netns exec "$A" "$PUMP" --name pldev --addr $DEV4/32 --addr $DEV6/128 \
+pl_start dev "$A" "$PUMP" --name pldev --addr $DEV4/32 --addr $DEV6/128 \
 	--route $CLI4/32 --route $CLI6/128 --listen "$T/relay.sock" \
 	--filter --client $CLI4 --client $CLI6 --port 22 \
 	--role device --session 7 --ifup "$T/ifscript" --ifdown "$T/ifscript" \
-	--nodad --timeout 240 >"$T/dev.log" 2>&1 &
-DPID=$!
-PIDS+=($DPID)
-wait_for "$T/dev.log" '^ready pldev' || fail "device side did not come up"
-ip netns exec "$B" "$PUMP" --name plcli --addr $CLI4/32 --peer $DEV4/32 --addr $CLI6/128 \
+	--nodad --timeout 240
+DPID=$PL_LAST_PID
+pl_wait_log "$T/dev.log" '^ready pldev' || fail "device side did not come up"
+pl_start cli "$B" "$PUMP" --name plcli --addr $CLI4/32 --peer $DEV4/32 --addr $CLI6/128 \
 	--route $DEV6/128 --connect "$T/relay.sock" --role client --session 7 \
-	--ifup "$T/ifscript" --ifdown "$T/ifscript" --mtu 1400 --timeout 240 >"$T/cli.log" 2>&1 &
-CPID=$!
-PIDS+=($CPID)
-wait_for "$T/cli.log" '^ready plcli' || fail "client side did not come up"
-wait_for "$T/dev.log" 'relay-connected' || fail "relay not connected"
-pass "both TUNs up and relayed"
+	--ifup "$T/ifscript" --ifdown "$T/ifscript" --mtu 1400 --timeout 240
+CPID=$PL_LAST_PID
+pl_wait_log "$T/cli.log" '^ready plcli' || fail "client side did not come up"
+pl_wait_log "$T/dev.log" 'relay-connected' || fail "relay not connected"
+pl_ok "both TUNs up and relayed"
 
 # ---- configuration, as ip(8) sees it ----
 L=$(ip -j -n "$A" -d link show dev pldev)
@@ -108,61 +91,60 @@ AC=$(ip -j -n "$B" addr show dev plcli)
 jq -e ".[0].addr_info[] | select(.local==\"$CLI4\" and .address==\"$DEV4\" and .prefixlen==32)" <<<"$AC" >/dev/null ||
 	fail "client point-to-point address: $AC"
 [ "$(ip -j -n "$B" link show dev plcli | jq '.[0].mtu')" = 1400 ] || fail "client MTU"
-pass "configuration verified with ip -j"
+pl_ok "configuration verified with ip -j"
 
 grep -q "^up pldev device 7 $DEV4/32 $CLI4/32 $DEV6/128 1420\$" "$T/ifscript.out" || fail "device ifup env: $(cat "$T/ifscript.out")"
 grep -q "^up plcli client 7 $CLI4/32 $DEV4/32 $CLI6/128 1400\$" "$T/ifscript.out" || fail "client ifup env: $(cat "$T/ifscript.out")"
-pass "ifup scripts ran with the documented environment"
+pl_ok "ifup scripts ran with the documented environment"
 
 # ---- traffic ----
 ip netns exec "$B" ping -c 3 -i 0.2 -W 2 $DEV4 >"$T/ping4.log" 2>&1 || fail "ping v4"
 ip netns exec "$B" ping -6 -c 3 -i 0.2 -W 2 $DEV6 >"$T/ping6.log" 2>&1 || fail "ping v6"
-pass "ping v4 and v6 through the TUNs"
+pl_ok "ping v4 and v6 through the TUNs"
 
 ip netns exec "$A" timeout 10 nc -l $DEV4 22 >"$T/tcp4.out" &
 NPID=$!
-PIDS+=($NPID)
+pl_track $NPID
 wait_listen "$A" 22 || fail "nc did not listen"
 echo "hello over v4" | ip netns exec "$B" timeout 10 nc -N -w 5 $DEV4 22 || fail "tcp v4 connect"
-wait $NPID
+pl_reap $NPID
 [ "$(cat "$T/tcp4.out")" = "hello over v4" ] || fail "tcp v4 data: $(cat "$T/tcp4.out")"
 ip netns exec "$A" timeout 10 nc -6 -l $DEV6 22 >"$T/tcp6.out" &
 NPID=$!
-PIDS+=($NPID)
+pl_track $NPID
 wait_listen "$A" 22 || fail "nc6 did not listen"
 head -c 200000 /dev/urandom >"$T/blob"
 ip netns exec "$B" timeout 10 nc -N -w 5 $DEV6 22 <"$T/blob" || fail "tcp v6 connect"
-wait $NPID
+pl_reap $NPID
 cmp -s "$T/blob" "$T/tcp6.out" || fail "tcp v6 data differs ($(stat -c %s "$T/tcp6.out") bytes)"
-pass "TCP port 22 over v4 and v6 (200 kB intact)"
+pl_ok "TCP port 22 over v4 and v6 (200 kB intact)"
 
 # ---- the filter ----
 ip netns exec "$A" timeout 6 nc -l $DEV4 2222 >"$T/tcp2222.out" &
 NPID=$!
-PIDS+=($NPID)
+pl_track $NPID
 wait_listen "$A" 2222 || fail "nc 2222 did not listen"
 if echo nope | ip netns exec "$B" timeout 5 nc -N -w 2 $DEV4 2222; then fail "port 2222 reachable"; fi
 echo x | ip netns exec "$B" timeout 3 nc -u -w 1 $DEV4 53 || true
 # the device may not open connections to the client, even from port 22
 ip netns exec "$A" timeout 4 nc -w 2 -p 22 -z $CLI4 8080 && fail "device reached the client"
 ip netns exec "$A" timeout 4 nc -w 2 -z $CLI4 8080 && fail "device reached the client"
-kill $NPID 2>/dev/null
-wait $NPID 2>/dev/null
+pl_stop $NPID
 [ -s "$T/tcp2222.out" ] && fail "data reached port 2222"
 kill -USR1 $DPID
-wait_for "$T/dev.log" '^counters .*drop_in\[port\]=[1-9]' || fail "port drops not counted"
+pl_wait_log "$T/dev.log" '^counters .*drop_in\[port\]=[1-9]' || fail "port drops not counted"
 C=$(grep '^counters' "$T/dev.log" | tail -1)
 grep -qE 'drop_in\[protocol\]=[1-9]' <<<"$C" || fail "udp drop not counted: $C"
 grep -qE 'drop_out\[device-initiated connection\]=[1-9]' <<<"$C" || fail "device SYN not counted: $C"
 grep -qE 'drop_out\[port\]=[1-9]' <<<"$C" || fail "device SYN from other port not counted: $C"
-pass "filter: port 2222 and UDP dropped, device-initiated TCP dropped; $C"
+pl_ok "filter: port 2222 and UDP dropped, device-initiated TCP dropped; $C"
 
 # ---- conflict check: the device address is already on pldev ----
 ip netns exec "$A" "$PUMP" --name plx --addr $DEV4/32 --listen "$T/x.sock" --timeout 5 >"$T/conflict.log" 2>&1 &&
 	fail "a second interface with $DEV4 was accepted"
 grep -q "^conflict address $DEV4 already on pldev" "$T/conflict.log" || fail "conflict not explained"
 ip -n "$A" link show plx >/dev/null 2>&1 && fail "plx left behind"
-pass "conflict reported: $(grep '^conflict' "$T/conflict.log")"
+pl_ok "conflict reported: $(grep '^conflict' "$T/conflict.log")"
 
 # ---- monitor: underlay changes in B ----
 # an "uplink" of the namespace: a veth pair (or, without veth, a spare tun)
@@ -171,24 +153,24 @@ ip -n "$B" link add ul0 type veth peer name ul1 2>/dev/null || ip -n "$B" tuntap
 ip -n "$B" link set ul0 up
 ip -n "$B" link set ul1 up 2>/dev/null
 ip -n "$B" addr add 192.0.2.10/24 dev ul0
-wait_for "$T/cli.log" '^event underlay 0x[0-9a-f]*[13579bdf]$' || fail "address change not reported"
+pl_wait_log "$T/cli.log" '^event underlay 0x[0-9a-f]*[13579bdf]$' || fail "address change not reported"
 ip -n "$B" route add default via 192.0.2.1
-wait_for "$T/cli.log" '^event underlay 0x[0-9a-f]*[2367abef]$' || fail "default route change not reported"
-pass "underlay address and default route changes reported"
+pl_wait_log "$T/cli.log" '^event underlay 0x[0-9a-f]*[2367abef]$' || fail "default route change not reported"
+pl_ok "underlay address and default route changes reported"
 
 # ---- monitor: the device interface deleted from outside ----
 ip -n "$A" link del pldev
-wait_for "$T/dev.log" '^event vanished pldev' || fail "vanished interface not reported"
+pl_wait_log "$T/dev.log" '^event vanished pldev' || fail "vanished interface not reported"
 for ((i = 0; i < 50; i++)); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
 kill -0 $DPID 2>/dev/null && fail "device helper still running"
-wait $DPID || fail "device helper exit status $?"
+pl_reap $DPID || fail "device helper exit status $?"
 # the relay closed; the client tears down and runs ifdown
-wait_for "$T/cli.log" 'relay-closed' || fail "client did not notice"
+pl_wait_log "$T/cli.log" 'relay-closed' || fail "client did not notice"
 for ((i = 0; i < 50; i++)); do kill -0 $CPID 2>/dev/null || break; sleep 0.1; done
-wait $CPID || fail "client helper exit status $?"
+pl_reap $CPID || fail "client helper exit status $?"
 grep -q "^down plcli client 7" "$T/ifscript.out" || fail "client ifdown not run"
 ip -n "$B" link show plcli >/dev/null 2>&1 && fail "client TUN left behind"
-pass "interface deletion reported; client tore down and ran ifdown"
+pl_ok "interface deletion reported; client tore down and ran ifdown"
 
 # ---- default scripts: idempotent, hooks run, failures reported ----
 H="$T/hooks"
@@ -206,6 +188,6 @@ printf '#!/bin/sh\nexit 1\n' >"$H/20-fail"
 chmod +x "$H/20-fail"
 PORTLESS_HOOKS_DIR=$H PORTLESS_IFNAME=pl9 PORTLESS_ROLE=device "$SRC/scripts/portless-ifup" 2>/dev/null &&
 	fail "failing hook not reported"
-pass "portless-ifup/ifdown idempotent, hooks run, failures reported"
+pl_ok "portless-ifup/ifdown idempotent, hooks run, failures reported"
 
 echo "PASS: tun_netns"
