@@ -195,6 +195,7 @@ pl_lo_sr() {
 	PL_SR_UDP=$(pl_free_port udp)
 	pl_bg sr "$PORTLESS_BUILD/cli/portless-sr" --keys "$PL_TMP/k_relay" --tcp "127.0.0.1:$PL_SR_TCP" \
 		--udp "127.0.0.1:$PL_SR_UDP" --advertise 127.0.0.1 "$@"
+	# shellcheck disable=SC2034 # for the caller
 	PL_SR_PID=$PL_LAST_PID
 	pl_wait_lo_tcp "$PL_SR_TCP" || { echo "portless-sr did not start"; cat "$PL_TMP/sr.log"; exit 1; }
 }

@@ -4,6 +4,7 @@
 # expiry-time= are honoured by sshd, removal locks the key out again, and the
 # user's own lines survive. Needs root (user creation, sshd); skips otherwise.
 set -euo pipefail
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }

@@ -4,6 +4,7 @@
 # a group/other-readable key file and a bad handle refused with a clear
 # message, and the default key directory (PORTLESS_KEYS, else XDG for users).
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 PL=$B/cli/portless

@@ -6,6 +6,7 @@
 # expired code, an expiry past a day, the sender quota and a full queue fail
 # with the right error while the server keeps serving others.
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp

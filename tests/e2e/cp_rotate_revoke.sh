@@ -9,6 +9,7 @@
 #    fetching @b's keys all fail with "identity revoked"; list shows it;
 #  - `portless revoke @c` (local): this endpoint refuses @c from then on.
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp

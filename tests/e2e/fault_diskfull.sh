@@ -11,6 +11,7 @@
 set -u
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a tmpfs"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "SKIP: needs the sqlite3 shell"; exit 77; }
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp

@@ -11,6 +11,7 @@
 # (>= 90 % delivered, the flipped originals included) and the SR
 # is unharmed.
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp

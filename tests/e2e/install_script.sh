@@ -4,6 +4,7 @@
 # files are kept, and systemd-analyze accepts the units. Touches nothing outside
 # the staging directory.
 set -euo pipefail
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 S=${PORTLESS_SRC:?}
 B=${PORTLESS_BUILD:?}

@@ -10,6 +10,7 @@
 #    each session's records, zero foreign or altered).
 # PORTLESS_LOAD_SESSIONS overrides the count (default 1000).
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 RELAY=$B/tests/sr_relay_local

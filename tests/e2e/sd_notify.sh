@@ -4,6 +4,7 @@
 # so `systemctl start` returns when the service really serves. portless-sr
 # and portlessd use the same helper (cli_notify_ready).
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp

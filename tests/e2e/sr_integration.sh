@@ -10,6 +10,7 @@
 #   - a tcpdump capture of the SR ports holds none of the plaintext marker.
 # Needs root only for the capture (skipped otherwise).
 set -u
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 CP=$B/cli/portless-cp

@@ -4,6 +4,7 @@
 # the same SHA256 fingerprints as we do (for our keys and for ssh-keygen's own
 # Ed25519, ECDSA and RSA keys). Needs no root.
 set -euo pipefail
+# shellcheck source=scripts/lib/loop.sh
 . "$(dirname "$0")/../../scripts/lib/loop.sh"
 B=${PORTLESS_BUILD:?}
 GEN=$B/tests/sshkey_gen

@@ -8,6 +8,7 @@
 # address conflict check, the netlink monitor (underlay change, interface
 # deleted from outside), and the DAD sysctl.
 set -u
+# shellcheck source=scripts/lib/topo.sh
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
 
 skip() { echo "SKIP: $*"; exit 77; }
