@@ -90,9 +90,10 @@ int sess_answer_encode(const struct sess_answer *a, uint8_t *out, size_t cap, si
 		wr_u16(&w, a->mtu);
 		wr_u64(&w, a->expiry);
 		wr_str8(&w, a->user);
-		wr_lv16(&w, a->sshkey, strnlen(a->sshkey, SESS_SSHKEY_MAX + 1));
+		wr_lv16(&w, a->box, a->box_len);
 		wr_lv16(&w, a->hostkeys, strnlen(a->hostkeys, SESS_HOSTKEYS_MAX + 1));
-		if (strlen(a->sshkey) > SESS_SSHKEY_MAX || strlen(a->hostkeys) > SESS_HOSTKEYS_MAX)
+		if (a->box_len < crypto_aead_chacha20poly1305_ietf_ABYTES ||
+		    a->box_len > SESS_BOX_MAX || strlen(a->hostkeys) > SESS_HOSTKEYS_MAX)
 			return -EINVAL;
 	} else {
 		wr_str8(&w, a->reason);
@@ -116,6 +117,71 @@ static bool take_text(struct rd *d, char *out, size_t cap)
 	return true;
 }
 
+static bool take_bytes(struct rd *d, uint8_t *out, size_t cap, size_t *len)
+{
+	const uint8_t *p = rd_lv16(d, len);
+
+	if (!p || *len > cap)
+		return false;
+	memcpy(out, p, *len);
+	return true;
+}
+
+/* The answer key: the chain key under its own context, with the session as AD. */
+static void box_key(const uint8_t chain[DP_KEY_LEN], uint8_t key[32])
+{
+	static const char ctx[] = "portless-answer-key-v1";
+
+	crypto_generichash(key, 32, (const uint8_t *)ctx, sizeof(ctx), chain, DP_KEY_LEN);
+}
+
+static void box_ad(const struct sess_answer *a, uint8_t ad[SR_SID_LEN + DP_PK_LEN])
+{
+	memcpy(ad, a->session_id, SR_SID_LEN);
+	memcpy(ad + SR_SID_LEN, a->device_pk, DP_PK_LEN);
+}
+
+int sess_answer_seal(struct sess_answer *a, const uint8_t chain[DP_KEY_LEN])
+{
+	static const uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	uint8_t key[32], ad[SR_SID_LEN + DP_PK_LEN];
+	size_t n = strnlen(a->sshkey, sizeof(a->sshkey));
+	unsigned long long clen;
+
+	if (n > SESS_SSHKEY_MAX)
+		return -EINVAL;
+	box_key(chain, key); /* used once: the chain key is the session's own */
+	box_ad(a, ad);
+	crypto_aead_chacha20poly1305_ietf_encrypt(a->box, &clen, (const uint8_t *)a->sshkey, n, ad,
+						  sizeof(ad), NULL, nonce, key);
+	a->box_len = (size_t)clen;
+	sodium_memzero(a->sshkey, sizeof(a->sshkey));
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+int sess_answer_open(struct sess_answer *a, const uint8_t chain[DP_KEY_LEN])
+{
+	static const uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	uint8_t key[32], ad[SR_SID_LEN + DP_PK_LEN];
+	unsigned long long n;
+	int r;
+
+	if (a->box_len < crypto_aead_chacha20poly1305_ietf_ABYTES || a->box_len > SESS_BOX_MAX)
+		return -EINVAL;
+	box_key(chain, key);
+	box_ad(a, ad);
+	r = crypto_aead_chacha20poly1305_ietf_decrypt((uint8_t *)a->sshkey, &n, NULL, a->box,
+						      a->box_len, ad, sizeof(ad), nonce, key);
+	sodium_memzero(key, sizeof(key));
+	if (r != 0 || memchr(a->sshkey, 0, (size_t)n)) {
+		sodium_memzero(a->sshkey, sizeof(a->sshkey));
+		return -EBADMSG;
+	}
+	a->sshkey[n] = '\0';
+	return 0;
+}
+
 bool sess_answer_decode(const uint8_t *in, size_t len, struct sess_answer *a)
 {
 	struct rd d;
@@ -137,7 +203,8 @@ bool sess_answer_decode(const uint8_t *in, size_t len, struct sess_answer *a)
 		a->mtu = rd_u16(&d);
 		a->expiry = rd_u64(&d);
 		rd_str8(&d, a->user, sizeof(a->user));
-		ok = take_text(&d, a->sshkey, sizeof(a->sshkey)) &&
+		ok = take_bytes(&d, a->box, sizeof(a->box), &a->box_len) &&
+		     a->box_len >= crypto_aead_chacha20poly1305_ietf_ABYTES &&
 		     take_text(&d, a->hostkeys, sizeof(a->hostkeys)) && sess_user_valid(a->user) &&
 		     a->mtu >= 1280;
 	} else {

@@ -22,15 +22,16 @@
 #include "ticket.h"
 
 enum {
-	SESS_VERSION = 1,
-	SESS_USER_MAX = 32,       /**< local user names (POSIX portable: 32) */
-	SESS_SSHKEY_MAX = 1024,   /**< OpenSSH private key text for Ed25519 */
-	SESS_HOSTKEYS_MAX = 4096, /**< known_hosts-style public key lines */
+	SESS_VERSION = 2,   /**< 2: the answer's SSH key sealed to the session's ephemeral keys */
+	SESS_USER_MAX = 32, /**< local user names (POSIX portable: 32) */
+	SESS_SSHKEY_MAX = 1024,              /**< OpenSSH private key text for Ed25519 */
+	SESS_BOX_MAX = SESS_SSHKEY_MAX + 16, /**< the key sealed (ChaCha20-Poly1305 tag) */
+	SESS_HOSTKEYS_MAX = 4096,            /**< known_hosts-style public key lines */
 	SESS_REASON_MAX = 128,
 	SESS_REQUEST_MAX =
 	    1 + SR_SID_LEN + 2 + SR_SIDE_TICKET_MAX + DP_PK_LEN + 1 + 1 + SESS_USER_MAX,
 	SESS_ANSWER_MAX = 1 + SR_SID_LEN + 1 + DP_PK_LEN + 1 + 4 + 4 + 16 + 16 + 2 + 8 + 1 +
-			  SESS_USER_MAX + 2 + SESS_SSHKEY_MAX + 2 + SESS_HOSTKEYS_MAX,
+			  SESS_USER_MAX + 2 + SESS_BOX_MAX + 2 + SESS_HOSTKEYS_MAX,
 };
 
 /** Session request (client -> device, MSG_SESSION_REQUEST). */
@@ -61,11 +62,28 @@ struct sess_answer {
 	uint16_t mtu;
 	uint64_t expiry; /**< unix seconds when the session (and its key) ends */
 	char user[SESS_USER_MAX + 1];
-	char sshkey[SESS_SSHKEY_MAX + 1];     /**< OpenSSH private key (text) */
+	char sshkey[SESS_SSHKEY_MAX + 1]; /**< OpenSSH private key (text); on the wire
+					       *   only sealed (box), see sess_answer_seal() */
+	uint8_t box[SESS_BOX_MAX];        /**< the sealed sshkey as it travels */
+	size_t box_len;
 	char hostkeys[SESS_HOSTKEYS_MAX + 1]; /**< "ssh-ed25519 AAAA...\n" lines */
 	/* status != SESS_OK: */
 	char reason[SESS_REASON_MAX + 1];
 };
+
+/**
+ * Forward secrecy for the answer: the SSH private key travels sealed with a
+ * key derived from the session's data-plane chain key (dp_keys.chain: both
+ * ephemeral X25519 keys and the transcript), not only inside the envelope to
+ * the client's long-term key. sess_answer_seal() (device) turns a->sshkey
+ * into a->box and wipes the text; sess_answer_open() (client, after deriving
+ * its keys from the answer's device_pk) does the reverse. AD: the session id
+ * and the device's ephemeral key. 0, or -EINVAL / -EBADMSG.
+ */
+int sess_answer_seal(struct sess_answer *a, const uint8_t chain[DP_KEY_LEN])
+    __attribute__((warn_unused_result));
+int sess_answer_open(struct sess_answer *a, const uint8_t chain[DP_KEY_LEN])
+    __attribute__((warn_unused_result));
 
 /** Session end (either side, MSG_SESSION_END). */
 struct sess_end {

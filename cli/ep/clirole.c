@@ -415,8 +415,9 @@ static void on_underlay(void *role)
 		dpath_sess_rebind(&s->dps, s->hex);
 }
 
-/* Derive our keys for the current ticket's SR session and join it as side A. */
-static int open_path(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_t aead)
+/* Our keys for the current ticket's SR session (side A), from the device's ephemeral key. */
+static int make_params(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_t aead,
+		       struct sr_session_params *sp)
 {
 	struct sr_session_peers peers = {
 	    .handle_a = ep_handle(s->c->ep),
@@ -426,26 +427,32 @@ static int open_path(struct csess *s, const uint8_t device_pk[DP_PK_LEN], uint8_
 	    .aead = aead,
 	};
 	struct sr_side_ticket tk;
-	struct sr_session_params sp;
-	struct sr_client_cbs cb;
 	struct dp_limits lim;
 	int r;
 
 	sr_ticket_side(&s->ticket, SR_SIDE_A, &tk);
 	ep_dp_limits(s->c->ep, &lim);
-	r = sr_session_params_make(&s->kp, SR_SIDE_A, &peers, &tk, &lim, &sp);
-	if (r == 0) {
-		dpath_sess_cbs(&s->dps, &cb, sr_up, sr_down);
-		r = dpath_sess_open(&s->dps, &sp, &cb);
-	}
-	sodium_memzero(&sp, sizeof(sp));
+	r = sr_session_params_make(&s->kp, SR_SIDE_A, &peers, &tk, &lim, sp);
 	sodium_memzero(&tk, sizeof(tk));
 	dp_keypair_wipe(&s->kp);
 	return r;
 }
 
+/* Join the SR as side A with @p sp (wiped here). */
+static int open_path(struct csess *s, struct sr_session_params *sp)
+{
+	struct sr_client_cbs cb;
+	int r;
+
+	dpath_sess_cbs(&s->dps, &cb, sr_up, sr_down);
+	r = dpath_sess_open(&s->dps, sp, &cb);
+	sodium_memzero(sp, sizeof(*sp));
+	return r;
+}
+
 static void on_answer(struct csess *s, const struct envelope *env)
 {
+	struct sr_session_params sp;
 	char why[CTL_TEXT_BUF];
 
 	s->ans = sodium_malloc(sizeof(*s->ans));
@@ -462,16 +469,25 @@ static void on_answer(struct csess *s, const struct envelope *env)
 		return;
 	}
 	progress(s, CTL_HOP_TUNNEL, "answer received; bringing the tunnel up");
+	if (make_params(s, s->ans->device_pk, s->ans->aead, &sp) < 0 ||
+	    sess_answer_open(s->ans, sp.keys.chain) < 0) {
+		sodium_memzero(&sp, sizeof(sp));
+		csess_done(s, CTL_HOP_DEVICE_ANSWER,
+			   "answer from %s does not open with the session's keys", s->device);
+		return;
+	}
 	take_addresses(s);
 	if (check_answer(s, why, sizeof(why)) < 0) {
+		sodium_memzero(&sp, sizeof(sp));
 		csess_done(s, CTL_HOP_DEVICE_ANSWER, "answer from %s refused: %s", s->device, why);
 		return;
 	}
 	if (attach(s, why, sizeof(why)) < 0) {
+		sodium_memzero(&sp, sizeof(sp));
 		csess_done(s, CTL_HOP_TUNNEL, "%s", why);
 		return;
 	}
-	if (open_path(s, s->ans->device_pk, s->ans->aead) < 0) {
+	if (open_path(s, &sp) < 0) {
 		csess_done(s, CTL_HOP_TUNNEL, "cannot start the relay path");
 		return;
 	}
@@ -580,13 +596,15 @@ static void send_resume(struct csess *s)
 
 static void on_resumed(struct csess *s, const struct envelope *env)
 {
+	struct sr_session_params sp;
 	struct sess_resumed rs;
 
 	if (!sess_resumed_decode(env->payload, env->payload_len, &rs) || rs.status != SESS_OK) {
 		csess_done(s, CTL_HOP_DEVICE_ANSWER, "%s could not resume the session", s->device);
 		return;
 	}
-	if (!(dp_aead_supported() & (1u << rs.aead)) || open_path(s, rs.device_pk, rs.aead) < 0) {
+	if (!(dp_aead_supported() & (1u << rs.aead)) ||
+	    make_params(s, rs.device_pk, rs.aead, &sp) < 0 || open_path(s, &sp) < 0) {
 		csess_done(s, CTL_HOP_TUNNEL, "cannot restart the relay path");
 		return;
 	}

@@ -405,11 +405,12 @@ static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
 /*
  * Our side of the data-plane key exchange for the SR session of @p tk with
  * the client's ephemeral @p client_pk, then the relay path as side B. Fills
- * @p kp (our new ephemeral pair, for the answer) and @p aead.
+ * @p kp (our new ephemeral pair, for the answer), @p aead and @p chain (the
+ * session's chain key, which seals the answer's SSH key; the caller wipes it).
  */
 static int join_relay(struct dsess *s, const struct sr_side_ticket *tk,
 		      const uint8_t client_pk[DP_PK_LEN], unsigned client_mask,
-		      struct dp_keypair *kp, int *aead)
+		      struct dp_keypair *kp, int *aead, uint8_t chain[DP_KEY_LEN])
 {
 	struct sr_session_peers peers = {.handle_a = s->peer, .handle_b = ep_handle(s->d->ep)};
 	struct sr_session_params sp;
@@ -427,6 +428,7 @@ static int join_relay(struct dsess *s, const struct sr_side_ticket *tk,
 	ep_dp_limits(s->d->ep, &lim);
 	r = sr_session_params_make(kp, SR_SIDE_B, &peers, tk, &lim, &sp);
 	if (r == 0) {
+		memcpy(chain, sp.keys.chain, DP_KEY_LEN);
 		dpath_sess_cbs(&s->dps, &cb, sr_up, sr_down);
 		r = dpath_sess_open(&s->dps, &sp, &cb);
 	}
@@ -440,6 +442,7 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 	struct devrole *d = s->d;
 	const struct pdconf *conf = d->ep->conf;
 	struct dp_keypair kp = {0};
+	uint8_t chain[DP_KEY_LEN];
 	int aead = 0, r;
 	uint64_t expiry = net_unix_now() + conf->max_duration;
 
@@ -451,7 +454,7 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 	if (r == 0)
 		r = open_routes(s);
 	if (r == 0)
-		r = join_relay(s, &rq->ticket, rq->client_pk, rq->aead_mask, &kp, &aead);
+		r = join_relay(s, &rq->ticket, rq->client_pk, rq->aead_mask, &kp, &aead, chain);
 	if (r == 0) {
 		memcpy(a->session_id, s->sid, SR_SID_LEN);
 		a->status = SESS_OK;
@@ -469,8 +472,11 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 		ev_timer_start(d->ep->loop, &s->max_w);
 		ev_timer_set(&s->idle_w, conf->idle_timeout, conf->idle_timeout);
 		ev_timer_start(d->ep->loop, &s->idle_w);
+		r = sess_answer_seal(a,
+				     chain); /* forward secret: only the session's keys open it */
 	}
 	dp_keypair_wipe(&kp);
+	sodium_memzero(chain, sizeof(chain));
 	return r;
 }
 
@@ -574,6 +580,7 @@ static void on_resume(struct devrole *d, const struct envelope *env)
 	struct sess_resume rq;
 	struct sess_resumed rs = {0};
 	struct dp_keypair kp = {0};
+	uint8_t chain[DP_KEY_LEN];
 	struct dsess *s;
 	int aead = 0, r;
 
@@ -589,7 +596,8 @@ static void on_resume(struct devrole *d, const struct envelope *env)
 		goto out;
 	}
 	drop_sr(s, 0); /* the client saw the loss first: drop the old path */
-	r = join_relay(s, &rq.ticket, rq.client_pk, rq.aead_mask, &kp, &aead);
+	r = join_relay(s, &rq.ticket, rq.client_pk, rq.aead_mask, &kp, &aead, chain);
+	sodium_memzero(chain, sizeof(chain));
 	if (r < 0) {
 		log_msg(PL_LOG_ERR, "session %.8s: resume failed: %s", s->hex, strerror(-r));
 		send_resumed(d, env->from, &rs);

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sess_request_wipe(&r);
 	}
 	if (sess_answer_decode(in, size, &a)) {
-		if (strlen(a.reason) > SESS_REASON_MAX || strlen(a.sshkey) > SESS_SSHKEY_MAX ||
+		if (strlen(a.reason) > SESS_REASON_MAX || a.box_len > SESS_BOX_MAX ||
 		    sess_answer_encode(&a, out, sizeof(out), &len) != 0)
 			abort();
 		same(in, size, len);

@@ -212,7 +212,8 @@ static void sessions(void)
 	snprintf(a.sshkey, sizeof(a.sshkey),
 		 "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
 	snprintf(a.hostkeys, sizeof(a.hostkeys), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n");
-	if (sess_answer_encode(&a, b, sizeof(b), &n) != 0)
+	uint8_t chain[DP_KEY_LEN] = {1};
+	if (sess_answer_seal(&a, chain) != 0 || sess_answer_encode(&a, b, sizeof(b), &n) != 0)
 		exit(1);
 	put("sess", "answer-ok", b, n);
 	memset(&a, 0, sizeof(a));

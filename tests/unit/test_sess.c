@@ -94,19 +94,34 @@ static void test_answer_roundtrip(void **state)
 	strcpy(a.user, "bob");
 	strcpy(a.sshkey, "-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n");
 	strcpy(a.hostkeys, "ssh-ed25519 AAAA\n");
+	/* The key only travels sealed to the session's chain key. */
+	uint8_t chain[DP_KEY_LEN], other[DP_KEY_LEN];
+	randombytes_buf(chain, sizeof(chain));
+	randombytes_buf(other, sizeof(other));
+	assert_int_equal(sess_answer_encode(&a, buf, sizeof(buf), &len), -EINVAL); /* not sealed */
+	assert_int_equal(sess_answer_seal(&a, chain), 0);
+	assert_string_equal(a.sshkey, ""); /* wiped */
 	assert_int_equal(sess_answer_encode(&a, buf, sizeof(buf), &len), 0);
 	assert_true(len <= SESS_ANSWER_MAX);
+	assert_null(memmem(buf, len, "OPENSSH", 7));
 	assert_true(sess_answer_decode(buf, len, &back));
 	assert_memory_equal(&back.device_v4, &a.device_v4, 4);
 	assert_memory_equal(&back.client_v4, &a.client_v4, 4);
 	assert_memory_equal(&back.device_v6, &a.device_v6, 16);
-	assert_string_equal(back.sshkey, a.sshkey);
+	assert_int_equal(sess_answer_open(&back, other), -EBADMSG); /* not the session's keys */
+	assert_string_equal(back.sshkey, "");
+	back.device_pk[0] ^= 1; /* the device key is bound in */
+	assert_int_equal(sess_answer_open(&back, chain), -EBADMSG);
+	back.device_pk[0] ^= 1;
+	assert_int_equal(sess_answer_open(&back, chain), 0);
+	assert_string_equal(back.sshkey, "-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n");
 	assert_string_equal(back.hostkeys, a.hostkeys);
 	assert_int_equal(back.mtu, 1420);
 	for (size_t n = 0; n < len; n++)
 		assert_false(sess_answer_decode(buf, n, &back));
 	/* An MTU below the IPv6 minimum is refused. */
 	a.mtu = 500;
+	assert_int_equal(sess_answer_seal(&a, chain), 0);
 	assert_int_equal(sess_answer_encode(&a, buf, sizeof(buf), &len), 0);
 	assert_false(sess_answer_decode(buf, len, &back));
 	/* Error answers carry a reason. */
