@@ -40,6 +40,12 @@ const char *envelope_strerror(int err)
 		return "envelope already seen (replay)";
 	case ENV_E_ARG:
 		return "invalid argument";
+	case ENV_E_EXPIRY_FAR:
+		return "envelope expiry too far ahead (more than a day and the clock skew)";
+	case ENV_E_REPLAY_FULL:
+		return "too many unexpired notifications from this sender (replay cache quota)";
+	case ENV_E_REPLAY_STORE:
+		return "replay cache file cannot be read or written";
 	}
 	return "unknown envelope error";
 }
@@ -142,13 +148,14 @@ int envelope_peek(const uint8_t *in, size_t len, char from[HANDLE_BUF], char to[
 	return parse_outer(in, len, from, to, &sealed, &sealed_len);
 }
 
-/* Decode the (already decrypted) inner layer into @p env; verify the signature. */
-static int parse_inner(const uint8_t *inner, size_t len, const struct pubkeys *sender,
-		       const char *from, const char *to, struct envelope *env)
+/*
+ * Decode the (already decrypted) inner layer into @p env: the signed bytes
+ * are inner[0, *signed_len), the signature follows. Checks nothing else.
+ */
+static int decode_inner(const uint8_t *inner, size_t len, struct envelope *env, size_t *signed_len,
+			const uint8_t **sig)
 {
 	struct rd r;
-	const uint8_t *sig;
-	size_t signed_len;
 
 	rd_init(&r, inner, len);
 	if (rd_u8(&r) != ENVELOPE_VERSION)
@@ -159,47 +166,86 @@ static int parse_inner(const uint8_t *inner, size_t len, const struct pubkeys *s
 	rd_bytes(&r, env->id, ENVELOPE_ID_LEN);
 	env->expiry = rd_u64(&r);
 	env->payload = rd_lv32(&r, &env->payload_len, ENVELOPE_MAX_PAYLOAD);
-	signed_len = r.off;
-	sig = rd_ptr(&r, crypto_sign_BYTES);
-	if (!rd_done(&r))
-		return ENV_E_FORMAT;
-	if (!verify_inner(inner, signed_len, sender->sign_pk, sig))
-		return ENV_E_SIGNATURE;
-	if (strcmp(env->from, from) != 0 || strcmp(env->to, to) != 0)
-		return ENV_E_MISMATCH;
-	return ENV_OK;
+	*signed_len = r.off;
+	*sig = rd_ptr(&r, crypto_sign_BYTES);
+	return rd_done(&r) ? ENV_OK : ENV_E_FORMAT;
 }
 
-int envelope_open(const struct identity *me, const struct pubkeys *sender, const uint8_t *in,
-		  size_t len, uint64_t now, uint8_t *work, size_t workcap, struct envelope *env)
+/*
+ * Parse the outer layer, check it is for @p me (and from @p sender, if
+ * given) and decrypt it into @p work.
+ */
+static int unseal(const struct identity *me, const struct pubkeys *sender, const uint8_t *in,
+		  size_t len, uint8_t *work, size_t workcap, char from[HANDLE_BUF],
+		  size_t *inner_len)
 {
-	char from[HANDLE_BUF], to[HANDLE_BUF];
+	char to[HANDLE_BUF];
 	const uint8_t *sealed;
-	size_t sealed_len, inner_len;
+	size_t sealed_len, n;
 	int r;
 
-	memset(env, 0, sizeof(*env));
 	r = parse_outer(in, len, from, to, &sealed, &sealed_len);
 	if (r != ENV_OK)
 		return r;
 	if (strcmp(to, me->pub.handle) != 0)
 		return ENV_E_NOT_FOR_ME;
-	if (strcmp(from, sender->handle) != 0)
+	if (sender && strcmp(from, sender->handle) != 0)
 		return ENV_E_SENDER;
-	inner_len = sealed_len - crypto_box_SEALBYTES;
-	if (workcap < inner_len)
+	n = sealed_len - crypto_box_SEALBYTES;
+	if (workcap < n)
 		return ENV_E_ARG;
 	if (crypto_box_seal_open(work, sealed, sealed_len, me->pub.box_pk, identity_box_sk(me)) !=
 	    0)
 		return ENV_E_DECRYPT;
-	r = parse_inner(work, inner_len, sender, from, to, env);
-	if (r == ENV_OK && env->expiry < now)
-		r = ENV_E_EXPIRED;
+	*inner_len = n; /* only now is there plaintext in @p work to wipe */
+	return ENV_OK;
+}
+
+int envelope_check_expiry(uint64_t expiry, uint64_t now)
+{
+	if (expiry < now)
+		return ENV_E_EXPIRED;
+	if (expiry - now > ENVELOPE_EXPIRY_AHEAD)
+		return ENV_E_EXPIRY_FAR;
+	return ENV_OK;
+}
+
+/* Decrypt and decode; verify the signature when @p sender is given; check expiry then. */
+static int open_inner(const struct identity *me, const struct pubkeys *sender, const uint8_t *in,
+		      size_t len, uint64_t now, uint8_t *work, size_t workcap, struct envelope *env)
+{
+	char from[HANDLE_BUF];
+	const uint8_t *sig;
+	size_t inner_len = 0, signed_len;
+	int r;
+
+	memset(env, 0, sizeof(*env));
+	r = unseal(me, sender, in, len, work, workcap, from, &inner_len);
+	if (r == ENV_OK)
+		r = decode_inner(work, inner_len, env, &signed_len, &sig);
+	if (r == ENV_OK && sender && !verify_inner(work, signed_len, sender->sign_pk, sig))
+		r = ENV_E_SIGNATURE;
+	if (r == ENV_OK && (strcmp(env->from, from) != 0 || strcmp(env->to, me->pub.handle) != 0))
+		r = ENV_E_MISMATCH;
+	if (r == ENV_OK && sender)
+		r = envelope_check_expiry(env->expiry, now);
 	if (r != ENV_OK) {
 		sodium_memzero(work, inner_len);
 		memset(env, 0, sizeof(*env));
 	}
 	return r;
+}
+
+int envelope_open(const struct identity *me, const struct pubkeys *sender, const uint8_t *in,
+		  size_t len, uint64_t now, uint8_t *work, size_t workcap, struct envelope *env)
+{
+	return open_inner(me, sender, in, len, now, work, workcap, env);
+}
+
+int envelope_peek_inner(const struct identity *me, const uint8_t *in, size_t len, uint8_t *work,
+			size_t workcap, struct envelope *env)
+{
+	return open_inner(me, NULL, in, len, 0, work, workcap, env);
 }
 
 struct replay_entry {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer harness: envelope_peek and envelope_open on arbitrary bytes, with
- * fixed recipient and sender keys (derived from constant seeds so the seed
- * corpus stays valid across runs). Two thirds of the inputs are instead
+ * libFuzzer harness: envelope_peek, envelope_peek_inner and envelope_open on
+ * arbitrary bytes, with fixed recipient and sender keys (derived from
+ * constant seeds so the seed corpus stays valid across runs). Two thirds of the inputs are instead
  * re-sealed validly first with the fuzz input as payload, so the inner parser
  * is reached too.
  */
@@ -57,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 	(void)envelope_peek(data, size, from, to);
 	(void)envelope_open(me, &sender->pub, data, size, 1, work, sizeof(work), &env);
+	(void)envelope_peek_inner(me, data, size, work, sizeof(work), &env);
 	if (size > 17 && data[0] % 3 != 0 &&
 	    envelope_seal(sender, &me->pub, data[1], data + 1, 2, data + 17, size - 17, sealed,
 			  sizeof(sealed), &len) == ENV_OK) {
@@ -64,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (data[2] % 2)
 			sealed[data[3] % len] ^= data[4] | 1;
 		(void)envelope_open(me, &sender->pub, sealed, len, 1, work, sizeof(work), &env);
+		(void)envelope_peek_inner(me, sealed, len, work, sizeof(work), &env);
 	}
 	return 0;
 }

@@ -163,6 +163,72 @@ static void test_expired(void **state)
 			 ENV_OK);
 }
 
+/* The attack: a validly signed envelope whose inner expiry is far ahead would outlive every
+ * replay-cache entry for it (the home checks only the outer expiry). Refused. */
+static void test_expiry_far(void **state)
+{
+	struct fx *f = *state;
+	struct envelope env;
+	uint8_t buf[ENVELOPE_MAX];
+	size_t len;
+
+	assert_int_equal(envelope_seal(f->alice, &f->bob->pub, 1, f->id, UINT64_MAX,
+				       (const uint8_t *)"x", 1, buf, sizeof(buf), &len),
+			 ENV_OK);
+	assert_int_equal(open_as_bob(f, buf, len, &env), ENV_E_EXPIRY_FAR);
+	assert_int_equal(env.payload_len, 0); /* nothing handed out */
+	assert_int_equal(envelope_seal(f->alice, &f->bob->pub, 1, f->id,
+				       NOW + ENVELOPE_EXPIRY_AHEAD + 1, (const uint8_t *)"x", 1,
+				       buf, sizeof(buf), &len),
+			 ENV_OK);
+	assert_int_equal(open_as_bob(f, buf, len, &env), ENV_E_EXPIRY_FAR);
+	/* a day and the clock skew ahead is still fine */
+	assert_int_equal(envelope_seal(f->alice, &f->bob->pub, 1, f->id,
+				       NOW + ENVELOPE_EXPIRY_AHEAD, (const uint8_t *)"x", 1, buf,
+				       sizeof(buf), &len),
+			 ENV_OK);
+	assert_int_equal(open_as_bob(f, buf, len, &env), ENV_OK);
+	assert_int_equal(envelope_check_expiry(NOW - 1, NOW), ENV_E_EXPIRED);
+	assert_int_equal(envelope_check_expiry(NOW, NOW), ENV_OK);
+	assert_string_not_equal(envelope_strerror(ENV_E_EXPIRY_FAR),
+				envelope_strerror(ENV_E_EXPIRED));
+	assert_string_not_equal(envelope_strerror(ENV_E_REPLAY_FULL), "unknown envelope error");
+	assert_string_not_equal(envelope_strerror(ENV_E_REPLAY_STORE), "unknown envelope error");
+}
+
+/* Without the sender's key: from and type for a policy check, nothing verified. */
+static void test_peek_inner(void **state)
+{
+	struct fx *f = *state;
+	struct envelope env;
+	uint8_t copy[ENVELOPE_MAX];
+
+	assert_int_equal(
+	    envelope_peek_inner(f->bob, f->buf, f->len, f->work, sizeof(f->work), &env), ENV_OK);
+	assert_string_equal(env.from, "@alice");
+	assert_int_equal(env.type, 0x20);
+	assert_int_equal(
+	    envelope_peek_inner(f->eve, f->buf, f->len, f->work, sizeof(f->work), &env),
+	    ENV_E_NOT_FOR_ME);
+	/* an impostor's signature passes the peek (it checks none), never the open */
+	struct identity *fake = identity_generate("@alice");
+	size_t len;
+
+	assert_int_equal(envelope_seal(fake, &f->bob->pub, 0x21, f->id, NOW + 60,
+				       (const uint8_t *)"x", 1, copy, sizeof(copy), &len),
+			 ENV_OK);
+	identity_free(fake);
+	assert_int_equal(envelope_peek_inner(f->bob, copy, len, f->work, sizeof(f->work), &env),
+			 ENV_OK);
+	assert_int_equal(env.type, 0x21);
+	assert_int_equal(open_as_bob(f, copy, len, &env), ENV_E_SIGNATURE);
+	memcpy(copy, f->buf, f->len);
+	assert_int_equal(envelope_peek_inner(f->bob, copy, f->len, f->work, 10, &env), ENV_E_ARG);
+	copy[f->len - 1] ^= 1; /* in the sealed box: no longer decrypts */
+	assert_int_equal(envelope_peek_inner(f->bob, copy, f->len, f->work, sizeof(f->work), &env),
+			 ENV_E_DECRYPT);
+}
+
 static void test_sizes(void **state)
 {
 	struct fx *f = *state;
@@ -235,6 +301,8 @@ int main(void)
 	    cmocka_unit_test(test_wrong_sender_key),
 	    cmocka_unit_test(test_forged_outer_sender),
 	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_expiry_far),
+	    cmocka_unit_test(test_peek_inner),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_replay_cache),
