@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cp_proto.h"
@@ -214,15 +215,44 @@ static int pin_changed(const char *path, const struct pubkeys *pinned, const str
 	return CP_E_KEY_CHANGED;
 }
 
-int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
-		     size_t proof_len)
+/* The policy expects fingerprint @p expect: do @p pk's keys have it? */
+static int check_fpr(const struct pubkeys *pk, const char *expect, char *why, size_t whylen)
+{
+	char fpr[ID_FPR_BUF];
+
+	identity_fingerprint(pk, fpr);
+	if (!strcasecmp(fpr, expect))
+		return CP_OK;
+	log_msg(PL_LOG_ERR, "refusing the keys of %s: the policy expects %s, they show %s",
+		pk->handle, expect, fpr);
+	if (why)
+		snprintf(why, whylen, "%s: keys refused: policy expects %s, home shows %s",
+			 pk->handle, expect, fpr);
+	return CP_E_KEY_CHANGED;
+}
+
+/* Keys for an identity no policy names, not pinned yet: pin nothing. */
+static int refuse_first_use(const struct pubkeys *pk, char *why, size_t whylen)
+{
+	log_msg(PL_LOG_INFO, "not pinning %s: no local policy names it", pk->handle);
+	if (why)
+		snprintf(why, whylen, "%s: not pinned: no local policy names this identity",
+			 pk->handle);
+	return CP_E_UNKNOWN_IDENTITY;
+}
+
+int cp_pin_check_policy(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
+			size_t proof_len, const struct cp_pin_policy *pol, char *why, size_t whylen)
 {
 	char path[PATH_MAX];
 	struct pubkeys pinned = {0};
+	bool no_new = pol && pol->no_first_use;
 	int found;
 
+	if (pol && pol->expect_fpr && check_fpr(pk, pol->expect_fpr, why, whylen) != CP_OK)
+		return CP_E_KEY_CHANGED;
 	if (!keydir)
-		return CP_OK;
+		return no_new ? refuse_first_use(pk, why, whylen) : CP_OK;
 	if (pin_path(keydir, path, sizeof(path)) < 0)
 		return CP_E_CONFIG;
 	found = lookup(path, pk->handle, &pinned);
@@ -232,7 +262,7 @@ int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t
 	case CP_PIN_SAME:
 		return CP_OK;
 	case CP_PIN_NEW:
-		return pin_new(path, pk);
+		return no_new ? refuse_first_use(pk, why, whylen) : pin_new(path, pk);
 	case CP_PIN_ROTATED:
 		return pin_rotated(path, &pinned, pk);
 	case CP_PIN_REVOKED:
@@ -241,6 +271,12 @@ int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t
 	default:
 		return pin_changed(path, &pinned, pk, proof_len);
 	}
+}
+
+int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
+		     size_t proof_len)
+{
+	return cp_pin_check_policy(keydir, pk, proof, proof_len, NULL, NULL, 0);
 }
 
 int cp_pin_check(const char *keydir, const struct pubkeys *pk)

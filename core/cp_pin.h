@@ -11,6 +11,10 @@
  * key (cp_rot.h): then the pin moves to the new keys. A "revoked" line
  * (anywhere in the file) refuses the handle for good (CP_E_REVOKED). To
  * accept an unproven change, delete the line.
+ *
+ * A local policy (struct cp_pin_policy) may narrow this: keys must have
+ * the fingerprint it expects, and an identity it does not name is not
+ * pinned on first use at all.
  */
 #ifndef PORTLESS_CP_PIN_H
 #define PORTLESS_CP_PIN_H
@@ -54,6 +58,26 @@ int cp_pin_check(const char *keydir, const struct pubkeys *pk) __attribute__((wa
  */
 int cp_pin_check_rot(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
 		     size_t proof_len) __attribute__((warn_unused_result));
+
+/** What a local policy says of an identity before its keys are judged by the pins. */
+struct cp_pin_policy {
+	/** Nobody asked for this identity: keys already pinned are judged as usual, but
+	 * keys not pinned yet are refused (CP_E_UNKNOWN_IDENTITY) and nothing is written. */
+	bool no_first_use;
+	/** NULL: any keys; else the identity_fingerprint() text ("pl:xxxx-...", any case)
+	 * the keys must have, or they are refused (CP_E_KEY_CHANGED) and not pinned. */
+	const char *expect_fpr;
+};
+
+/**
+ * cp_pin_check_rot() under policy @p pol (NULL: none, exactly
+ * cp_pin_check_rot()). A refusal is logged once and, when @p why is not
+ * NULL, described in it (@p whylen bytes): for a fingerprint mismatch,
+ * naming the expected fingerprint and the one the keys show.
+ */
+int cp_pin_check_policy(const char *keydir, const struct pubkeys *pk, const uint8_t *proof,
+			size_t proof_len, const struct cp_pin_policy *pol, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
 
 /** Mark @p handle revoked in @p keydir's pin file (idempotent). 0 or -errno. */
 int cp_pin_revoke(const char *keydir, const char *handle) __attribute__((warn_unused_result));
