@@ -185,6 +185,9 @@ static void enc_body(struct wr *w, const struct cp_msg *m)
 		wr_u64(w, m->expiry);
 		wr_lv32(w, m->data, m->data_len);
 		break;
+	case CP_T_REVOKED:
+		wr_str8(w, m->handle);
+		break;
 	default:
 		w->err = true;
 	}
@@ -203,6 +206,8 @@ int cp_msg_encode(const struct cp_msg *m, uint8_t *out, size_t cap)
 	if ((m->type == CP_T_ROTATE || m->type == CP_T_R_KEYS) && m->data_len > CP_ROT_MAX)
 		return -EINVAL;
 	if (m->type == CP_T_ROTATE && m->data_len == 0)
+		return -EINVAL;
+	if (m->type == CP_T_REVOKED && (m->req != 0 || !handle_valid(m->handle)))
 		return -EINVAL;
 	wr_init(&w, out, cap);
 	wr_u8(&w, m->type);
@@ -347,6 +352,11 @@ static int dec_server(struct rd *r, struct cp_msg *m)
 		m->seq = rd_u64(r);
 		m->expiry = rd_u64(r);
 		dec_lv32(r, m, ENVELOPE_MAX);
+		break;
+	case CP_T_REVOKED: /* a push: req 0, one valid handle, nothing after it */
+		dec_handle(r, m->handle);
+		if (m->req != 0)
+			r->err = true;
 		break;
 	default:
 		return -ENOTSUP;

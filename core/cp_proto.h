@@ -92,6 +92,8 @@ enum cp_msg_type {
 	CP_T_R_RECORD = 0x85,   /**< lv16 data */
 	CP_T_R_NOTIFIED = 0x86, /**< u64 seq | u8 flags (CP_NOTIFIED_*) */
 	CP_T_PUSH = 0x87,       /**< u64 seq | u64 expiry | lv32 envelope (req 0) */
+	CP_T_REVOKED = 0x88,    /**< str8 handle (req 0): that identity was revoked; sent to
+				     connections that fetched its keys (no answer) */
 };
 
 /**

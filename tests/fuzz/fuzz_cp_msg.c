@@ -3,7 +3,8 @@
  * libFuzzer harness: control-plane frames and messages (everything either
  * side of a control-plane connection parses after the handshake: frames
  * (cp_frame_check, cp_sess_open), messages (cp_msg_decode) including the
- * records of PUT_RECORD / R_RECORD and envelopes of NOTIFY / PUSH).
+ * records of PUT_RECORD / R_RECORD, envelopes of NOTIFY / PUSH and the
+ * revoked handle of REVOKED; corpus/cp_msg has a seed per message type).
  *
  * The input is a byte stream cut into frames as a receiver would. Byte 0
  * bit 0 set: each chunk is first sealed validly under a fixed session key so

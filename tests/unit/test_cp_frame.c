@@ -194,6 +194,46 @@ static void test_notified_flags(void **state)
 	assert_int_equal(cp_msg_decode(buf, (size_t)n - 1, &d), -EBADMSG); /* the old 8-byte form */
 }
 
+/* REVOKED: a push (req 0) of one valid handle, strict about every byte. */
+static void test_revoked(void **state)
+{
+	struct cp_msg m = {.type = CP_T_REVOKED}, d;
+	uint8_t buf[64];
+	int n;
+
+	strcpy(m.handle, "@alice");
+	n = cp_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(n, CP_MSG_HDR + 1 + 6);
+	assert_int_equal(buf[0], 0x88);
+	assert_int_equal(buf[5], 6);
+	assert_memory_equal(buf + 6, "@alice", 6);
+	assert_false(cp_msg_from_client(buf[0]));
+	assert_int_equal(cp_msg_decode(buf, (size_t)n, &d), 0);
+	assert_int_equal(d.type, CP_T_REVOKED);
+	assert_int_equal(d.req, 0);
+	assert_string_equal(d.handle, "@alice");
+	for (int i = 0; i < n; i++) /* every truncation */
+		assert_int_equal(cp_msg_decode(buf, (size_t)i, &d), -EBADMSG);
+	buf[n] = 0; /* a trailing byte */
+	assert_int_equal(cp_msg_decode(buf, (size_t)n + 1, &d), -EBADMSG);
+	buf[5] = 7; /* a length past the end */
+	assert_int_equal(cp_msg_decode(buf, (size_t)n, &d), -EBADMSG);
+	buf[5] = 6;
+	buf[7] = 'A'; /* not a valid handle */
+	assert_int_equal(cp_msg_decode(buf, (size_t)n, &d), -EBADMSG);
+	buf[7] = 'a';
+	buf[4] = 1; /* a request id: pushes carry 0 */
+	assert_int_equal(cp_msg_decode(buf, (size_t)n, &d), -EBADMSG);
+	buf[5] = 0; /* empty handle */
+	assert_int_equal(cp_msg_decode(buf, 6, &d), -EBADMSG);
+	/* the encoder refuses the same */
+	m.req = 1;
+	assert_int_equal(cp_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	m.req = 0;
+	strcpy(m.handle, "alice");
+	assert_int_equal(cp_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_msg_malformed(void **state)
 {
 	struct cp_msg m = {.type = CP_T_GET_KEYS, .req = 1}, d;
@@ -309,6 +349,7 @@ int main(void)
 	    cmocka_unit_test(test_oversize_seal),
 	    cmocka_unit_test(test_msg_roundtrip),
 	    cmocka_unit_test(test_notified_flags),
+	    cmocka_unit_test(test_revoked),
 	    cmocka_unit_test(test_msg_malformed),
 	    cmocka_unit_test(test_auth_binding),
 	    cmocka_unit_test(test_keysig),
