@@ -18,6 +18,7 @@
 #include "cp_hs.h"
 #include "cp_rot.h"
 #include "cp_srv_enroll.h"
+#include "cp_srv_fetched.h"
 #include "cp_srv_quota.h"
 #include "cp_store.h"
 #include "log.h"
@@ -56,8 +57,9 @@ struct sconn {
 	enum sc_state state;
 	struct cp_sess sess;
 	uint8_t challenge[CP_CHALLENGE_LEN];
-	struct home *home; /**< authenticated identity */
-	double last;       /**< last frame (ev_now) */
+	struct home *home;             /**< authenticated identity */
+	struct cp_srv_fetched fetched; /**< whose keys it fetched (told of their revocation) */
+	double last;                   /**< last frame (ev_now) */
 	bool dead;
 	bool dirty;                /**< queued output not yet flushed (on s->dirty) */
 	struct sconn *prev, *next; /**< all live connections */
@@ -106,16 +108,23 @@ struct cp_server {
 
 static void sc_close(struct sconn *sc);
 static void home_drop(struct cp_server *s, struct home *h);
+static void home_revoke(struct cp_server *s, struct home *h);
 static void backfill(struct cp_server *s, struct home *h);
 
 /* ---------------- homes ---------------- */
 
-static size_t hslot(const struct cp_server *s, const char *handle)
+/* Keyed hash of a handle: the homes table's and the fetched sets' key. */
+static uint64_t handle_hash(const struct cp_server *s, const char *handle)
 {
 	uint8_t h[8];
 
 	crypto_shorthash(h, (const uint8_t *)handle, strlen(handle), s->hkey);
-	return (size_t)get_be64(h) & (s->nbuckets - 1);
+	return get_be64(h);
+}
+
+static size_t hslot(const struct cp_server *s, const char *handle)
+{
+	return (size_t)handle_hash(s, handle) & (s->nbuckets - 1);
 }
 
 static struct home *home_find(const struct cp_server *s, const char *handle)
@@ -225,13 +234,8 @@ static void mark_ident(void *arg, const struct cp_ident *id)
 	if (!h)
 		return;
 	h->seen = true;
-	if (id->state == CP_ID_REVOKED && !h->revoked) {
-		h->revoked = true; /* its connections go now; the home stays to answer "revoked" */
-		for (struct sconn *sc = s->conns; sc; sc = sc->next)
-			if (sc->home == h)
-				sc_close(sc);
-		log_msg(PL_LOG_INFO, "cp: %s is revoked", h->pk.handle);
-	}
+	if (id->state == CP_ID_REVOKED && !h->revoked)
+		home_revoke(s, h);
 }
 
 /* Close connections of a home and forget it. */
@@ -419,6 +423,47 @@ static void backfill(struct cp_server *s, struct home *h)
 	}
 }
 
+/* ---------------- revocation ---------------- */
+
+/*
+ * Tell every other authenticated connection that fetched @p h's keys that
+ * it is revoked (CP_T_REVOKED, req 0). The frame needs no signature of its
+ * own: it comes on the AEAD session keyed by the handshake with the server
+ * key the client pinned, from the very server that answers for the keys.
+ */
+static unsigned tell_revoked(struct cp_server *s, const struct home *h)
+{
+	struct cp_msg m = {.type = CP_T_REVOKED};
+	uint64_t hash = handle_hash(s, h->pk.handle);
+	unsigned told = 0;
+
+	snprintf(m.handle, sizeof(m.handle), "%s", h->pk.handle);
+	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
+		if (sc->dead || sc->state != SC_READY || sc->home == h ||
+		    !cp_srv_fetched_has(&sc->fetched, hash))
+			continue;
+		if (send_msg(sc, &m) < 0)
+			sc_close(sc); /* output queue over its cap: it learns on reconnect */
+		else
+			told++;
+	}
+	return told;
+}
+
+/* @p h is revoked from now on: its connections go, its fetchers are told. */
+static void home_revoke(struct cp_server *s, struct home *h)
+{
+	unsigned told;
+
+	h->revoked = true; /* the home stays to answer "revoked" */
+	for (struct sconn *sc = s->conns; sc; sc = sc->next)
+		if (sc->home == h)
+			sc_close(sc);
+	told = tell_revoked(s, h);
+	log_msg(PL_LOG_INFO, "cp: %s is revoked (told %u connection%s that fetched its keys)",
+		h->pk.handle, told, told == 1 ? "" : "s");
+}
+
 /* ---------------- operations ---------------- */
 
 static int op_auth(struct sconn *sc, const struct cp_msg *m)
@@ -575,6 +620,7 @@ static int op_get_keys(struct sconn *sc, const struct cp_msg *m)
 		a.data = rot;
 		a.data_len = rot_len;
 	}
+	cp_srv_fetched_add(&sc->fetched, handle_hash(sc->srv, h->pk.handle));
 	return send_msg(sc, &a);
 }
 
@@ -971,6 +1017,7 @@ static void sc_close(struct sconn *sc)
 	ev_timer_stop(s->loop, &sc->timer);
 	conn_close(&sc->c);
 	cp_sess_wipe(&sc->sess);
+	cp_srv_fetched_free(&sc->fetched);
 	if (sc->home && sc->home->monitor == sc)
 		sc->home->monitor = NULL;
 	if (sc->prev)
@@ -1058,9 +1105,9 @@ static void free_dead(struct cp_server *s)
 	}
 }
 
-static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+/* Commit the open transaction (if any) and send the answers that waited for it. */
+static bool commit_now(struct cp_server *s)
 {
-	struct cp_server *s = container_of(w, struct cp_server, commit_w);
 	bool ok = true;
 
 	if (cp_store_in_txn(s->st)) {
@@ -1072,6 +1119,14 @@ static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		}
 	}
 	flush_deferred(s, ok);
+	return ok;
+}
+
+static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct cp_server *s = container_of(w, struct cp_server, commit_w);
+
+	(void)commit_now(s);
 	flush_dirty(s);
 	free_dead(s);
 }
@@ -1219,4 +1274,25 @@ void cp_server_get_stats(const struct cp_server *s, struct cp_server_stats *st)
 	st->conns = s->nconns;
 	st->monitors = mon;
 	st->homes = s->nhomes;
+}
+
+int cp_server_revoke(struct cp_server *s, const char *handle)
+{
+	struct home *h = home_find(s, handle);
+	int r;
+
+	if (!h || h->revoked)
+		return -ENOENT;
+	r = write_begin(s);
+	if (r == 0)
+		r = cp_store_revoke(s->st, handle);
+	if (r < 0)
+		return r == -ENOENT ? -ENOENT : -EIO;
+	/* committed before anyone is told: a revocation is never taken back */
+	if (!commit_now(s))
+		return -EIO;
+	h = home_find(s, handle);
+	if (h && !h->revoked)
+		home_revoke(s, h);
+	return 0;
 }

@@ -7,7 +7,10 @@
  * write of one loop iteration goes into one SQLite transaction committed
  * before the loop sleeps; answers that promise durability (NOTIFY, ENROLL,
  * PUT/DEL_RECORD) are sent only after that commit. Notifications are pushed
- * to the recipient's monitor connection as they arrive.
+ * to the recipient's monitor connection as they arrive. When an identity
+ * is revoked (cp_server_revoke(), or an operator's edit of the store seen at
+ * start-up or by the 5 s housekeeping), every connection that fetched its
+ * keys is told at once with CP_T_REVOKED.
  */
 #ifndef PORTLESS_CP_SERVER_H
 #define PORTLESS_CP_SERVER_H
@@ -33,6 +36,16 @@ struct cp_server *cp_server_new(struct ev_loop *loop, const struct cp_server_cfg
 
 /** Commit, close every connection, free. NULL is a no-op. */
 void cp_server_free(struct cp_server *s);
+
+/**
+ * Revoke the enrolled identity @p handle now, as `portless-cp revoke` does
+ * through the store but without waiting for the next housekeeping tick:
+ * committed to the store first, then its connections are closed and every
+ * connection that fetched its keys is told (CP_T_REVOKED). Returns 0,
+ * -ENOENT (not enrolled here, or already revoked) or -EIO (store failure;
+ * nothing is told).
+ */
+int cp_server_revoke(struct cp_server *s, const char *handle) __attribute__((warn_unused_result));
 
 /** Counters for logs/benchmarks. */
 struct cp_server_stats {
