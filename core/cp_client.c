@@ -2,6 +2,7 @@
 #include "cp_client.h"
 
 #include <errno.h>
+#include <float.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,6 +579,19 @@ static void resume_failed(void *arg, const char *handle)
 		resume_keys(c, handle);
 }
 
+/*
+ * After a lost connection: fail the requests waiting on fetches that
+ * failed, then drop every settled entry (none is usable at DBL_MAX; fetches
+ * in flight stay). Keys are trusted only while the connection on which the
+ * home would tell us of their revocation is up; the next fetch asks again.
+ */
+static void keys_after_down(struct cp_client *c)
+{
+	cp_keycache_each_failed(c->keys, resume_failed, c);
+	if (!c->closing)
+		(void)cp_keycache_expire(c->keys, DBL_MAX);
+}
+
 /* Forget every parked push. */
 static void drop_parked(struct cp_client *c)
 {
@@ -655,7 +669,7 @@ static void conn_down(struct cp_client *c, int err, const char *msg)
 		req_free(r);
 	}
 	if (!c->closing)
-		cp_keycache_each_failed(c->keys, resume_failed, c);
+		keys_after_down(c);
 }
 
 static int send_auth(struct cp_client *c, const struct cp_msg *ch)
@@ -813,6 +827,25 @@ static void on_push(struct cp_client *c, const struct cp_msg *m)
 		drain_parked(c);
 }
 
+/*
+ * The home says m->handle is revoked: its keys go (the entry now holds
+ * CP_E_REVOKED, so requests and parked pushes waiting on it fail), then
+ * the application hears of it once, e.g. to end that identity's sessions.
+ */
+static void on_revoked(struct cp_client *c, const struct cp_msg *m)
+{
+	const struct cp_key *k;
+	double now = ev_now(c->loop);
+
+	log_msg(PL_LOG_INFO, "control plane: %s is revoked; its keys are no longer trusted",
+		m->handle);
+	if (cp_keycache_lookup(c->keys, m->handle, now, &k) != CP_KC_NOMEM)
+		(void)cp_keycache_fail(c->keys, m->handle, CP_E_REVOKED, now);
+	resume_keys(c, m->handle);
+	if (c->cfg.on_revoked && !c->closing)
+		c->cfg.on_revoked(c->cfg.arg, m->handle);
+}
+
 static void on_answer(struct cp_client *c, const struct cp_msg *m)
 {
 	struct req *r = req_find_sent(c, m->req);
@@ -896,6 +929,8 @@ static int on_message(struct cp_client *c, const struct cp_msg *m)
 		on_auth_answer(c, m);
 	} else if (m->type == CP_T_PUSH) {
 		on_push(c, m);
+	} else if (m->type == CP_T_REVOKED) {
+		on_revoked(c, m);
 	} else if (m->type == CP_T_R_ERR && m->req == 0) {
 		conn_down(c, m->err, m->errmsg);
 	} else {

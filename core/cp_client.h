@@ -14,7 +14,12 @@
  * Other identities' public keys are fetched from their home, verified
  * (self-signature), pinned on first use in "<keydir>/known_identities" and
  * cached in memory for CP_CLIENT_KEY_TTL seconds. A key that differs from
- * the pinned one is refused (CP_E_KEY_CHANGED) and logged loudly.
+ * the pinned one is refused (CP_E_KEY_CHANGED) and logged loudly. The
+ * home pushes CP_T_REVOKED when an identity whose keys were fetched on this
+ * connection is revoked: its keys are dropped, on_revoked is called. All
+ * cached keys are dropped when the connection goes down (a revocation while
+ * we are away could not reach us): the next fetch asks the home again, which
+ * answers CP_E_REVOKED for a revoked identity.
  *
  * Incoming notifications are opened (decrypted, signature, expiry and
  * recipient checked against the sender's keys), de-duplicated with a replay
@@ -50,6 +55,12 @@ struct cp_client;
 typedef void (*cp_state_cb)(void *arg, bool up, int err, const char *msg);
 /** A verified notification for us; @p env and its payload are valid during the call only. */
 typedef void (*cp_notify_cb)(void *arg, const struct envelope *env);
+/**
+ * The home told us @p handle was revoked. Called once per revocation, after
+ * its cached keys were dropped: fetching them fails with CP_E_REVOKED from
+ * then on. The handle is valid during the call only.
+ */
+typedef void (*cp_revoked_cb)(void *arg, const char *handle);
 /** Completion of a request without a result. @p msg: server's message or cp_strerror(). */
 typedef void (*cp_done_cb)(void *arg, int err, const char *msg);
 /** Completion of cp_client_get_keys(); @p pk valid during the call only (NULL on error). */
@@ -69,7 +80,8 @@ struct cp_client_cfg {
 	    *keydir; /**< key directory for known_identities pins; NULL: no pinning on disk */
 	cp_state_cb on_state;         /**< optional */
 	cp_notify_cb on_notification; /**< needed for cp_client_monitor() */
-	void *arg;                    /**< passed to on_state and on_notification */
+	cp_revoked_cb on_revoked;     /**< optional: a fetched identity was revoked */
+	void *arg;                    /**< passed to on_state, on_notification and on_revoked */
 	/* filled by cp_client_cfg_load(); leave zero otherwise */
 	char server_buf[CP_HOSTPORT_BUF];
 	char keydir_buf[4096];

@@ -7,6 +7,9 @@
 #    keys (CP_E_KEY_CHANGED);
 #  - `portless-cp revoke @b`: @b's own requests, notifications to @b and
 #    fetching @b's keys all fail with "identity revoked"; list shows it;
+#    a connected `portless listen` of @a that fetched @b's keys is told at
+#    once (live revocation: the server pushes REVOKED to that connection
+#    only, the client drops @b's keys and says so);
 #  - `portless revoke @c` (local): this endpoint refuses @c from then on.
 set -u
 # shellcheck source=scripts/lib/loop.sh
@@ -69,12 +72,27 @@ pl_expect "rotate @a again" 0 "@a rotated" "$PL" rotate --keys "$T/ka"
 pl_expect "a -> b after the 2nd rotation" 0 "delivered" "$PL" notify @b text "again" --keys "$T/ka"
 pl_expect "b follows the 2nd rotation" 0 "@a 1 again" "$PL" listen --keys "$T/kb" --count 1
 
+# @a listens and opens a notification from @b: it fetched @b's keys on that connection.
+pl_bg listen-a "$PL" listen --keys "$T/ka" --count 2
+LST=$PL_LAST_PID
+pl_wait_log "$T/listen-a.log" "listening (connected)" 10
+pl_expect "b -> a (a's listener fetches b's keys)" 0 "delivered" \
+	"$PL" notify @a text "from b" --keys "$T/kb"
+pl_wait_log "$T/listen-a.log" "@b 1 from b" 10
+pl_expect "a's listener opened it" 0 "@b 1 from b" cat "$T/listen-a.log"
+
 # Server-side revocation of @b.
 pl_expect "revoke @b" 0 "revoked @b" "$CP" revoke @b --data "$T/data"
 pl_expect "list shows @b revoked" 0 "@b *revoked" "$CP" list --data "$T/data"
 # the running server picks up operator changes at its next housekeeping tick (5 s)
 pl_wait_log "$T/srv.log" "cp: @b is revoked" 12
 pl_expect "server noticed the revocation" 0 "@b is revoked" grep "@b is revoked" "$T/srv.log"
+pl_expect "server told the one connection that fetched @b's keys" 0 "told 1 connection that" \
+	grep "@b is revoked" "$T/srv.log"
+pl_wait_log "$T/listen-a.log" "@b is revoked" 5
+pl_expect "a's listener was told live and dropped @b's keys" 0 \
+	"@b is revoked; its keys are no longer trusted" cat "$T/listen-a.log"
+pl_stop "$LST"
 pl_expect "revoked @b cannot authenticate" 1 "identity revoked" \
 	"$PL" notify @a text "from revoked" --keys "$T/kb"
 pl_expect "notifications to revoked @b refused" 1 "revoked" \

@@ -2,13 +2,16 @@
 /*
  * The control-plane client against a real portless-cp server in the same
  * loop (loopback): key fetches through the cache and the pins, negative
- * answers, and a notification whose sender's keys the recipient fetches.
+ * answers, a notification whose sender's keys the recipient fetches, and
+ * live revocation (CP_T_REVOKED to the clients that fetched the keys; the
+ * key cache dropped with a lost connection).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -248,6 +251,118 @@ static void test_notify_fetches_sender(void **state)
 	cp_client_free(b);
 }
 
+/* One client's view of revocations: which handles it was told of. */
+struct revs {
+	struct world *w;
+	int calls;
+	char handle[HANDLE_BUF];
+};
+
+static void on_revoked(void *arg, const char *handle)
+{
+	struct revs *rv = arg;
+
+	rv->calls++;
+	rv->w->calls++;
+	snprintf(rv->handle, sizeof(rv->handle), "%s", handle);
+}
+
+/* A client of identity @p i whose on_revoked reports into @p rv. */
+static struct cp_client *client_revs(struct world *w, int i, struct revs *rv)
+{
+	struct cp_client_cfg cfg = {.server = w->listen, .id = w->id[i], .keydir = w->keys[i]};
+
+	memcpy(cfg.server_pk, w->server_pk, CP_KEY_LEN);
+	cfg.on_revoked = on_revoked;
+	cfg.arg = rv;
+	rv->w = w;
+	return cp_client_new(w->loop, &cfg);
+}
+
+/* Ask @p c for @p handle's keys and wait for the answer; returns its error. */
+static int keys_of(struct world *w, struct cp_client *c, const char *handle)
+{
+	int want = w->calls + 1;
+
+	assert_int_equal(cp_client_get_keys(c, handle, on_keys, w), 0);
+	run_until(w, want);
+	return w->err;
+}
+
+/*
+ * @b fetched @a's keys, @c fetched only @b's: revoking @a through the
+ * server tells @b at once (on_revoked "@a", then CP_E_REVOKED for @a's keys
+ * from its cache) and not @c (the server tracks who fetched what).
+ */
+static void test_revoked_pushed(void **state)
+{
+	struct world *w = *state;
+	struct revs rb = {0}, rc = {0};
+	struct cp_client *b = client_revs(w, 1, &rb), *c = client_revs(w, 2, &rc);
+
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_int_equal(keys_of(w, b, "@a"), CP_OK);
+	assert_int_equal(keys_of(w, c, "@b"), CP_OK);
+	assert_int_equal(cp_server_revoke(w->srv, "@a"), 0);
+	assert_int_equal(rb.calls, 0); /* pushed, not called inside the server's API */
+	run_until(w, w->calls + 1);
+	assert_int_equal(rb.calls, 1);
+	assert_string_equal(rb.handle, "@a");
+	assert_int_equal(keys_of(w, b, "@a"), CP_E_REVOKED);
+	/* @c asks the home itself: any CP_T_REVOKED for it would have come first */
+	assert_int_equal(keys_of(w, c, "@a"), CP_E_REVOKED);
+	assert_int_equal(rc.calls, 0);
+	assert_int_equal(rb.calls, 1); /* once */
+	assert_true(cp_client_is_up(b) && cp_client_is_up(c));
+	assert_int_equal(cp_server_revoke(w->srv, "@a"), -ENOENT);
+	assert_int_equal(cp_server_revoke(w->srv, "@nobody"), -ENOENT);
+	cp_client_free(b);
+	cp_client_free(c);
+}
+
+/* Restart the server on the same store and port. */
+static void restart_server(struct world *w)
+{
+	struct cp_server_cfg scfg = {.datadir = w->data, .listen = w->listen};
+	char err[256];
+
+	cp_server_free(w->srv);
+	w->srv = cp_server_new(w->loop, &scfg, err, sizeof(err));
+	assert_non_null(w->srv);
+}
+
+/*
+ * @b was away when @a was revoked (here: by the operator, in the store,
+ * while the server was down): the keys it had cached did not outlive its
+ * connection, so its next lookup asks the home, which says CP_E_REVOKED.
+ */
+static void test_revoked_while_away(void **state)
+{
+	struct world *w = *state;
+	struct cp_store *st;
+	char err[256];
+	int want;
+
+	assert_int_equal(keys_of(w, w->cl[1], "@a"), CP_OK);
+	cp_server_free(w->srv);
+	w->srv = NULL;
+	/* the client sees its connection close */
+	for (int i = 0; i < 100 && cp_client_is_up(w->cl[1]); i++)
+		ev_run(w->loop, EVRUN_ONCE);
+	assert_false(cp_client_is_up(w->cl[1]));
+	assert_int_equal(cp_store_open(w->data, false, &st, err, sizeof(err)), 0);
+	assert_int_equal(cp_store_begin(st), 0);
+	assert_int_equal(cp_store_revoke(st, "@a"), 0);
+	assert_int_equal(cp_store_commit(st), 0);
+	cp_store_close(st);
+	restart_server(w);
+	want = w->calls + 1;
+	assert_int_equal(cp_client_get_keys(w->cl[1], "@a", on_keys, w), 0);
+	run_until(w, want);
+	assert_int_equal(w->err, CP_E_REVOKED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +370,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_key_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify_fetches_sender, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_revoked_pushed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_revoked_while_away, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
