@@ -128,9 +128,15 @@ static bool msg_valid(const struct ctl_msg *m)
 		return m->row.role >= CTL_ROLE_CLIENT && m->row.role <= CTL_ROLE_DEVICE &&
 		       m->row.state >= CTL_STATE_SETUP && m->row.state <= CTL_STATE_CLOSING &&
 		       m->row.transport <= CTL_TRANSPORT_TCP;
+	case CTL_KEYS:
+		return strnlen(m->keys_user, CTL_USER_BUF) < CTL_USER_BUF && m->keys_user[0] &&
+		       user_valid(m->keys_user);
+	case CTL_KEY_LINE:
+		return strnlen(m->line, CTL_LINE_BUF) < CTL_LINE_BUF && !strchr(m->line, '\n');
 	case CTL_STATUS:
 	case CTL_DOWN_OK:
 	case CTL_STATUS_END:
+	case CTL_KEYS_END:
 		return true;
 	}
 	return false;
@@ -163,8 +169,15 @@ static void put_body(struct wr *w, const struct ctl_msg *m)
 		wr_u8(w, m->ended.hop);
 		put_text(w, m->ended.text, sizeof(m->ended.text));
 		break;
+	case CTL_KEYS:
+		put_str(w, m->keys_user, sizeof(m->keys_user));
+		break;
+	case CTL_KEY_LINE:
+		put_text(w, m->line, sizeof(m->line));
+		break;
 	case CTL_DOWN_OK:
 	case CTL_STATUS_END:
+	case CTL_KEYS_END:
 		wr_u16(w, m->count);
 		break;
 	default: /* CTL_STATUS: empty */
@@ -264,8 +277,15 @@ static void get_body(struct rd *r, struct ctl_msg *m)
 		m->ended.hop = rd_u8(r);
 		get_text(r, m->ended.text, sizeof(m->ended.text));
 		break;
+	case CTL_KEYS:
+		rd_str8(r, m->keys_user, sizeof(m->keys_user));
+		break;
+	case CTL_KEY_LINE:
+		get_text(r, m->line, sizeof(m->line));
+		break;
 	case CTL_DOWN_OK:
 	case CTL_STATUS_END:
+	case CTL_KEYS_END:
 		m->count = rd_u16(r);
 		break;
 	case CTL_STATUS:
@@ -352,7 +372,7 @@ void ctl_peer_close(struct ctl_peer *p)
 
 static bool is_request(uint8_t t)
 {
-	return t == CTL_UP || t == CTL_DOWN || t == CTL_STATUS;
+	return t == CTL_UP || t == CTL_DOWN || t == CTL_STATUS || t == CTL_KEYS;
 }
 
 static int peer_on_data(struct conn *c)

@@ -56,6 +56,7 @@ enum {
 	CTL_PATH_BUF = 256,
 	CTL_TEXT_BUF = 256,
 	CTL_TARGET_BUF = 65,      /**< a handle or 32 hex digits, with NUL */
+	CTL_LINE_BUF = 768,       /**< an authorized_keys line, with NUL */
 	CTL_OUT_MAX = 256 * 1024, /**< server output queue cap per peer */
 };
 
@@ -64,6 +65,7 @@ enum ctl_type {
 	CTL_UP = 1,
 	CTL_DOWN = 2,
 	CTL_STATUS = 3,
+	CTL_KEYS = 4, /**< sshd's AuthorizedKeysCommand: the live session key lines of a user */
 	CTL_PROGRESS = 16,
 	CTL_READY = 17,
 	CTL_ERROR = 18,
@@ -71,6 +73,8 @@ enum ctl_type {
 	CTL_STATUS_ROW = 20,
 	CTL_STATUS_END = 21,
 	CTL_ENDED = 22,
+	CTL_KEY_LINE = 23, /**< one authorized_keys line (answer to KEYS) */
+	CTL_KEYS_END = 24, /**< u16 lines sent */
 };
 
 /** Which hop a progress line waits on, or which hop failed. */
@@ -153,7 +157,9 @@ struct ctl_msg {
 		struct ctl_ready ready;
 		struct ctl_row row;
 		struct ctl_ended ended;
-		uint16_t count; /**< DOWN_OK, STATUS_END */
+		char keys_user[CTL_USER_BUF]; /**< KEYS: the local user sshd asks about */
+		char line[CTL_LINE_BUF];      /**< KEY_LINE */
+		uint16_t count;               /**< DOWN_OK, STATUS_END, KEYS_END */
 	};
 };
 

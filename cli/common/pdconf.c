@@ -405,6 +405,35 @@ static bool k_ak_users(struct ctx *x, const char *v)
 	return each_item(x, u.key, v, add_user, &u);
 }
 
+static bool k_ak_mode(struct ctx *x, const char *v)
+{
+	if (strcmp(v, "file") && strcmp(v, "command"))
+		return fail(x, "authorized-keys must be 'file' or 'command', not '%s'", v);
+	x->c->ak_command = !strcmp(v, "command");
+	return true;
+}
+
+static bool k_keys_socket(struct ctx *x, const char *v)
+{
+	return set_path(x, v, x->c->keys_socket);
+}
+
+static bool k_keys_user(struct ctx *x, const char *v)
+{
+	if (!name_ok(v))
+		return fail(x, "invalid user name '%s'", v);
+	strcpy(x->c->keys_user, v);
+	return true;
+}
+
+static bool k_run_as(struct ctx *x, const char *v)
+{
+	if (!name_ok(v) || !strcmp(v, "root"))
+		return fail(x, "invalid user name '%s' for run-as", v);
+	strcpy(x->c->run_as, v);
+	return true;
+}
+
 static bool k_cl_enabled(struct ctx *x, const char *v)
 {
 	return set_bool(x, "enabled", v, &x->c->client_enabled);
@@ -507,6 +536,10 @@ static const struct key {
     {"device", "max-duration", k_maxdur},
     {"device", "sshd-host-keys", k_hostkeys},
     {"device", "authorized-keys-users", k_ak_users},
+    {"device", "authorized-keys", k_ak_mode},
+    {"device", "keys-socket", k_keys_socket},
+    {"device", "keys-user", k_keys_user},
+    {"device", "run-as", k_run_as},
     {"client", "enabled", k_cl_enabled},
     {"client", "socket", k_socket},
     {"client", "group", k_group},
@@ -698,6 +731,8 @@ void pdconf_defaults(struct pdconf *c)
 	c->prefix_len = 10;
 	c->ports[0] = 22;
 	c->n_ports = 1;
+	strcpy(c->keys_socket, "/run/portless/keys.sock");
+	strcpy(c->keys_user, "nobody");
 	c->n_overlay = ipaddr_parse(ADDRPLAN_DEV4_DEFAULT, &c->overlay[0]) &&
 			       ipaddr_parse(ADDRPLAN_DEV6_DEFAULT, &c->overlay[1])
 			   ? 2

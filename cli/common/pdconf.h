@@ -18,6 +18,12 @@
  *                     max-duration = 12h                  (duration)
  *                     sshd-host-keys = /etc/ssh/ssh_host_ed25519_key.pub[,...]
  *                     authorized-keys-users = alice,bob   (default: every user of every [allow])
+ *                     authorized-keys = file|command      (default file: ~user/.ssh/authorized_keys;
+ *                                                          command: sshd's AuthorizedKeysCommand)
+ *                     keys-socket = /run/portless/keys.sock (command mode)
+ *                     keys-user = nobody                  (sshd's AuthorizedKeysCommandUser)
+ *                     run-as = portless                   (command mode, device only: the
+ *                                                          unprivileged user it becomes)
  *     [allow @alice]  users = alice,bob                   (one section per client identity)
  *     [client]        enabled = yes|no                    (default no)
  *                     socket = /run/portless/portlessd.sock
@@ -124,6 +130,14 @@ struct pdconf {
 							   *   from the [allow]s when not given) */
 	size_t n_ak_users;
 	bool ak_users_given;
+	bool ak_command; /**< [device] authorized-keys = command: session key lines
+					  *   live in the daemon, sshd asks through its
+					  *   AuthorizedKeysCommand (no file is written) */
+	char keys_socket[PDCONF_PATH_MAX]; /**< [device] keys-socket (for the command) */
+	char run_as[PDCONF_USER_BUF];      /**< [device] run-as: the unprivileged user of a
+					    *   command-mode device ("" = portless, else nobody) */
+	char keys_user[PDCONF_USER_BUF];   /**< [device] keys-user: sshd's
+					    *   AuthorizedKeysCommandUser, the only one answered */
 
 	struct pdconf_allow allow[PDCONF_MAX_ALLOW];
 	size_t n_allow;

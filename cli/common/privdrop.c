@@ -94,7 +94,41 @@ static const struct passwd *pick_user(const char *user)
 	return pw ? pw : getpwnam("nobody");
 }
 
+/* Switch ids; with @p net_admin, CAP_NET_ADMIN alone survives (libcap-ng), bounding cleared. */
+static int switch_ids(uid_t uid, gid_t gid, bool net_admin)
+{
+#ifdef HAVE_CAPNG
+	if (net_admin) {
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN, -1) <
+			0 ||
+		    capng_change_id((int)uid, (int)gid,
+				    CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) < 0)
+			return -EPERM;
+		return 0;
+	}
+#else
+	if (net_admin)
+		return -ENOTSUP;
+#endif
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return -errno;
+	return 0;
+}
+
+static int drop_to(const char *user, const char *const *dirs, bool net_admin);
+
 int privdrop_user(const char *user, const char *const *dirs)
+{
+	return drop_to(user, dirs, false);
+}
+
+int privdrop_user_net_admin(const char *user, const char *const *dirs)
+{
+	return drop_to(user, dirs, true);
+}
+
+static int drop_to(const char *user, const char *const *dirs, bool net_admin)
 {
 	const struct passwd *pw;
 	uid_t uid;
@@ -140,12 +174,11 @@ int privdrop_user(const char *user, const char *const *dirs)
 			return e;
 		}
 	}
-	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0) {
-		int e = errno;
+	int e = switch_ids(uid, gid, net_admin);
 
-		log_msg_errno(PL_LOG_ERR, e, "privdrop: switching to user %s", name);
-		return -e;
+	if (e < 0) {
+		log_msg_errno(PL_LOG_ERR, -e, "privdrop: switching to user %s", name);
+		return e;
 	}
 	if (setuid(0) == 0 || seteuid(0) == 0) { /* must be impossible now */
 		log_msg(PL_LOG_ERR, "privdrop: could regain root after dropping");
@@ -153,8 +186,8 @@ int privdrop_user(const char *user, const char *const *dirs)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	log_msg(PL_LOG_INFO, "privdrop: running as user %s (uid %u, gid %u)", name, (unsigned)uid,
-		(unsigned)gid);
+	log_msg(PL_LOG_INFO, "privdrop: running as user %s (uid %u, gid %u)%s", name, (unsigned)uid,
+		(unsigned)gid, net_admin ? " with CAP_NET_ADMIN only" : "");
 	return 0;
 }
 
@@ -354,6 +387,13 @@ int privdrop_seccomp(enum privdrop_profile profile)
 	static const char *const cp_calls[] = {"pread64", "pwrite64",  "ftruncate", "fallocate",
 					       "flock",   "fdatasync", "mkdir",     "mkdirat",
 					       "fchown",  "fchmodat",  "utimensat"};
+	/* portlessd's device role: its interface scripts (fork, exec, wait, kill the group) */
+	static const char *const ep_calls[] = {
+	    "clone",       "clone3",     "fork",      "vfork",    "execve",    "execveat",
+	    "wait4",       "waitid",     "kill",      "setpgid",  "getpgid",   "setsid",
+	    "close_range", "prctl",      "pread64",   "pwrite64", "ftruncate", "fallocate",
+	    "flock",       "fdatasync",  "mkdir",     "mkdirat",  "fchown",    "fchmodat",
+	    "utimensat",   "pidfd_open", "getrusage", "sysinfo"};
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	scmp_filter_ctx ctx;
 	int e;
@@ -372,6 +412,8 @@ int privdrop_seccomp(enum privdrop_profile profile)
 	e = add_calls(ctx, common_calls, sizeof(common_calls) / sizeof(common_calls[0]));
 	if (!e && profile == PRIVDROP_CP)
 		e = add_calls(ctx, cp_calls, sizeof(cp_calls) / sizeof(cp_calls[0]));
+	if (!e && profile == PRIVDROP_EP)
+		e = add_calls(ctx, ep_calls, sizeof(ep_calls) / sizeof(ep_calls[0]));
 #ifdef PRIVDROP_SANITIZER
 	if (!e)
 		e = add_calls(ctx, sanitizer_calls,
@@ -386,7 +428,9 @@ int privdrop_seccomp(enum privdrop_profile profile)
 		return e;
 	}
 	log_msg(PL_LOG_INFO, "seccomp: filter installed (%s profile)",
-		profile == PRIVDROP_CP ? "portless-cp" : "portless-sr");
+		profile == PRIVDROP_CP   ? "portless-cp"
+		: profile == PRIVDROP_EP ? "portlessd"
+					 : "portless-sr");
 	return 0;
 #else
 	(void)profile;

@@ -7,10 +7,14 @@
  *   and then confine themselves to the system calls they use with a seccomp
  *   filter (privdrop_seccomp). A denied call logs one line naming the call
  *   and kills the process (SIGSYS).
- * - portlessd stays uid 0 (it writes into users' homes) but keeps only
- *   CAP_NET_ADMIN, CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_FOWNER, in every set
- *   including the bounding set, so children (interface scripts) inherit no
- *   more (privdrop_keep_caps).
+ * - portlessd as a device with `authorized-keys = command` (sshd asks it for
+ *   the session keys; it writes into no home) and no client role switches
+ *   to an unprivileged user keeping only CAP_NET_ADMIN
+ *   (privdrop_user_net_admin) under its own seccomp filter (PRIVDROP_EP).
+ * - otherwise portlessd stays uid 0 (it writes into users' homes, hands
+ *   the client's files over) but keeps only CAP_NET_ADMIN, CAP_CHOWN,
+ *   CAP_DAC_OVERRIDE and CAP_FOWNER, in every set including the bounding
+ *   set, so children (interface scripts) inherit no more (privdrop_keep_caps).
  * All three are no-ops when the process is not root (e.g. under systemd,
  * which starts the servers as their own users already).
  */
@@ -27,6 +31,7 @@
 enum privdrop_profile {
 	PRIVDROP_CP = 1, /**< portless-cp serve (sqlite store, TCP server) */
 	PRIVDROP_SR = 2, /**< portless-sr (UDP/TCP relay + control-plane client) */
+	PRIVDROP_EP = 3, /**< portlessd's device role (TUN, netlink, relay paths, scripts) */
 };
 
 /**
@@ -45,6 +50,14 @@ enum privdrop_profile {
  * Returns 0 (dropped or nothing to do) or -errno (message logged).
  */
 int privdrop_user(const char *user, const char *const *dirs);
+
+/**
+ * privdrop_user() keeping CAP_NET_ADMIN (effective and permitted; nothing
+ * else, bounding set cleared): portlessd's device role with
+ * `authorized-keys = command` writes into no home, so it runs unprivileged
+ * but for its TUN and netlink work.
+ */
+int privdrop_user_net_admin(const char *user, const char *const *dirs);
 
 /**
  * Install the seccomp filter of @p profile (allow list; anything else:

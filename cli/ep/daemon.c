@@ -57,6 +57,9 @@ struct daemon {
 	struct devrole *dev; /* device role, or NULL */
 	struct ctl_server ctl;
 	bool ctl_open;
+	struct ctl_server keys; /* [device] authorized-keys = command: sshd's questions */
+	bool keys_open;
+	uid_t keys_uid;
 	char rundir[PDCONF_PATH_MAX];
 	struct creq *reqs;
 	ev_signal sigterm_w, sigint_w;
@@ -397,6 +400,65 @@ static void on_close(struct ctl_peer *p)
 
 static const struct ctl_server_ops ctl_ops = {on_request, on_close};
 
+static void send_line(void *arg, const char *line)
+{
+	struct ctl_msg m = {.type = CTL_KEY_LINE};
+
+	snprintf(m.line, sizeof(m.line), "%s", line);
+	if (ctl_peer_send(arg, &m) < 0)
+		log_msg(PL_LOG_DEBUG, "keys socket: line dropped");
+}
+
+/* sshd's AuthorizedKeysCommand asks for a user's session lines: root or keys-user only. */
+static int on_keys_request(struct ctl_peer *p, const struct ctl_msg *m)
+{
+	struct daemon *dm = p->srv->ctx;
+	struct ctl_msg end = {.type = CTL_KEYS_END};
+
+	if (m->type != CTL_KEYS || (p->uid != 0 && p->uid != dm->keys_uid) || !dm->dev) {
+		log_msg(PL_LOG_WARN, "keys socket: uid %u refused", (unsigned)p->uid);
+		ctl_peer_close(p);
+		return -EPERM;
+	}
+	end.count = (uint16_t)devrole_key_lines(dm->dev, m->keys_user, send_line, p);
+	log_msg(PL_LOG_DEBUG, "keys socket: %u line(s) for %s", end.count, m->keys_user);
+	if (ctl_peer_send(p, &end) < 0)
+		log_msg(PL_LOG_DEBUG, "keys socket: answer dropped");
+	return 0;
+}
+
+static void on_keys_close(struct ctl_peer *p)
+{
+}
+
+static const struct ctl_server_ops keys_ops = {on_keys_request, on_keys_close};
+
+/* The socket sshd's AuthorizedKeysCommand (`portless authorized-keys %u`) reads. */
+static int open_keys(struct daemon *dm)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], copy[PDCONF_PATH_MAX];
+	int r;
+
+	if (getpwnam_r(dm->conf->keys_user, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+		log_msg(PL_LOG_ERR, "[device] keys-user = %s: no such user", dm->conf->keys_user);
+		return -ENOENT;
+	}
+	dm->keys_uid = pw.pw_uid;
+	snprintf(copy, sizeof(copy), "%s", dm->conf->keys_socket);
+	if (mkdir(dirname(copy), 0755) < 0 && errno != EEXIST)
+		log_msg_errno(PL_LOG_WARN, errno, "%s", copy);
+	r = ctl_server_open(&dm->keys, dm->loop, dm->conf->keys_socket, (gid_t)-1, &keys_ops, dm);
+	if (r < 0) {
+		log_msg(PL_LOG_ERR, "keys socket %s: %s", dm->conf->keys_socket, strerror(-r));
+		return r;
+	}
+	dm->keys_open = true;
+	log_msg(PL_LOG_INFO, "session keys for sshd on %s (AuthorizedKeysCommand)",
+		dm->conf->keys_socket);
+	return 0;
+}
+
 /* [client] group: the socket's group (0660), or (gid_t)-1 for none (0666). */
 static int socket_gid(const struct pdconf *conf, gid_t *gid)
 {
@@ -437,6 +499,34 @@ static int open_ctl(struct daemon *dm)
 	return 0;
 }
 
+/*
+ * A device that writes into no home (sshd asks it for the keys) and holds no
+ * client sessions needs root for nothing: it becomes the unprivileged user
+ * with CAP_NET_ADMIN alone (TUN, addresses, routes), NO_NEW_PRIVS and a
+ * seccomp filter. Its key directory (pins, replay cache) goes to that user;
+ * identity.key was read already. Otherwise root keeps the four
+ * capabilities it uses. PORTLESS_NO_SECCOMP=1 skips the filter (debugging).
+ */
+static int least_privilege(struct daemon *dm)
+{
+	const char *dirs[] = {dm->ep.cpcfg.keydir_buf[0] ? dm->ep.cpcfg.keydir_buf : NULL, NULL};
+	const char *nosec = getenv("PORTLESS_NO_SECCOMP");
+
+	if (!dm->dev || dm->cli || !dm->conf->ak_command || geteuid() != 0) {
+		privdrop_keep_caps();
+		return 0;
+	}
+	if (privdrop_user_net_admin(dm->conf->run_as[0] ? dm->conf->run_as : NULL, dirs) < 0)
+		return -EPERM;
+	if (geteuid() == 0) { /* the user can't reach the key directory: stayed root */
+		privdrop_keep_caps();
+		return 0;
+	}
+	if (nosec && !strcmp(nosec, "1"))
+		return 0;
+	return privdrop_seccomp(PRIVDROP_EP);
+}
+
 /* Ready = the control plane took us in and the roles are up (systemd Type=notify). */
 static void on_cp_state(struct ep *ep, bool up)
 {
@@ -462,6 +552,8 @@ static void shutdown_all(struct daemon *dm)
 #endif
 	if (dm->ctl_open)
 		ctl_server_close(&dm->ctl); /* peers' on_close ends their sessions */
+	if (dm->keys_open)
+		ctl_server_close(&dm->keys);
 	while (dm->reqs) {
 		if (dm->reqs->s)
 			clirole_down(dm->reqs->s);
@@ -515,6 +607,8 @@ int daemon_run_conf(const struct pdconf *conf, bool oneshot)
 		log_msg(PL_LOG_ERR, "device role: %s", err);
 		goto out_ep;
 	}
+	if (dm.dev && dm.conf->ak_command && open_keys(&dm) < 0)
+		goto out_ep;
 	if (dm.conf->client_enabled && (clirole_new(&dm.ep, &dm.cli) < 0 || open_ctl(&dm) < 0))
 		goto out_ep;
 	ev_signal_init(&dm.sigterm_w, stop_cb, SIGTERM);
@@ -523,7 +617,8 @@ int daemon_run_conf(const struct pdconf *conf, bool oneshot)
 	ev_signal_start(dm.loop, &dm.sigint_w);
 	log_msg(PL_LOG_INFO, "portlessd %s as %s: device role %s, client role %s", PORTLESS_VERSION,
 		ep_handle(&dm.ep), dm.dev ? "on" : "off", dm.cli ? "on" : "off");
-	privdrop_keep_caps();
+	if (least_privilege(&dm) < 0)
+		goto out_ep;
 	ev_run(dm.loop, 0);
 	rc = 0;
 out_ep:

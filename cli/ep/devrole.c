@@ -40,6 +40,7 @@ struct dsess {
 	ev_timer idle_w, max_w, grace_w;
 	double start;
 	uint32_t rekeys; /* completed on relay paths already closed */
+	char *key_line;  /* [device] authorized-keys = command: the line sshd is given */
 	bool key_installed, routes, in_filter, addrs;
 };
 
@@ -65,6 +66,19 @@ static void tun_lost(struct devrole *d, const char *why);
 const char *devrole_ifname(const struct devrole *d)
 {
 	return d->tun ? tun_name(d->tun) : "-";
+}
+
+size_t devrole_key_lines(const struct devrole *d, const char *user,
+			 void (*each)(void *arg, const char *line), void *arg)
+{
+	size_t n = 0;
+
+	for (const struct dsess *s = d->sessions; s; s = s->next)
+		if (s->key_line && !strcmp(s->user, user)) {
+			each(arg, s->key_line);
+			n++;
+		}
+	return n;
 }
 
 struct tun_dev *devrole_tun(const struct devrole *d)
@@ -140,7 +154,10 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 		(void)sys->net->route_del(d->ep->nc, d->ifindex, &s->c4);
 		(void)sys->net->route_del(d->ep->nc, d->ifindex, &s->c6);
 	}
-	if (s->key_installed && sys->key_remove(s->user, s->sid, SR_SID_LEN, &removed) < 0)
+	free(s->key_line); /* command mode: gone from what sshd is told at once */
+	s->key_line = NULL;
+	if (s->key_installed && !d->ep->conf->ak_command &&
+	    sys->key_remove(s->user, s->sid, SR_SID_LEN, &removed) < 0)
 		log_msg(PL_LOG_ERR, "session %.8s: could not remove the key line of %s", s->hex,
 			s->user);
 	if (s->addrs) {
@@ -338,7 +355,10 @@ static int install_key(struct dsess *s, struct sess_answer *a, uint64_t expiry)
 	r = authkeys_format_line(&e, line, sizeof(line));
 	if (r < 0)
 		goto out;
-	r = s->d->ep->sys->key_install(s->user, line);
+	if (s->d->ep->conf->ak_command) /* sshd asks us (AuthorizedKeysCommand): no file */
+		r = (s->key_line = strdup(line)) ? 0 : -ENOMEM;
+	else
+		r = s->d->ep->sys->key_install(s->user, line);
 	if (r == 0)
 		s->key_installed = true;
 out:

@@ -44,6 +44,14 @@ void devrole_sweep(struct devrole *d);
 
 /** The TUN interface name and the device's IPv4 as text. */
 const char *devrole_ifname(const struct devrole *d);
+/**
+ * [device] authorized-keys = command: call @p each with every live session
+ * key line of local user @p user (what sshd's AuthorizedKeysCommand prints);
+ * returns how many. A session's line goes the moment the session ends.
+ */
+size_t devrole_key_lines(const struct devrole *d, const char *user,
+			 void (*each)(void *arg, const char *line), void *arg);
+
 /** The device's TUN, or NULL while it is being made again. */
 struct tun_dev *devrole_tun(const struct devrole *d);
 const char *devrole_addr4(const struct devrole *d);

@@ -17,5 +17,6 @@ int cmd_scp(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_authorized_keys(int argc, char **argv);
 
 #endif

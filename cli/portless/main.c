@@ -25,6 +25,8 @@ static const struct {
     {"listen", cmd_listen, "listen [--keys DIR] [--count N]"},
     {"rotate", cmd_rotate, "rotate [--keys DIR]"},
     {"revoke", cmd_revoke, "revoke @peer [--keys DIR]"},
+    {"authorized-keys", cmd_authorized_keys,
+     "authorized-keys USER [--socket PATH]   (sshd's AuthorizedKeysCommand)"},
 };
 
 static int usage(FILE *f)

@@ -121,6 +121,9 @@ pl_sshd() {
 	shift
 	pl_sshd_hostkey
 	{
+		# PL_SSHD_EXTRA: lines of the test's own (e.g. AuthorizedKeysCommand); the
+		# first of a keyword wins in sshd_config, so they come first
+		printf '%s\n' "${PL_SSHD_EXTRA:-}"
 		for a in "$@"; do echo "ListenAddress $a"; done
 		echo "HostKey $PL_TMP/sshd/host_ed25519"
 		echo "PidFile $PL_TMP/sshd/sshd.pid"

@@ -2,7 +2,7 @@
 /*
  * Test helper: install a server's seccomp filter (privdrop_seccomp), show
  * that allowed calls still work, then make a call outside the list.
- *   seccomp_probe cp|sr allowed   -> prints "ok", exits 0
+ *   seccomp_probe cp|sr|ep allowed -> prints "ok", exits 0
  *   seccomp_probe cp|sr denied    -> must die by SIGSYS after the log line
  *   seccomp_probe cp|sr store     -> ftruncate() a temporary file, as the
  *                                    control plane's sqlite store does: "ok"
@@ -26,7 +26,9 @@ int main(int argc, char **argv)
 		return 2;
 	int tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); /* before the filter */
 
-	if (privdrop_seccomp(!strcmp(argv[1], "cp") ? PRIVDROP_CP : PRIVDROP_SR) < 0)
+	if (privdrop_seccomp(!strcmp(argv[1], "cp")   ? PRIVDROP_CP
+			     : !strcmp(argv[1], "ep") ? PRIVDROP_EP
+						      : PRIVDROP_SR) < 0)
 		return 1;
 	fd = socket(AF_INET, SOCK_DGRAM, 0); /* allowed */
 	if (fd < 0)
