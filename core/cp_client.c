@@ -14,6 +14,7 @@
 #include "cp_conf.h"
 #include "cp_keycache.h"
 #include "cp_pin.h"
+#include "cp_replay.h"
 #include "cp_rot.h"
 #include "log.h"
 #include "net.h"
@@ -28,6 +29,10 @@ enum {
 	MAX_KEYS = 4096,      /**< cached key entries */
 	MAX_PUSH_WAIT = 1024, /**< pushes parked waiting for a sender's keys */
 };
+
+_Static_assert((int)ENVELOPE_LIFE_MAX == (int)CP_EXPIRY_MAX &&
+		   (int)ENVELOPE_SKEW == (int)CP_CLOCK_SKEW,
+	       "a recipient accepts the expiries its home accepts");
 
 enum cstate { C_DOWN, C_CONNECTING, C_HELLO, C_CHALLENGE, C_AUTHING, C_UP };
 
@@ -109,7 +114,7 @@ struct cp_client {
 	struct cp_keycache *keys;
 	struct parked *park, *park_tail;
 	unsigned npark;
-	struct replay_cache *replay;
+	struct cp_replay *replay; /**< opened by cp_client_monitor() (or the first push) */
 	struct buf rx, tx, work;
 	int last_err;
 	char last_msg[CP_ERRMSG_MAX + 1];
@@ -438,8 +443,11 @@ static int advance(struct cp_client *c, struct req *r)
 			} else {
 				char msg[CP_ERRMSG_MAX + 1];
 
-				snprintf(msg, sizeof(msg), "%s: %s", r->handle,
-					 cp_strerror(k->err));
+				if (k->why[0]) /* the pin check's text names the handle */
+					snprintf(msg, sizeof(msg), "%s", k->why);
+				else
+					snprintf(msg, sizeof(msg), "%s: %s", r->handle,
+						 cp_strerror(k->err));
 				req_done(c, r, k->err, msg);
 			}
 			return 0;
@@ -733,7 +741,28 @@ static void ack(struct cp_client *c, uint64_t seq)
 		log_msg(PL_LOG_DEBUG, "cp client: ack not sent (will be redelivered)");
 }
 
-/* Open, verify, de-duplicate and deliver one notification; always acks. */
+/* The replay cache of our key directory (memory only without one), loaded on first need. */
+static int replay_ready(struct cp_client *c)
+{
+	if (c->replay)
+		return 0;
+	return cp_replay_open(c->cfg.keydir, CP_CLIENT_REPLAY, CP_CLIENT_REPLAY_PER_SENDER,
+			      &c->replay);
+}
+
+/* Record an opened envelope in the replay cache: ENV_OK when new. */
+static int replay_add(struct cp_client *c, const struct envelope *e, uint64_t now)
+{
+	if (replay_ready(c) < 0)
+		return ENV_E_REPLAY_STORE;
+	return cp_replay_add(c->replay, e->from, e->id, e->expiry, now);
+}
+
+/*
+ * Open, verify, de-duplicate and deliver one notification; acks it unless
+ * it could not be judged now (no memory, replay cache file failing): then
+ * the home delivers it again later.
+ */
 static void deliver(struct cp_client *c, uint64_t seq, const uint8_t *env, size_t len,
 		    const struct cp_key *k)
 {
@@ -743,24 +772,24 @@ static void deliver(struct cp_client *c, uint64_t seq, const uint8_t *env, size_
 
 	if (k->err) {
 		log_msg(PL_LOG_WARN, "cp client: dropping notification from %s: %s", k->pk.handle,
-			cp_strerror(k->err));
+			k->why[0] ? k->why : cp_strerror(k->err));
 		ack(c, seq);
 		return;
 	}
 	if (buf_need(&c->work, len) < 0)
 		return; /* not acked: redelivered later */
 	r = envelope_open(c->cfg.id, &k->pk, env, len, now, c->work.p, c->work.cap, &e);
-	if (r == ENV_OK && !c->replay)
-		c->replay = replay_cache_new(CP_CLIENT_REPLAY);
-	if (r == ENV_OK && c->replay)
-		r = replay_cache_add(c->replay, e.from, e.id, e.expiry, now);
+	if (r == ENV_OK)
+		r = replay_add(c, &e, now);
 	if (r == ENV_OK && c->cfg.on_notification)
 		c->cfg.on_notification(c->cfg.arg, &e);
 	else if (r != ENV_OK && r != ENV_E_REPLAY)
-		log_msg(PL_LOG_WARN, "cp client: dropping notification from %s: %s", k->pk.handle,
+		log_msg(PL_LOG_WARN, "cp client: %s notification from %s: %s",
+			r == ENV_E_REPLAY_STORE ? "not acknowledging" : "dropping", k->pk.handle,
 			envelope_strerror(r));
 	sodium_memzero(c->work.p, len);
-	ack(c, seq); /* even when the callback freed us: it has handled the notification */
+	if (r != ENV_E_REPLAY_STORE)
+		ack(c, seq); /* even when the callback freed us: it has handled the notification */
 }
 
 static int park(struct cp_client *c, const struct cp_msg *m, const char *from)
@@ -807,16 +836,54 @@ static void drain_parked(struct cp_client *c)
 	}
 }
 
+/*
+ * The sender filter, before the sender's keys are fetched (and pinned) and
+ * before anything enters the replay cache. The type is read from the
+ * decrypted, not yet verified, inner envelope: envelope_open() verifies
+ * the signature over that same from and type before anything is acted on.
+ * 1: allowed (or no filter); 0: refused or undecryptable (ack it); -1: no
+ * memory (not acked: redelivered later).
+ */
+static int push_allowed(struct cp_client *c, const struct cp_msg *m, const char *from)
+{
+	struct envelope e;
+	bool ok;
+	int r;
+
+	if (!c->cfg.sender_allowed)
+		return 1;
+	if (buf_need(&c->work, m->data_len) < 0)
+		return -1;
+	r = envelope_peek_inner(c->cfg.id, m->data, m->data_len, c->work.p, c->work.cap, &e);
+	if (r != ENV_OK) {
+		log_msg(PL_LOG_WARN, "cp client: dropping notification from %s: %s", from,
+			envelope_strerror(r));
+		return 0;
+	}
+	sodium_memzero(c->work.p, m->data_len); /* e.from and e.type are copies */
+	ok = c->cfg.sender_allowed(c->cfg.arg, e.from, e.type);
+	if (!ok)
+		log_msg(PL_LOG_DEBUG, "cp client: notification from %s (type %u) refused by policy",
+			e.from, e.type);
+	return ok ? 1 : 0;
+}
+
 static void on_push(struct cp_client *c, const struct cp_msg *m)
 {
 	char from[HANDLE_BUF], to[HANDLE_BUF];
 	const struct cp_key *k;
+	int allowed;
 
 	if (envelope_peek(m->data, m->data_len, from, to) != ENV_OK) {
 		log_msg(PL_LOG_WARN, "cp client: dropping malformed notification");
 		ack(c, m->seq);
 		return;
 	}
+	allowed = push_allowed(c, m, from);
+	if (allowed == 0)
+		ack(c, m->seq);
+	if (allowed <= 0 || c->closing)
+		return;
 	if (!c->park && (k = keys_get(c, from)) != NULL) {
 		deliver(c, m->seq, m->data, m->data_len, k);
 		return;
@@ -1100,12 +1167,22 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---------------- public ---------------- */
 
-/* The key cache's pin check: the pin file in our key directory. */
-static int pin_keys(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len)
+/* The key cache's pin check: the pin file in our key directory, under the key policy. */
+static int pin_keys(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len,
+		    char *why, size_t whylen)
 {
 	const struct cp_client *c = arg;
+	struct cp_pin_policy pol = {0};
+	char fpr[ID_FPR_BUF] = "";
+	bool have = false;
 
-	return cp_pin_check_rot(c->cfg.keydir, pk, proof, proof_len);
+	if (c->cfg.key_policy) {
+		/* -EPERM (nobody asked for it), or any other error: no first use */
+		pol.no_first_use = c->cfg.key_policy(c->cfg.arg, pk->handle, fpr, &have) != 0;
+		fpr[ID_FPR_BUF - 1] = '\0';
+		pol.expect_fpr = have ? fpr : NULL;
+	}
+	return cp_pin_check_policy(c->cfg.keydir, pk, proof, proof_len, &pol, why, whylen);
 }
 
 struct cp_client *cp_client_new(struct ev_loop *loop, const struct cp_client_cfg *cfg)
@@ -1158,7 +1235,7 @@ static void destroy(struct cp_client *c)
 	ev_timer_stop(c->loop, &c->tick_w);
 	ev_timer_stop(c->loop, &c->retry_w);
 	ev_prepare_stop(c->loop, &c->kick_w);
-	replay_cache_free(c->replay);
+	cp_replay_close(c->replay);
 	buf_free(&c->rx);
 	buf_free(&c->tx);
 	buf_free(&c->work);
@@ -1180,8 +1257,13 @@ void cp_client_free(struct cp_client *c)
 
 int cp_client_monitor(struct cp_client *c)
 {
+	int r;
+
 	if (!c->cfg.on_notification)
 		return -EINVAL;
+	r = replay_ready(c); /* loaded now: a damaged file is an error at start, not later */
+	if (r < 0)
+		return r;
 	c->monitor = true;
 	if (c->state == C_UP && !req_new(c, R_MONITOR, NULL))
 		return -ENOMEM;
@@ -1193,6 +1275,11 @@ int cp_client_monitor(struct cp_client *c)
 bool cp_client_is_up(const struct cp_client *c)
 {
 	return c->state == C_UP;
+}
+
+void cp_client_forget(struct cp_client *c, const char *handle)
+{
+	(void)cp_keycache_forget(c->keys, handle);
 }
 
 static struct req *new_user_req(struct cp_client *c, enum req_kind kind, void *cb, void *arg)

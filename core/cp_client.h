@@ -21,11 +21,20 @@
  * we are away could not reach us): the next fetch asks the home again, which
  * answers CP_E_REVOKED for a revoked identity.
  *
- * Incoming notifications are opened (decrypted, signature, expiry and
- * recipient checked against the sender's keys), de-duplicated with a replay
- * cache, handed to on_notification, and acknowledged to the home after the
- * callback returns: at-least-once on the wire, exactly-once to the caller
- * (within the replay cache's capacity and the envelopes' lifetime).
+ * A key_policy hook narrows the pinning: an identity it does not name is
+ * not pinned on first use, and keys without the fingerprint it expects are
+ * refused. cp_client_forget() drops cached keys (a local revocation then
+ * takes effect at once).
+ *
+ * Incoming notifications pass the sender_allowed hook first (before the
+ * sender's keys are fetched), are then opened (decrypted, signature, expiry
+ * (at most ENVELOPE_EXPIRY_AHEAD s ahead) and recipient checked against the
+ * sender's keys), de-duplicated with the replay cache (cp_replay.h: per
+ * sender bounded, in "<keydir>/replay.db" so it survives a restart), handed
+ * to on_notification, and acknowledged to the home after the callback
+ * returns: at-least-once on the wire, exactly-once to the caller within the
+ * envelopes' lifetime (a sender over its replay quota has its envelopes
+ * dropped instead, never another's entries evicted).
  *
  * All callbacks run on the loop. Any callback may call cp_client_free().
  */
@@ -46,7 +55,8 @@ enum {
 	CP_CLIENT_KEY_TTL = 300,      /**< seconds fetched keys stay cached in memory */
 	CP_CLIENT_MAX_PENDING = 4096, /**< requests queued or in flight per client */
 	CP_CLIENT_PING = 60,          /**< keepalive interval of a monitor connection (s) */
-	CP_CLIENT_REPLAY = 4096,      /**< replay-cache entries (replay_cache_add scans linearly) */
+	CP_CLIENT_REPLAY = 65536,     /**< replay-cache entries (unexpired) in all */
+	CP_CLIENT_REPLAY_PER_SENDER = 1024, /**< replay-cache entries (unexpired) of one sender */
 };
 
 struct cp_client;
@@ -71,6 +81,30 @@ typedef void (*cp_record_cb)(void *arg, int err, const uint8_t *data, size_t len
 typedef void (*cp_lookup_cb)(void *arg, int err, const char *hostport,
 			     const uint8_t server_pk[CP_KEY_LEN]);
 
+/**
+ * May a pushed notification of @p type from @p from be processed at all?
+ * Asked before the sender's keys are fetched or pinned and before the
+ * replay cache sees it; @p from and @p type are read from the decrypted
+ * envelope but not yet authenticated (the signature checked afterwards
+ * covers both, so nothing unverified is ever acted on). false: the
+ * notification is dropped, acknowledged and logged at debug level.
+ */
+typedef bool (*cp_sender_allowed_fn)(void *arg, const char *from, uint16_t type);
+
+/**
+ * What the local policy says of identity @p handle whose keys were just
+ * fetched: 0 when it may be pinned on first use, and then, if the policy
+ * names the keys it expects, their fingerprint (the identity_fingerprint()
+ * text `portless whoami` shows, "pl:xxxx-...") in @p expect_fpr with
+ * *@p have_fpr true (keys without it are refused, CP_E_KEY_CHANGED, and
+ * not pinned). -EPERM when nobody asked for this identity: keys not pinned
+ * yet are refused (CP_E_UNKNOWN_IDENTITY) and nothing is written to the pin
+ * file (any other error counts as -EPERM). Called on the loop; it must not
+ * call back into the client.
+ */
+typedef int (*cp_key_policy_fn)(void *arg, const char *handle, char expect_fpr[ID_FPR_BUF],
+				bool *have_fpr);
+
 /** Client configuration. Strings and the identity are borrowed and must outlive the client. */
 struct cp_client_cfg {
 	const char *server;            /**< "host:port" of the home server (numeric host) */
@@ -78,10 +112,12 @@ struct cp_client_cfg {
 	const struct identity *id;     /**< our identity (borrowed) */
 	const char
 	    *keydir; /**< key directory for known_identities pins; NULL: no pinning on disk */
-	cp_state_cb on_state;         /**< optional */
-	cp_notify_cb on_notification; /**< needed for cp_client_monitor() */
-	cp_revoked_cb on_revoked;     /**< optional: a fetched identity was revoked */
-	void *arg;                    /**< passed to on_state, on_notification and on_revoked */
+	cp_state_cb on_state;                /**< optional */
+	cp_notify_cb on_notification;        /**< needed for cp_client_monitor() */
+	cp_revoked_cb on_revoked;            /**< optional: a fetched identity was revoked */
+	cp_sender_allowed_fn sender_allowed; /**< optional; NULL: every sender allowed */
+	cp_key_policy_fn key_policy;         /**< optional; NULL: pin any identity on first use */
+	void *arg; /**< passed to on_state, on_notification, on_revoked and the two hooks */
 	/* filled by cp_client_cfg_load(); leave zero otherwise */
 	char server_buf[CP_HOSTPORT_BUF];
 	char keydir_buf[4096];
@@ -104,12 +140,23 @@ void cp_client_free(struct cp_client *c);
 /**
  * Keep the connection up for good and receive pushed notifications on
  * cfg->on_notification. Reconnects with net_backoff(attempt, 0.5, 30) s.
- * Returns 0 or -EINVAL when no on_notification callback was configured.
+ * Loads the replay cache ("<keydir>/replay.db"; memory only without a key
+ * directory). Returns 0, -EINVAL when no on_notification callback was
+ * configured, or -errno when the replay cache file cannot be opened
+ * (logged with its path).
  */
 int cp_client_monitor(struct cp_client *c) __attribute__((warn_unused_result));
 
 /** True when the connection is up and authenticated. */
 bool cp_client_is_up(const struct cp_client *c);
+
+/**
+ * Drop the cached keys (or cached failure) of @p handle: its next use
+ * fetches them again and checks them against the pin file as it is then
+ * (so a `portless revoke` done meanwhile takes effect at once). A fetch
+ * already in flight is left alone: its answer is checked the same way.
+ */
+void cp_client_forget(struct cp_client *c, const char *handle);
 
 /**
  * Send a notification: fetch @p to's keys (cache/pin), seal an envelope of

@@ -67,20 +67,26 @@ static bool fresh(const struct cp_keycache *kc, const struct ent *e, double now)
 	return e->key.err ? age < kc->cfg.neg_ttl : age < kc->cfg.ttl;
 }
 
+/* Unlink and free the entry *@p pp points at. */
+static void drop(struct cp_keycache *kc, struct ent **pp)
+{
+	struct ent *e = *pp;
+
+	*pp = e->next;
+	free(e);
+	kc->n--;
+}
+
 /* Make room: drop the oldest-inserted entry not in flight. */
 static void evict(struct cp_keycache *kc)
 {
-	struct ent **pp, **victim = NULL, *v;
+	struct ent **pp, **victim = NULL;
 
 	for (pp = &kc->head; *pp; pp = &(*pp)->next)
 		if (!(*pp)->fetching)
 			victim = pp;
-	if (!victim)
-		return;
-	v = *victim;
-	*victim = v->next;
-	free(v);
-	kc->n--;
+	if (victim)
+		drop(kc, victim);
 }
 
 static struct ent *find_or_add(struct cp_keycache *kc, const char *handle)
@@ -132,6 +138,7 @@ static void settle(struct ent *e, int err, double now)
 	e->settled = true;
 	e->fetched = now;
 	e->key.err = err;
+	e->key.why[0] = '\0';
 }
 
 const struct cp_key *cp_keycache_fail(struct cp_keycache *kc, const char *handle, int err,
@@ -147,20 +154,23 @@ const struct cp_key *cp_keycache_fail(struct cp_keycache *kc, const char *handle
 
 /* Are @p offered the keys of @p handle, self-signed and accepted by the pins? */
 static int judge(const struct cp_keycache *kc, const char *handle, const struct pubkeys *offered,
-		 const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof, size_t proof_len)
+		 const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof, size_t proof_len,
+		 char why[CP_KEY_WHY_BUF])
 {
+	why[0] = '\0';
 	if (strcmp(offered->handle, handle) != 0 || !cp_keys_verify(offered, keysig))
 		return CP_E_BAD_KEYS;
 	if (!kc->cfg.pin)
 		return CP_OK;
-	return kc->cfg.pin(kc->cfg.pin_arg, offered, proof, proof_len);
+	return kc->cfg.pin(kc->cfg.pin_arg, offered, proof, proof_len, why, CP_KEY_WHY_BUF);
 }
 
 int cp_keycache_answer(struct cp_keycache *kc, const char *handle, const struct pubkeys *offered,
 		       const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof, size_t proof_len,
 		       double now)
 {
-	int err = judge(kc, handle, offered, keysig, proof, proof_len);
+	char why[CP_KEY_WHY_BUF];
+	int err = judge(kc, handle, offered, keysig, proof, proof_len, why);
 	struct ent *e = find(kc, handle);
 
 	if (!e)
@@ -168,7 +178,24 @@ int cp_keycache_answer(struct cp_keycache *kc, const char *handle, const struct 
 	settle(e, err, now);
 	if (!err)
 		e->key.pk = *offered;
+	else
+		memcpy(e->key.why, why, sizeof(why));
 	return err;
+}
+
+bool cp_keycache_forget(struct cp_keycache *kc, const char *handle)
+{
+	struct ent **pp, *e;
+
+	for (pp = &kc->head; (e = *pp) != NULL; pp = &e->next) {
+		if (strcmp(e->key.pk.handle, handle) != 0)
+			continue;
+		if (e->fetching)
+			return false;
+		drop(kc, pp);
+		return true;
+	}
+	return false;
 }
 
 unsigned cp_keycache_expire(struct cp_keycache *kc, double now)
@@ -181,9 +208,7 @@ unsigned cp_keycache_expire(struct cp_keycache *kc, double now)
 			pp = &e->next;
 			continue;
 		}
-		*pp = e->next;
-		free(e);
-		kc->n--;
+		drop(kc, pp);
 		dropped++;
 	}
 	return dropped;

@@ -13,6 +13,7 @@
 #ifndef PORTLESS_CP_KEYCACHE_H
 #define PORTLESS_CP_KEYCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,19 +22,26 @@
 
 struct cp_keycache;
 
+enum {
+	CP_KEY_WHY_BUF = 256, /**< room for a refusal's text (both fingerprints and the handle) */
+};
+
 /** A cached identity: its keys, or why they could not be had. */
 struct cp_key {
-	struct pubkeys pk; /**< pk.handle always set; the keys when err is CP_OK */
-	int err;           /**< CP_OK or the typed error of the last fetch */
+	struct pubkeys pk;        /**< pk.handle always set; the keys when err is CP_OK */
+	int err;                  /**< CP_OK or the typed error of the last fetch */
+	char why[CP_KEY_WHY_BUF]; /**< with err: the pin check's own text, or "" */
 };
 
 /**
  * Check verified keys @p pk against the pins (and pin them on first use),
  * with the rotation proof the home sent (@p proof_len 0: none). Returns
- * CP_OK or a typed error (CP_E_KEY_CHANGED, CP_E_REVOKED, CP_E_CONFIG).
+ * CP_OK or a typed error (CP_E_KEY_CHANGED, CP_E_REVOKED, CP_E_CONFIG,
+ * ...); with an error it may say why in @p why (@p whylen bytes, "" on
+ * entry), which the entry keeps.
  */
 typedef int (*cp_keycache_pin_fn)(void *arg, const struct pubkeys *pk, const uint8_t *proof,
-				  size_t proof_len);
+				  size_t proof_len, char *why, size_t whylen);
 
 /** Cache configuration; @p self is borrowed and must outlive the cache. */
 struct cp_keycache_cfg {
@@ -85,6 +93,14 @@ const struct cp_key *cp_keycache_fail(struct cp_keycache *kc, const char *handle
 int cp_keycache_answer(struct cp_keycache *kc, const char *handle, const struct pubkeys *offered,
 		       const uint8_t keysig[CP_SIG_LEN], const uint8_t *proof, size_t proof_len,
 		       double now);
+
+/**
+ * Forget @p handle's keys (or failure) so that its next lookup fetches and
+ * checks the pins again (e.g. after a local revocation). An entry whose
+ * fetch is in flight stays: its answer is checked against the pins as they
+ * are then. True when an entry was dropped.
+ */
+bool cp_keycache_forget(struct cp_keycache *kc, const char *handle);
 
 /** Drop every entry not in flight that is no longer usable at @p now; returns how many. */
 unsigned cp_keycache_expire(struct cp_keycache *kc, double now);

@@ -24,6 +24,8 @@
 #include "cp_client.h"
 #include "cp_hs.h"
 #include "cp_pin.h"
+#include "cp_replay.h"
+#include "net.h"
 #include "cp_server.h"
 #include "cp_store.h"
 
@@ -39,6 +41,11 @@ struct world {
 	int err, calls;
 	struct pubkeys got;
 	char note[64];
+	char msg[CP_ERRMSG_MAX + 1];
+	/* the hooks' answers and calls */
+	int policy_ret, policy_calls, filter_calls, notes;
+	char expect_fpr[ID_FPR_BUF];
+	uint16_t allowed_type;
 };
 
 static const char *const handles[] = {"@a", "@b", "@c"};
@@ -78,12 +85,23 @@ static int enroll_all(struct world *w)
 	return r;
 }
 
+/* A client for identity @p i with @p cfg's callbacks and hooks (NULL: none). */
+static struct cp_client *client_with(struct world *w, int i, struct cp_client_cfg *cfg)
+{
+	struct cp_client_cfg none = {0};
+
+	if (!cfg)
+		cfg = &none;
+	cfg->server = w->listen;
+	cfg->id = w->id[i];
+	cfg->keydir = w->keys[i];
+	memcpy(cfg->server_pk, w->server_pk, CP_KEY_LEN);
+	return cp_client_new(w->loop, cfg);
+}
+
 static struct cp_client *client(struct world *w, int i)
 {
-	struct cp_client_cfg cfg = {.server = w->listen, .id = w->id[i], .keydir = w->keys[i]};
-
-	memcpy(cfg.server_pk, w->server_pk, CP_KEY_LEN);
-	return cp_client_new(w->loop, &cfg);
+	return client_with(w, i, NULL);
 }
 
 static int setup(void **state)
@@ -228,6 +246,7 @@ static void on_done(void *arg, int err, const char *msg)
 
 	w->calls++;
 	w->err = err;
+	snprintf(w->msg, sizeof(w->msg), "%s", msg ? msg : "");
 }
 
 static void test_notify_fetches_sender(void **state)
@@ -363,6 +382,265 @@ static void test_revoked_while_away(void **state)
 	assert_int_equal(w->err, CP_E_REVOKED);
 }
 
+/* ---- the hooks, the replay cache and forgetting keys ---- */
+
+/* Run the loop until *@p n reaches @p want (or 10 s passed). */
+static void wait_count(struct world *w, const int *n, int want)
+{
+	double end = ev_now(w->loop) + 10;
+
+	while (*n < want && ev_now(w->loop) < end)
+		ev_run(w->loop, EVRUN_ONCE);
+	assert_int_equal(*n, want);
+}
+
+/* on_notification counting into w->notes (not w->calls). */
+static void on_counted_note(void *arg, const struct envelope *env)
+{
+	struct world *w = arg;
+
+	w->notes++;
+	snprintf(w->note, sizeof(w->note), "%s %.*s", env->from, (int)env->payload_len,
+		 (const char *)env->payload);
+}
+
+/* The sender filter: only w->allowed_type passes. */
+static bool filter(void *arg, const char *from, uint16_t type)
+{
+	struct world *w = arg;
+
+	w->filter_calls++;
+	return type == w->allowed_type;
+}
+
+/* The key policy: w->policy_ret, and w->expect_fpr when set. */
+static int policy(void *arg, const char *handle, char expect_fpr[ID_FPR_BUF], bool *have_fpr)
+{
+	struct world *w = arg;
+
+	w->policy_calls++;
+	if (w->expect_fpr[0]) {
+		memcpy(expect_fpr, w->expect_fpr, ID_FPR_BUF);
+		*have_fpr = true;
+	}
+	return w->policy_ret;
+}
+
+/* @b monitoring with on_counted_note and @p cfg's hooks. */
+static struct cp_client *monitor_b(struct world *w, struct cp_client_cfg *cfg)
+{
+	struct cp_client *b;
+
+	cfg->on_notification = on_counted_note;
+	cfg->arg = w;
+	b = client_with(w, 1, cfg);
+	assert_non_null(b);
+	assert_int_equal(cp_client_monitor(b), 0);
+	return b;
+}
+
+/* @a notifies @b (@p type, @p text) and waits for its home's answer. */
+static void notify_b(struct world *w, uint16_t type, const char *text)
+{
+	int want = w->calls + 1;
+
+	assert_int_equal(cp_client_notify(w->cl[0], "@b", type, (const uint8_t *)text, strlen(text),
+					  60, on_done, w),
+			 0);
+	run_until(w, want);
+	assert_int_equal(w->err, CP_OK);
+}
+
+/* Entries @p from has in @p i's replay cache file. */
+static long replay_entries(struct world *w, int i, const char *from)
+{
+	struct cp_replay *rp;
+	long n;
+
+	assert_int_equal(cp_replay_open(w->keys[i], 0, 0, &rp), 0);
+	n = cp_replay_count(rp, from, net_unix_now());
+	cp_replay_close(rp);
+	return n;
+}
+
+static bool pinned_any(struct world *w, int i)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/known_identities", w->keys[i]);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * A sender the filter refuses: dropped before @b fetches (and pins) its
+ * keys, and before the replay cache sees it. An allowed type goes through.
+ */
+static void test_sender_filter(void **state)
+{
+	struct world *w = *state;
+	struct cp_client_cfg cfg = {.sender_allowed = filter};
+	struct cp_client *b;
+
+	w->allowed_type = 2;
+	b = monitor_b(w, &cfg);
+	notify_b(w, 1, "refused");
+	wait_count(w, &w->filter_calls, 1);
+	assert_int_equal(w->notes, 0);
+	assert_false(pinned_any(w, 1)); /* @a's keys were never fetched */
+	assert_int_equal(replay_entries(w, 1, "@a"), 0);
+	notify_b(w, 2, "allowed");
+	wait_count(w, &w->notes, 1);
+	assert_string_equal(w->note, "@a allowed");
+	assert_int_equal(w->filter_calls, 2);
+	assert_true(pinned_any(w, 1));
+	assert_int_equal(replay_entries(w, 1, "@a"), 1);
+	cp_client_free(b);
+}
+
+/* @a sends @p env as is; waits for its home's answer. */
+static void send_raw(struct world *w, const uint8_t *env, size_t len)
+{
+	int want = w->calls + 1;
+
+	assert_int_equal(
+	    cp_client_send_envelope(w->cl[0], env, len, net_unix_now() + 60, on_done, w), 0);
+	run_until(w, want);
+	assert_int_equal(w->err, CP_OK);
+}
+
+/* An envelope from @a to @b expiring at @p expiry. */
+static size_t seal_a_to_b(struct world *w, uint64_t expiry, const char *text, uint8_t *out)
+{
+	uint8_t id[ENVELOPE_ID_LEN];
+	size_t len;
+
+	randombytes_buf(id, sizeof(id));
+	assert_int_equal(envelope_seal(w->id[0], &w->id[1]->pub, 1, id, expiry,
+				       (const uint8_t *)text, strlen(text), out, ENVELOPE_MAX,
+				       &len),
+			 ENV_OK);
+	return len;
+}
+
+/*
+ * The attack: the home (or anyone holding a copy) pushes an envelope again
+ * after @b restarted. The replay cache is in @b's key directory: refused.
+ * The fresh notification after it shows the replay was processed first.
+ */
+static void test_replay_after_restart(void **state)
+{
+	struct world *w = *state;
+	struct cp_client_cfg cfg = {0};
+	static uint8_t env[ENVELOPE_MAX];
+	size_t len = seal_a_to_b(w, net_unix_now() + 60, "once", env);
+	struct cp_client *b = monitor_b(w, &cfg);
+
+	send_raw(w, env, len);
+	wait_count(w, &w->notes, 1);
+	assert_string_equal(w->note, "@a once");
+	cp_client_free(b);
+	b = monitor_b(w, &cfg); /* the restarted recipient */
+	send_raw(w, env, len);
+	notify_b(w, 1, "fresh");
+	wait_count(w, &w->notes, 2);
+	assert_string_equal(w->note, "@a fresh");
+	cp_client_free(b);
+}
+
+/*
+ * The attack: a signed inner expiry far ahead (the home checks only the
+ * outer one) would outlive the replay cache's entry. @b drops it.
+ */
+static void test_far_expiry_dropped(void **state)
+{
+	struct world *w = *state;
+	struct cp_client_cfg cfg = {0};
+	static uint8_t env[ENVELOPE_MAX];
+	size_t len = seal_a_to_b(w, net_unix_now() + 30 * 86400, "far", env);
+	struct cp_client *b = monitor_b(w, &cfg);
+
+	send_raw(w, env, len);
+	notify_b(w, 1, "near");
+	wait_count(w, &w->notes, 1);
+	assert_string_equal(w->note, "@a near");
+	assert_int_equal(replay_entries(w, 1, "@a"), 1);
+	cp_client_free(b);
+}
+
+/* @a's client asking the key policy. */
+static struct cp_client *policy_client(struct world *w)
+{
+	struct cp_client_cfg cfg = {.key_policy = policy, .arg = w};
+	struct cp_client *c = client_with(w, 0, &cfg);
+
+	assert_non_null(c);
+	return c;
+}
+
+/*
+ * The attack: the home serves other keys for @b than the ones the policy
+ * names. Refused, with both fingerprints in the error, and not pinned.
+ */
+static void test_key_policy_fingerprint(void **state)
+{
+	struct world *w = *state;
+	struct identity *known = identity_generate("@b");
+	struct cp_client *c = policy_client(w);
+	char fk[ID_FPR_BUF], fb[ID_FPR_BUF];
+
+	assert_non_null(known);
+	identity_fingerprint(&known->pub, fk);
+	identity_fingerprint(&w->id[1]->pub, fb);
+	identity_free(known);
+	memcpy(w->expect_fpr, fk, sizeof(fk));
+	assert_int_equal(keys_of(w, c, "@b"), CP_E_KEY_CHANGED);
+	assert_false(pinned_any(w, 0));
+	assert_int_equal(cp_client_notify(c, "@b", 1, (const uint8_t *)"x", 1, 60, on_done, w), 0);
+	run_until(w, w->calls + 1);
+	assert_int_equal(w->err, CP_E_KEY_CHANGED);
+	assert_non_null(strstr(w->msg, fk));
+	assert_non_null(strstr(w->msg, fb));
+	/* the policy names @b's real keys (upper case too): accepted and pinned */
+	for (char *p = fb; *p; p++)
+		*p = (char)(*p >= 'a' && *p <= 'f' ? *p - 'a' + 'A' : *p);
+	memcpy(w->expect_fpr, fb, sizeof(fb));
+	cp_client_forget(c, "@b");
+	assert_int_equal(keys_of(w, c, "@b"), CP_OK);
+	assert_true(pinned_any(w, 0));
+	assert_int_equal(w->policy_calls, 2);
+	cp_client_free(c);
+}
+
+/* Nobody asked for @b (-EPERM): nothing pinned; an identity pinned before is judged as usual. */
+static void test_key_policy_eperm(void **state)
+{
+	struct world *w = *state;
+	struct cp_client *c = policy_client(w);
+
+	w->policy_ret = -EPERM;
+	assert_int_equal(keys_of(w, c, "@b"), CP_E_UNKNOWN_IDENTITY);
+	assert_false(pinned_any(w, 0));
+	assert_int_equal(w->policy_calls, 1);
+	assert_int_equal(cp_pin_check(w->keys[0], &w->id[2]->pub), CP_OK);
+	assert_int_equal(keys_of(w, c, "@c"), CP_OK);
+	assert_int_equal(keys_of(w, c, "@a"), CP_OK); /* our own: no policy asked */
+	assert_int_equal(w->policy_calls, 2);
+	cp_client_free(c);
+}
+
+/* A local revocation takes effect once the cached keys are forgotten. */
+static void test_forget_sees_revocation(void **state)
+{
+	struct world *w = *state;
+
+	assert_int_equal(keys_of(w, w->cl[0], "@b"), CP_OK);
+	assert_int_equal(cp_pin_revoke(w->keys[0], "@b"), 0);
+	assert_int_equal(keys_of(w, w->cl[0], "@b"), CP_OK); /* cached */
+	cp_client_forget(w->cl[0], "@b");
+	assert_int_equal(keys_of(w, w->cl[0], "@b"), CP_E_REVOKED);
+	cp_client_forget(w->cl[0], "@nobody"); /* nothing cached: no-op */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +650,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_notify_fetches_sender, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoked_pushed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoked_while_away, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sender_filter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_after_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_far_expiry_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_policy_fingerprint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_policy_eperm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget_sees_revocation, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,11 +25,13 @@ struct world {
 	struct cp_keycache *kc;
 	struct pubkeys pinned[8]; /* the fake pin store: first keys seen per handle */
 	unsigned npinned, pin_calls;
-	char dir[64]; /* for the test with the real pin file */
+	char dir[64];             /* for the test with the real pin file */
+	struct cp_pin_policy pol; /* for the test with a key policy */
 };
 
 /* Fake pin check: pin on first use, refuse other keys later. */
-static int fake_pin(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len)
+static int fake_pin(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len,
+		    char *why, size_t whylen)
 {
 	struct world *w = arg;
 
@@ -180,7 +182,8 @@ static void test_pin_mismatch(void **state)
 }
 
 /* The pin callback as cp_client sets it: the real pin file. */
-static int file_pin(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len)
+static int file_pin(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len,
+		    char *why, size_t whylen)
 {
 	return cp_pin_check_rot(arg, pk, proof, proof_len);
 }
@@ -207,6 +210,79 @@ static void test_pin_file(void **state)
 	cp_keycache_free(kc);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* The pin callback under a key policy (as cp_client sets it with a key_policy hook). */
+static int policy_pin(void *arg, const struct pubkeys *pk, const uint8_t *proof, size_t proof_len,
+		      char *why, size_t whylen)
+{
+	struct world *w = arg;
+
+	return cp_pin_check_policy(w->dir, pk, proof, proof_len, &w->pol, why, whylen);
+}
+
+static bool pin_file_exists(const struct world *w)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/known_identities", w->dir);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * A policy that expects other keys than the home's: refused, the entry
+ * says why with both fingerprints, nothing pinned. One that names nobody:
+ * refused, nothing pinned, unless pinned before.
+ */
+static void test_pin_policy(void **state)
+{
+	struct world *w = *state;
+	struct cp_keycache *kc;
+	const struct cp_key *k;
+	char fa[ID_FPR_BUF], fa2[ID_FPR_BUF], cmd[128];
+
+	snprintf(w->dir, sizeof(w->dir), "/tmp/test_cp_keycache.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	kc = cache(w, MAX, policy_pin, w);
+	assert_non_null(kc);
+	identity_fingerprint(&w->a->pub, fa);
+	identity_fingerprint(&w->a2->pub, fa2);
+	w->pol.expect_fpr = fa;
+	assert_int_equal(fetch(kc, w->a2, w->sig_a2, 1), CP_E_KEY_CHANGED);
+	k = expect(kc, "@a", 2, CP_KC_HIT);
+	assert_non_null(strstr(k->why, fa));
+	assert_non_null(strstr(k->why, fa2));
+	assert_false(pin_file_exists(w));
+	w->pol = (struct cp_pin_policy){.no_first_use = true};
+	assert_int_equal(fetch(kc, w->b, w->sig_b, 1), CP_E_UNKNOWN_IDENTITY);
+	k = expect(kc, "@b", 2, CP_KC_HIT);
+	assert_non_null(strstr(k->why, "@b"));
+	assert_false(pin_file_exists(w));
+	/* pinned before (someone asked once): judged by the pin as usual */
+	assert_int_equal(cp_pin_check(w->dir, &w->a->pub), CP_OK);
+	assert_true(cp_keycache_forget(kc, "@a"));
+	assert_int_equal(fetch(kc, w->a, w->sig_a, 3), CP_OK);
+	assert_string_equal(expect(kc, "@a", 3, CP_KC_HIT)->why, "");
+	cp_keycache_free(kc);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Forgetting: the next lookup fetches again; an entry in flight stays. */
+static void test_forget(void **state)
+{
+	struct world *w = *state;
+
+	assert_int_equal(fetch(w->kc, w->a, w->sig_a, 1), CP_OK);
+	expect(w->kc, "@a", 2, CP_KC_HIT);
+	assert_true(cp_keycache_forget(w->kc, "@a"));
+	assert_int_equal(cp_keycache_count(w->kc), 0);
+	expect(w->kc, "@a", 2, CP_KC_FETCH);
+	assert_false(cp_keycache_forget(w->kc, "@a")); /* in flight */
+	expect(w->kc, "@a", 2, CP_KC_WAIT);
+	assert_int_equal(cp_keycache_answer(w->kc, "@a", &w->a->pub, w->sig_a, NULL, 0, 2), CP_OK);
+	assert_int_equal(w->pin_calls, 2); /* checked against the pins again */
+	assert_false(cp_keycache_forget(w->kc, "@nobody"));
 }
 
 static void test_self(void **state)
@@ -345,6 +421,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_keys_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pin_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pin_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
