@@ -30,7 +30,8 @@ enum {
 	IN_CAP_BUSY = 16384,       /**< ... grown to this (or the frame size) when needed */
 	OUT_MAX = 4 * 1024 * 1024, /**< output queue cap per connection */
 	BACKFILL_BATCH = 64,       /**< rows per queue scan */
-	HOUSEKEEP_S = 5,           /**< expiry sweep + external-change check */
+	HOUSEKEEP_S = 5,           /**< expiry sweep */
+	CHANGE_CHECK_S = 1,        /**< operator commands (revoke, remove): a cheap version check */
 	LINGER_S = 2,              /**< s: drain input after an error before closing */
 };
 
@@ -85,6 +86,7 @@ struct cp_server {
 	ev_io accept_w;
 	ev_prepare commit_w;
 	ev_timer house_w;
+	ev_timer change_w;
 	struct cp_server_cfg cfg;
 	char advertise[CP_HOSTPORT_BUF];
 	/* homes: chained hash keyed by SipHash of the handle */
@@ -1133,15 +1135,22 @@ static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 /* ---------------- housekeeping ---------------- */
 
-static void house_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* An operator command changed the store (a revocation ends sessions within a second or so). */
+static void change_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct cp_server *s = container_of(w, struct cp_server, house_w);
+	struct cp_server *s = container_of(w, struct cp_server, change_w);
 
 	if (cp_store_changed(s->st)) {
 		log_msg(PL_LOG_INFO, "cp: store changed by an operator command; reloading");
 		if (homes_reload(s) < 0)
 			log_msg(PL_LOG_ERR, "cp: reload failed");
 	}
+}
+
+static void house_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cp_server *s = container_of(w, struct cp_server, house_w);
+
 	if (write_begin(s) == 0)
 		if (cp_store_queue_expire(s->st, net_unix_now(), uncount_row, s) < 0)
 			log_msg(PL_LOG_ERR, "cp: expiry sweep failed");
@@ -1226,7 +1235,9 @@ struct cp_server *cp_server_new(struct ev_loop *loop, const struct cp_server_cfg
 	ev_prepare_init(&s->commit_w, commit_cb);
 	ev_prepare_start(loop, &s->commit_w);
 	ev_timer_init(&s->house_w, house_cb, HOUSEKEEP_S, HOUSEKEEP_S);
+	ev_timer_init(&s->change_w, change_cb, CHANGE_CHECK_S, CHANGE_CHECK_S);
 	ev_timer_start(loop, &s->house_w);
+	ev_timer_start(loop, &s->change_w);
 	log_msg(PL_LOG_INFO, "cp: serving %zu identities on %s", s->nhomes, s->cfg.listen);
 	return s;
 }
@@ -1249,6 +1260,7 @@ void cp_server_free(struct cp_server *s)
 	}
 	ev_prepare_stop(s->loop, &s->commit_w);
 	ev_timer_stop(s->loop, &s->house_w);
+	ev_timer_stop(s->loop, &s->change_w);
 	for (size_t i = 0; s->buckets && i < s->nbuckets; i++)
 		for (struct home *h = s->buckets[i], *nx; h; h = nx) {
 			nx = h->next;

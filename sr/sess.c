@@ -339,6 +339,8 @@ const char *sess_end_reason_str(int reason)
 		return "maximum duration";
 	case SESS_END_SR_LOST:
 		return "relay lost";
+	case SESS_END_REVOKED:
+		return "revoked";
 	default:
 		return "error";
 	}

@@ -97,6 +97,7 @@ enum sess_end_reason {
 	SESS_END_EXPIRED = 3, /**< maximum duration */
 	SESS_END_SR_LOST = 4,
 	SESS_END_ERROR = 5,
+	SESS_END_REVOKED = 6, /**< the peer's identity was revoked (home or local) */
 };
 
 /**
@@ -149,7 +150,7 @@ int sess_end_encode(const struct sess_end *e, uint8_t *out, size_t cap, size_t *
 bool sess_end_decode(const uint8_t *in, size_t len, struct sess_end *e)
     __attribute__((warn_unused_result));
 
-/** "closed", "idle", "maximum duration", "relay lost" or "error" for a SESS_END_* reason. */
+/** "closed", "idle", "maximum duration", "relay lost", "revoked" or "error" for a SESS_END_*. */
 const char *sess_end_reason_str(int reason);
 
 /** Wipe secrets (ticket secret, SSH private key) from a request/answer. */

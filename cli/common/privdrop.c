@@ -382,11 +382,13 @@ static int add_calls(scmp_filter_ctx ctx, const char *const *names, size_t n)
 int privdrop_seccomp(enum privdrop_profile profile)
 {
 #ifdef HAVE_SECCOMP
-	/* portless-cp's sqlite store (WAL, page I/O, locks, journal files); the
-	 * relay, which keeps no database, is denied these */
-	static const char *const cp_calls[] = {"pread64", "pwrite64",  "ftruncate", "fallocate",
-					       "flock",   "fdatasync", "mkdir",     "mkdirat",
-					       "fchown",  "fchmodat",  "utimensat"};
+	/* sqlite (WAL, page I/O, locks): portless-cp's store, and every control-plane
+	 * client's replay cache (<keys>/replay.db), the relay's and portlessd's too */
+	static const char *const db_calls[] = {"pread64",   "pwrite64", "ftruncate",
+					       "fallocate", "flock",    "fdatasync"};
+	/* portless-cp only: making and handing over its data directory's files */
+	static const char *const cp_calls[] = {"mkdir", "mkdirat", "fchown", "fchmodat",
+					       "utimensat"};
 	/* portlessd's device role: its interface scripts (fork, exec, wait, kill the group) */
 	static const char *const ep_calls[] = {
 	    "clone",       "clone3",     "fork",      "vfork",    "execve",    "execveat",
@@ -410,6 +412,8 @@ int privdrop_seccomp(enum privdrop_profile profile)
 	if (!ctx)
 		return -ENOMEM;
 	e = add_calls(ctx, common_calls, sizeof(common_calls) / sizeof(common_calls[0]));
+	if (!e)
+		e = add_calls(ctx, db_calls, sizeof(db_calls) / sizeof(db_calls[0]));
 	if (!e && profile == PRIVDROP_CP)
 		e = add_calls(ctx, cp_calls, sizeof(cp_calls) / sizeof(cp_calls[0]));
 	if (!e && profile == PRIVDROP_EP)

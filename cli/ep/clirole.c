@@ -847,12 +847,73 @@ static size_t status(const void *role, struct ctl_row *rows, size_t max)
 	return clirole_status_of(role, (uid_t)-1, rows, max);
 }
 
+static bool is_relay(const struct clirole *c, const char *handle)
+{
+	const struct pdconf *conf = c->ep->conf;
+
+	for (size_t i = 0; i < conf->n_sr; i++)
+		if (!strcmp(conf->sr[i], handle))
+			return true;
+	return false;
+}
+
+static bool has_device(const struct clirole *c, const char *handle)
+{
+	for (const struct csess *s = c->sessions; s; s = s->next)
+		if (!strcmp(s->device, handle))
+			return true;
+	return false;
+}
+
+/* Tickets from our relays; answers and ends from devices we have sessions with. */
+static bool accepts(const void *role, const char *from, uint16_t type)
+{
+	const struct clirole *c = role;
+
+	if (type == MSG_SR_TICKET)
+		return is_relay(c, from);
+	return (type == MSG_SESSION_ANSWER || type == MSG_SESSION_RESUMED ||
+		type == MSG_SESSION_END) &&
+	       has_device(c, from);
+}
+
+/* Keys of our relays and of the devices our users asked for, nothing else. */
+static int wants_keys(const void *role, const char *handle, char fpr[ID_FPR_BUF], bool *have_fpr)
+{
+	const struct clirole *c = role;
+
+	return is_relay(c, handle) || has_device(c, handle) ? 0 : -EPERM;
+}
+
+static void on_revoked(void *role, const char *handle)
+{
+	struct clirole *c = role;
+
+	for (struct csess *s = c->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!strcmp(s->device, handle))
+			csess_done(s, CTL_HOP_DIRECTORY, "%s was revoked", handle);
+	}
+}
+
+static void peers(const void *role, void (*each)(void *arg, const char *handle), void *arg)
+{
+	const struct clirole *c = role;
+
+	for (const struct csess *s = c->sessions; s; s = s->next)
+		each(arg, s->device);
+}
+
 static const struct ep_role_ops client_ops = {
     .name = "client",
     .on_notification = on_notification,
     .on_vanished = on_vanished,
     .on_underlay = on_underlay,
     .status = status,
+    .accepts = accepts,
+    .wants_keys = wants_keys,
+    .on_revoked = on_revoked,
+    .peers = peers,
 };
 
 struct tun_dev *clirole_tun(const struct clirole *c)

@@ -695,6 +695,50 @@ static bool on_notification(void *role, const struct envelope *env)
 	return false;
 }
 
+/* Session messages from identities the policy names; nothing else reaches the role. */
+static bool accepts(const void *role, const char *from, uint16_t type)
+{
+	const struct devrole *d = role;
+
+	return (type == MSG_SESSION_REQUEST || type == MSG_SESSION_RESUME ||
+		type == MSG_SESSION_END) &&
+	       pdconf_find_allow(d->ep->conf, from);
+}
+
+/* Keys only of the identities [allow] names, and the fingerprint it expects. */
+static int wants_keys(const void *role, const char *handle, char fpr[ID_FPR_BUF], bool *have_fpr)
+{
+	const struct devrole *d = role;
+	const struct pdconf_allow *a = pdconf_find_allow(d->ep->conf, handle);
+
+	if (!a)
+		return -EPERM;
+	if (a->key[0]) {
+		snprintf(fpr, ID_FPR_BUF, "%s", a->key);
+		*have_fpr = true;
+	}
+	return 0;
+}
+
+static void on_revoked(void *role, const char *handle)
+{
+	struct devrole *d = role;
+
+	for (struct dsess *s = d->sessions, *next; s; s = next) {
+		next = s->next;
+		if (!strcmp(s->peer, handle))
+			dsess_end(s, SESS_END_REVOKED, true);
+	}
+}
+
+static void peers(const void *role, void (*each)(void *arg, const char *handle), void *arg)
+{
+	const struct devrole *d = role;
+
+	for (const struct dsess *s = d->sessions; s; s = s->next)
+		each(arg, s->peer);
+}
+
 static void on_vanished(void *role, int ifindex);
 static void on_underlay(void *role);
 
@@ -704,6 +748,10 @@ static const struct ep_role_ops device_ops = {
     .on_vanished = on_vanished,
     .on_underlay = on_underlay,
     .status = status,
+    .accepts = accepts,
+    .wants_keys = wants_keys,
+    .on_revoked = on_revoked,
+    .peers = peers,
 };
 
 /* ---- start-up ---- */

@@ -20,6 +20,8 @@ void ep_sid_hex(const uint8_t sid[16], char out[33])
 	sodium_bin2hex(out, 33, sid, 16);
 }
 
+static void recheck_peer(void *arg, const char *handle);
+
 static void on_state(void *arg, bool up, int err, const char *msg)
 {
 	struct ep *ep = arg;
@@ -32,6 +34,10 @@ static void on_state(void *arg, bool up, int err, const char *msg)
 			log_msg(PL_LOG_WARN, "control plane: disconnected (%s); reconnecting",
 				msg ? msg : "?");
 	}
+	if (up && !ep->cp_up) /* a revocation while we were away is not pushed: look again */
+		for (int i = 0; i < EP_ROLES; i++)
+			if (ep->role[i].ops)
+				ep->role[i].ops->peers(ep->role[i].obj, recheck_peer, ep);
 	ep->cp_up = up;
 	if (ep->on_cp_state)
 		ep->on_cp_state(ep, up);
@@ -49,6 +55,93 @@ static void on_notification(void *arg, const struct envelope *env)
 	if (!taken)
 		log_msg(PL_LOG_INFO, "notification type %u from %s ignored (no role takes it)",
 			env->type, env->from);
+}
+
+/* Before anything of a pushed notification is fetched or cached: does a role take it? */
+static bool sender_allowed(void *arg, const char *from, uint16_t type)
+{
+	struct ep *ep = arg;
+
+	for (int i = 0; i < EP_ROLES; i++)
+		if (ep->role[i].ops && ep->role[i].ops->accepts(ep->role[i].obj, from, type))
+			return true;
+	log_msg(PL_LOG_DEBUG, "notification type %u from %s: no role takes it", type, from);
+	return false;
+}
+
+/* Pins only for identities a role's policy names or its user asked for. */
+static int key_policy(void *arg, const char *handle, char fpr[ID_FPR_BUF], bool *have_fpr)
+{
+	struct ep *ep = arg;
+	int r = -EPERM;
+
+	*have_fpr = false;
+	for (int i = 0; i < EP_ROLES && !*have_fpr; i++)
+		if (ep->role[i].ops &&
+		    ep->role[i].ops->wants_keys(ep->role[i].obj, handle, fpr, have_fpr) == 0)
+			r = 0;
+	return r;
+}
+
+static void on_revoked(void *arg, const char *handle)
+{
+	struct ep *ep = arg;
+
+	log_msg(PL_LOG_WARN, "%s was revoked by its home: ending its sessions", handle);
+	for (int i = 0; i < EP_ROLES; i++)
+		if (ep->role[i].ops)
+			ep->role[i].ops->on_revoked(ep->role[i].obj, handle);
+}
+
+struct recheck {
+	struct ep *ep;
+	char handle[HANDLE_BUF];
+};
+
+static void recheck_cb(void *arg, int err, const struct pubkeys *pk)
+{
+	struct recheck *rc = arg;
+
+	if (err == CP_E_REVOKED || err == CP_E_KEY_CHANGED) {
+		log_msg(PL_LOG_WARN, "%s: %s in known_identities: ending its sessions", rc->handle,
+			cp_strerror(err));
+		for (int i = 0; i < EP_ROLES; i++)
+			if (rc->ep->role[i].ops)
+				rc->ep->role[i].ops->on_revoked(rc->ep->role[i].obj, rc->handle);
+	}
+	free(rc);
+}
+
+static void recheck_peer(void *arg, const char *handle)
+{
+	struct ep *ep = arg;
+	struct recheck *rc = calloc(1, sizeof(*rc));
+
+	cp_client_forget(ep->cp, handle);
+	if (!rc)
+		return;
+	rc->ep = ep;
+	snprintf(rc->handle, sizeof(rc->handle), "%s", handle);
+	if (cp_client_get_keys(ep->cp, handle, recheck_cb, rc) < 0)
+		free(rc);
+}
+
+/*
+ * known_identities changed (`portless revoke @bob`, a pin edited): every
+ * cached key is looked at again, so a revoked identity is refused from now
+ * on, and the sessions of one with running sessions end.
+ */
+static void on_pins(struct ev_loop *loop, ev_stat *w, int revents)
+{
+	struct ep *ep = container_of(w, struct ep, pins_w);
+	const struct pdconf *conf = ep->conf;
+
+	log_msg(PL_LOG_INFO, "known_identities changed: checking the peers again");
+	for (size_t i = 0; i < conf->n_allow; i++)
+		cp_client_forget(ep->cp, conf->allow[i].handle);
+	for (int i = 0; i < EP_ROLES; i++)
+		if (ep->role[i].ops)
+			ep->role[i].ops->peers(ep->role[i].obj, recheck_peer, ep);
 }
 
 /* The netlink monitor: our interfaces vanishing, the underlay changing. */
@@ -149,6 +242,17 @@ int ep_init_with(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf,
 	return dpath_init(&ep->dp, sys, loop, merge);
 }
 
+static void watch_pins(struct ep *ep)
+{
+	static char path[4096 + 32];
+
+	if (!ep->cpcfg.keydir)
+		return;
+	snprintf(path, sizeof(path), "%s/known_identities", ep->cpcfg.keydir);
+	ev_stat_init(&ep->pins_w, on_pins, path, 1.0);
+	ev_stat_start(ep->loop, &ep->pins_w);
+}
+
 int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char *err,
 	    size_t errlen)
 {
@@ -171,6 +275,9 @@ int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char
 		memcpy(ep->cpcfg.server_pk, conf->cp_server_key, sizeof(ep->cpcfg.server_pk));
 	ep->cpcfg.on_state = on_state;
 	ep->cpcfg.on_notification = on_notification;
+	ep->cpcfg.on_revoked = on_revoked;
+	ep->cpcfg.sender_allowed = sender_allowed;
+	ep->cpcfg.key_policy = key_policy;
 	ep->cpcfg.arg = ep;
 	r = netcfg_open(&ep->nc);
 	if (r < 0) {
@@ -195,6 +302,7 @@ int ep_init(struct ep *ep, struct ev_loop *loop, const struct pdconf *conf, char
 		snprintf(err, errlen, "control-plane monitor: %s", strerror(-r));
 		goto fail;
 	}
+	watch_pins(ep);
 	return 0;
 fail:
 	ep_fini(ep);
@@ -203,6 +311,8 @@ fail:
 
 void ep_fini(struct ep *ep)
 {
+	if (ev_is_active(&ep->pins_w))
+		ev_stat_stop(ep->loop, &ep->pins_w);
 	cp_client_free(ep->cp);
 	ep->cp = NULL;
 	netcfg_close(ep->nc);

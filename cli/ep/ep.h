@@ -35,6 +35,23 @@ struct ep_role_ops {
 	void (*on_underlay)(void *role);
 	/** Status rows of the role's sessions; returns how many (<= max). */
 	size_t (*status)(const void *role, struct ctl_row *rows, size_t max);
+	/**
+	 * Would the role take a notification of @p type from @p from? Asked
+	 * before the sender's keys are fetched or anything is cached: what no
+	 * role accepts costs nothing and pins nothing.
+	 */
+	bool (*accepts)(const void *role, const char *from, uint16_t type);
+	/**
+	 * Does the role need identity @p handle (its policy names it, or its
+	 * user asked for it)? 0, with an expected key fingerprint in @p fpr
+	 * (*have_fpr) when the policy names one; -EPERM when not.
+	 */
+	int (*wants_keys)(const void *role, const char *handle, char fpr[ID_FPR_BUF],
+			  bool *have_fpr);
+	/** @p handle was revoked (by its home, or here): its sessions end. */
+	void (*on_revoked)(void *role, const char *handle);
+	/** Call @p each with every peer handle the role has sessions with. */
+	void (*peers)(const void *role, void (*each)(void *arg, const char *handle), void *arg);
 };
 
 enum { EP_ROLE_DEVICE, EP_ROLE_CLIENT, EP_ROLES };
@@ -53,6 +70,7 @@ struct ep {
 		void *obj;
 	} role[EP_ROLES]; /**< set by the roles' constructors, cleared by their destructors */
 	bool cp_up;
+	ev_stat pins_w; /**< known_identities: a local `portless revoke` takes effect at once */
 	/** Optional: told when the control-plane connection goes up/down. */
 	void (*on_cp_state)(struct ep *ep, bool up);
 };

@@ -68,12 +68,16 @@ for prof in cp sr; do
 		grep -q "seccomp: system call [0-9]* denied" "$PL_TMP/probe-$prof.err"
 done
 
-# The relay keeps no database: the sqlite store's calls are the control plane's only.
+# sqlite's calls (the store, every control-plane client's replay cache) in both;
+# making and handing over files is the control plane's only.
 pl_check "cp filter: the store's calls (ftruncate) work" \
 	bash -c "[ \"\$('$PROBE' cp store 2>/dev/null)\" = ok ]"
-"$PROBE" sr store 2>"$PL_TMP/probe-store.err"
+pl_check "sr filter: the replay cache's calls (ftruncate) work" \
+	bash -c "[ \"\$('$PROBE' sr store 2>/dev/null)\" = ok ]"
+pl_check "cp filter: mkdir works" bash -c "[ \"\$('$PROBE' cp mkdir 2>/dev/null)\" = ok ]"
+"$PROBE" sr mkdir 2>"$PL_TMP/probe-store.err"
 rc=$?
-pl_check "sr filter: the store's calls are denied (rc $rc)" test "$rc" -eq $((128 + 31))
+pl_check "sr filter: the control plane's file calls are denied (rc $rc)" test "$rc" -eq $((128 + 31))
 
 # --user with an unknown user: refuses to start; --no-seccomp: no filter.
 mkdir -p "$PL_TMP/cp2" && chmod 755 "$PL_TMP/cp2"

@@ -4,11 +4,13 @@
  * that allowed calls still work, then make a call outside the list.
  *   seccomp_probe cp|sr|ep allowed -> prints "ok", exits 0
  *   seccomp_probe cp|sr denied    -> must die by SIGSYS after the log line
- *   seccomp_probe cp|sr store     -> ftruncate() a temporary file, as the
- *                                    control plane's sqlite store does: "ok"
- *                                    under cp, SIGSYS under sr (no database)
+ *   seccomp_probe cp|sr store     -> ftruncate() a temporary file, as sqlite
+ *                                    does (the store, every replay cache): "ok"
+ *   seccomp_probe cp|sr mkdir     -> mkdirat(): "ok" under cp, SIGSYS under sr
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +36,12 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	close(fd);
+	if (!strcmp(argv[2], "mkdir")) { /* portless-cp's own: the relay's list lacks it */
+		if (mkdirat(AT_FDCWD, "/nonexistent/x", 0700) < 0 && errno != ENOENT)
+			return 1;
+		printf("ok\n");
+		return 0;
+	}
 	if (!strcmp(argv[2], "store")) {
 		if (tmp < 0 || ftruncate(tmp, 4096) < 0)
 			return 1;
