@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,13 +150,43 @@ static int read_all(int fd, char *buf, size_t n)
  * The current authorized_keys (NULL/0 when missing): a regular file owned by
  * the user with one link, never through a symlink, never blocking on a FIFO.
  */
-static int read_keys(int sshfd, uid_t uid, char **data, size_t *len)
+/* What authorized_keys was when we read it: changed before our rename means start again. */
+struct seen {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+static void seen_of(const struct stat *st, struct seen *sn)
+{
+	*sn = (struct seen){true, st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+}
+
+static bool unchanged(int sshfd, const struct seen *sn)
+{
+	struct stat st;
+	struct seen now = {0};
+
+	if (fstatat(sshfd, AK, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		seen_of(&st, &now);
+	else if (errno != ENOENT)
+		return false;
+	return now.exists == sn->exists &&
+	       (!now.exists ||
+		(now.dev == sn->dev && now.ino == sn->ino && now.size == sn->size &&
+		 now.mtime.tv_sec == sn->mtime.tv_sec && now.mtime.tv_nsec == sn->mtime.tv_nsec));
+}
+
+static int read_keys(int sshfd, uid_t uid, char **data, size_t *len, struct seen *sn)
 {
 	struct stat st;
 	int fd, r = 0;
 
 	*data = NULL;
 	*len = 0;
+	*sn = (struct seen){0};
 	fd = openat(sshfd, AK, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -168,6 +199,7 @@ static int read_keys(int sshfd, uid_t uid, char **data, size_t *len)
 		r = -EFBIG;
 		goto out;
 	}
+	seen_of(&st, sn);
 	*len = (size_t)st.st_size;
 	*data = malloc(*len + 1);
 	if (!*data) {
@@ -202,7 +234,13 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Temp file in .ssh (O_EXCL|O_NOFOLLOW), owned by the user, 0600, fsync, rename, fsync dir. */
-static int write_keys(int sshfd, uid_t uid, gid_t gid, const char *data, size_t len)
+/*
+ * The new content to a temporary file, then renamed over authorized_keys,
+ * but only if the file is still what was read (-EAGAIN otherwise: the
+ * caller reads again; a user's own edit in between is never lost).
+ */
+static int write_keys(int sshfd, uid_t uid, gid_t gid, const char *data, size_t len,
+		      const struct seen *sn)
 {
 	char tmp[64];
 	int fd, r;
@@ -221,6 +259,8 @@ static int write_keys(int sshfd, uid_t uid, gid_t gid, const char *data, size_t 
 		r = -errno;
 	if (close(fd) < 0 && !r)
 		r = -errno;
+	if (!r && !unchanged(sshfd, sn))
+		r = -EAGAIN;
 	if (!r && renameat(sshfd, tmp, sshfd, AK) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -231,9 +271,12 @@ static int write_keys(int sshfd, uid_t uid, gid_t gid, const char *data, size_t 
 	return 0;
 }
 
-/* Open home and .ssh, read the file: the common first half of every change. */
+/*
+ * Open home and .ssh, lock .ssh (flock: every portless writer, daemon or
+ * tool, takes turns), read the file: the common first half of every change.
+ */
 static int begin(const char *home, uid_t uid, gid_t gid, bool create, int *sshfd, char **data,
-		 size_t *len)
+		 size_t *len, struct seen *sn)
 {
 	int hfd, r;
 
@@ -246,7 +289,9 @@ static int begin(const char *home, uid_t uid, gid_t gid, bool create, int *sshfd
 	if (r < 0)
 		return r;
 	*sshfd = r;
-	r = read_keys(*sshfd, uid, data, len);
+	r = flock(*sshfd, LOCK_EX) < 0 ? -errno : 0;
+	if (r == 0)
+		r = read_keys(*sshfd, uid, data, len, sn);
 	if (r < 0) {
 		close(*sshfd);
 		*sshfd = -1;
@@ -254,15 +299,16 @@ static int begin(const char *home, uid_t uid, gid_t gid, bool create, int *sshfd
 	return r;
 }
 
-int authkeys_install_home(const char *home, uid_t uid, gid_t gid, const char *line)
+enum { AK_TRIES = 5 }; /* a file changing under us this often: give up, say so */
+
+static int install_once(const char *home, uid_t uid, gid_t gid, const char *line)
 {
 	size_t ll = strlen(line), len = 0, nl;
 	char *data = NULL, *out = NULL;
+	struct seen sn;
 	int sfd = -1, r;
 
-	if (ll == 0 || strpbrk(line, "\r\n"))
-		return -EINVAL;
-	r = begin(home, uid, gid, true, &sfd, &data, &len);
+	r = begin(home, uid, gid, true, &sfd, &data, &len, &sn);
 	if (r < 0)
 		goto out;
 	nl = (len > 0 && data[len - 1] != '\n') ? 1 : 0;
@@ -276,7 +322,7 @@ int authkeys_install_home(const char *home, uid_t uid, gid_t gid, const char *li
 		out[len] = '\n';
 	memcpy(out + len + nl, line, ll);
 	out[len + nl + ll] = '\n';
-	r = write_keys(sfd, uid, gid, out, len + nl + ll + 1);
+	r = write_keys(sfd, uid, gid, out, len + nl + ll + 1, &sn);
 out:
 	if (sfd >= 0)
 		close(sfd);
@@ -333,21 +379,26 @@ static unsigned filter(const char *data, size_t len, const char *want, char *out
 	return gone;
 }
 
-int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *sid, size_t sid_len,
-			 unsigned *removed)
+int authkeys_install_home(const char *home, uid_t uid, gid_t gid, const char *line)
 {
-	char want[2 * AUTHKEYS_SID_MAX + 1] = "", *data = NULL, *out = NULL;
+	int r = -EAGAIN;
+
+	if (strlen(line) == 0 || strpbrk(line, "\r\n"))
+		return -EINVAL;
+	for (int i = 0; i < AK_TRIES && r == -EAGAIN; i++)
+		r = install_once(home, uid, gid, line);
+	return r;
+}
+
+static int remove_once(const char *home, uid_t uid, gid_t gid, const char *want, unsigned *removed)
+{
+	char *data = NULL, *out = NULL;
 	size_t len = 0, olen = 0;
 	unsigned gone = 0;
+	struct seen sn;
 	int sfd = -1, r;
 
-	if (removed)
-		*removed = 0;
-	if (sid && (sid_len == 0 || sid_len > AUTHKEYS_SID_MAX))
-		return -EINVAL;
-	if (sid)
-		sodium_bin2hex(want, sizeof(want), sid, sid_len);
-	r = begin(home, uid, gid, false, &sfd, &data, &len);
+	r = begin(home, uid, gid, false, &sfd, &data, &len, &sn);
 	if (r == -ENOENT)
 		return 0; /* no .ssh: nothing of ours */
 	if (r < 0 || len == 0)
@@ -357,7 +408,7 @@ int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *
 	if (!out)
 		goto out;
 	gone = filter(data, len, want, out, &olen);
-	r = gone ? write_keys(sfd, uid, gid, out, olen) : 0;
+	r = gone ? write_keys(sfd, uid, gid, out, olen, &sn) : 0;
 	if (!r && removed)
 		*removed = gone;
 out:
@@ -365,6 +416,23 @@ out:
 		close(sfd);
 	free(data);
 	free(out);
+	return r;
+}
+
+int authkeys_remove_home(const char *home, uid_t uid, gid_t gid, const uint8_t *sid, size_t sid_len,
+			 unsigned *removed)
+{
+	char want[2 * AUTHKEYS_SID_MAX + 1] = "";
+	int r = -EAGAIN;
+
+	if (removed)
+		*removed = 0;
+	if (sid && (sid_len == 0 || sid_len > AUTHKEYS_SID_MAX))
+		return -EINVAL;
+	if (sid)
+		sodium_bin2hex(want, sizeof(want), sid, sid_len);
+	for (int i = 0; i < AK_TRIES && r == -EAGAIN; i++)
+		r = remove_once(home, uid, gid, want, removed);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "authkeys.h"
@@ -179,6 +180,50 @@ static const char OTHERS[] =
     "  command=\"/bin/true\" ssh-rsa AAAAB3Nza== backup  \r\n"
     "ssh-ed25519 AAAA portless-session-not-ours";
 
+/*
+ * Lost updates: two writers (two processes, as a daemon and `portless` or
+ * two daemons) install 40 lines each at the same time; every line is there
+ * afterwards, and a removal racing them removes only its own.
+ */
+static void test_concurrent_writers(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 40 };
+	char line[AUTHKEYS_LINE_BUF];
+	pid_t pid[2];
+
+	mkssh(f);
+	for (int w = 0; w < 2; w++) {
+		pid[w] = fork();
+		assert_true(pid[w] >= 0);
+		if (pid[w] > 0)
+			continue;
+		for (int i = 0; i < N; i++) {
+			uint8_t sid[16] = {(uint8_t)w, (uint8_t)i};
+
+			make_line(sid, w ? "100.64.1.1" : "100.64.2.2", line);
+			if (authkeys_install_home(f->home, getuid(), getgid(), line) < 0)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (int w = 0; w < 2; w++) {
+		int st;
+
+		assert_int_equal(waitpid(pid[w], &st, 0), pid[w]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	FILE *fp = fopen(f->path, "r");
+	char buf[AUTHKEYS_LINE_BUF + 2];
+	int n = 0;
+
+	assert_non_null(fp);
+	while (fgets(buf, sizeof(buf), fp))
+		n += strstr(buf, "portless-session:") != NULL;
+	fclose(fp);
+	assert_int_equal(n, 2 * N);
+}
+
 static void test_install_remove_keeps_others(void **state)
 {
 	struct fx *f = *state;
@@ -340,6 +385,7 @@ int main(void)
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_format_rejects),
 	    cmocka_unit_test_setup_teardown(test_install_creates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_install_remove_keeps_others, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_untouched_when_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_all, setup, teardown),
