@@ -391,11 +391,13 @@ int privdrop_seccomp(enum privdrop_profile profile)
 					       "utimensat"};
 	/* portlessd's device role: its interface scripts (fork, exec, wait, kill the group) */
 	static const char *const ep_calls[] = {
-	    "clone",       "clone3",     "fork",      "vfork",    "execve",    "execveat",
-	    "wait4",       "waitid",     "kill",      "setpgid",  "getpgid",   "setsid",
-	    "close_range", "prctl",      "pread64",   "pwrite64", "ftruncate", "fallocate",
-	    "flock",       "fdatasync",  "mkdir",     "mkdirat",  "fchown",    "fchmodat",
-	    "utimensat",   "pidfd_open", "getrusage", "sysinfo"};
+	    "clone", "clone3", "fork", "vfork", "execve", "execveat", "wait4", "waitid", "kill",
+	    "setpgid", "getpgid", "setsid", "close_range", "prctl", "pread64", "pwrite64",
+	    "ftruncate", "fallocate", "flock", "fdatasync", "mkdir", "mkdirat", "fchown",
+	    "fchmodat", "utimensat", "pidfd_open", "getrusage", "sysinfo",
+	    /* libev's ev_stat on known_identities (inotify, statfs for the file system) */
+	    "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "statfs",
+	    "fstatfs"};
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	scmp_filter_ctx ctx;
 	int e;
