@@ -20,8 +20,14 @@ pl_topology_up
 pl_world
 pl_user "$PL_USER"
 pl_user "$U2"
+C1=pl$$c
+C2=pl$$d
 PL_DEV_USERS="$PL_USER,$U2" PL_DEV_EXTRA="max-sessions = 64" PL_SSHD_V6=1 pl_device "$PL_USER"
-pl_client
+# the client's [local] rules: which local user may ask as which device user
+PL_CONF_EXTRA="[local $C1]
+as = $PL_USER
+[local $C2]
+as = $U2" pl_client
 N=20
 
 client() { ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$@"; }
@@ -50,8 +56,6 @@ pl_check "start and end lines match by session id" bash -c "
 	[ -n \"\$s\" ] && [ \"\$s\" = \"\$e\" ]"
 
 # --- two local users of the client at the same time, as two device users ---
-C1=pl$$c
-C2=pl$$d
 pl_user "$C1"
 pl_user "$C2"
 for c in "$C1:$PL_USER" "$C2:$U2"; do
