@@ -42,7 +42,7 @@ static const char *const reason_names[FILTER_REASON_COUNT] = {
     [FILTER_PASS] = "pass",
     [FILTER_TRUNCATED] = "truncated",
     [FILTER_MALFORMED] = "malformed",
-    [FILTER_FRAGMENT] = "non-first fragment",
+    [FILTER_FRAGMENT] = "fragment",
     [FILTER_EXTHDR] = "extension header/option",
     [FILTER_NO_SESSION] = "no session",
     [FILTER_WRONG_SRC] = "wrong source",
@@ -495,6 +495,8 @@ static enum filter_reason inbound(struct filter *f, uint64_t sid, const uint8_t 
 		return FILTER_WRONG_SRC;
 	if (!ipaddr_same_host(dev_addr(f, fi.dst.family), &fi.dst))
 		return FILTER_WRONG_DST;
+	if (fi.first_fragment) /* its later fragments never pass: nothing whole can get in */
+		return FILTER_FRAGMENT;
 	return judge_in(*sp, &fi);
 }
 
@@ -521,6 +523,8 @@ static enum filter_reason outbound(struct filter *f, const uint8_t *p, size_t le
 	*sp = by_client(f, &fi.dst);
 	if (!*sp)
 		return FILTER_NO_SESSION;
+	if (fi.first_fragment)
+		return FILTER_FRAGMENT;
 	return judge_out(*sp, &fi);
 }
 

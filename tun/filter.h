@@ -8,8 +8,8 @@
  * allowed port (never a bare SYN) and ICMP echo replies, matched to the
  * session by destination. Everything else is dropped with a counter per
  * reason. Parsing is bounds-checked (`len - off < need`) through IPv4
- * options, IPv6 extension headers and fragment headers; a non-first fragment
- * or anything unparseable is dropped, never guessed. No allocation or I/O on
+ * options, IPv6 extension headers and fragment headers; any fragment (the
+ * MTU keeps TCP whole) or anything unparseable is dropped, never guessed. No allocation or I/O on
  * the packet path: the functions borrow the packet and only read it.
  */
 #ifndef PORTLESS_FILTER_H
@@ -36,7 +36,7 @@ enum filter_reason {
 	FILTER_PASS = 0,
 	FILTER_TRUNCATED,  /**< shorter than its headers say */
 	FILTER_MALFORMED,  /**< bad version, header length or length field */
-	FILTER_FRAGMENT,   /**< a non-first fragment */
+	FILTER_FRAGMENT,   /**< a fragment, first or not (a datagram never passes in pieces) */
 	FILTER_EXTHDR,     /**< IPv6 ext header chain (routing, too long, misplaced) or IPv4 source
 	                      route */
 	FILTER_NO_SESSION, /**< no such session / no session for the address */

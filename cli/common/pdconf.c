@@ -597,7 +597,19 @@ static struct pdconf_allow *allow_entry(struct ctx *x, const char *handle)
 	return &c->allow[c->n_allow++];
 }
 
-/* A key of [allow @handle]: "users" and "key", each once. */
+static bool allow_max(struct ctx *x, struct pdconf_allow *a, const char *v)
+{
+	unsigned long n;
+
+	if (a->max_sessions)
+		return fail(x, "duplicate key 'max-sessions' for [allow %s]", a->handle);
+	if (!parse_uint(v, PDCONF_MAX_SESSIONS, &n) || n == 0)
+		return fail(x, "max-sessions must be 1..%d", PDCONF_MAX_SESSIONS);
+	a->max_sessions = (unsigned)n;
+	return true;
+}
+
+/* A key of [allow @handle]: "users", "key" and "max-sessions", each once. */
 static bool allow_key(struct ctx *x, const char *handle, const char *name, const char *v)
 {
 	struct pdconf_allow *a;
@@ -605,10 +617,13 @@ static bool allow_key(struct ctx *x, const char *handle, const char *name, const
 
 	if (!handle_valid(handle))
 		return fail(x, "invalid client handle '%s' in [allow %s]", handle, handle);
-	if (strcmp(name, "users") != 0 && strcmp(name, "key") != 0)
+	if (strcmp(name, "users") != 0 && strcmp(name, "key") != 0 &&
+	    strcmp(name, "max-sessions") != 0)
 		return fail(x, "unknown key '%s' in [allow %s]", name, handle);
 	if (!(a = allow_entry(x, handle)))
 		return false;
+	if (!strcmp(name, "max-sessions"))
+		return allow_max(x, a, v);
 	if (!strcmp(name, "key")) {
 		if (a->key[0])
 			return fail(x, "duplicate key 'key' for [allow %s]", handle);
@@ -946,6 +961,13 @@ const struct pdconf_allow *pdconf_find_allow(const struct pdconf *c, const char 
 		if (!strcmp(c->allow[i].handle, handle))
 			return &c->allow[i];
 	return NULL;
+}
+
+unsigned pdconf_allow_max(const struct pdconf *c, const struct pdconf_allow *a)
+{
+	unsigned half = (c->max_sessions + 1) / 2;
+
+	return a->max_sessions ? a->max_sessions : half ? half : 1;
 }
 
 bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char *user)

@@ -25,6 +25,8 @@
  *                     run-as = portless                   (command mode, device only: the
  *                                                          unprivileged user it becomes)
  *     [allow @alice]  users = alice,bob                   (one section per client identity)
+ *                     key = pl:xxxx-...                   (optional: the expected fingerprint)
+ *                     max-sessions = 8                    (default: half of [device]'s)
  *     [client]        enabled = yes|no                    (default no)
  *                     socket = /run/portless/portlessd.sock
  *                     group = portless                    (optional: socket 0660 for this group)
@@ -87,7 +89,8 @@ struct pdconf_allow {
 	char handle[HANDLE_BUF];
 	char users[PDCONF_MAX_USERS][PDCONF_USER_BUF];
 	size_t n_users;
-	char key[ID_FPR_BUF]; /**< expected key fingerprint ("" = pinned on first use) */
+	char key[ID_FPR_BUF];  /**< expected key fingerprint ("" = pinned on first use) */
+	unsigned max_sessions; /**< this identity's concurrent sessions (0: pdconf_allow_max()) */
 };
 
 /**
@@ -184,6 +187,13 @@ int pdconf_load(struct pdconf *c, const char *path, char *err, size_t errcap)
 
 /** The [allow] entry for client identity @p handle, or NULL (not authorised). */
 const struct pdconf_allow *pdconf_find_allow(const struct pdconf *c, const char *handle);
+
+/**
+ * How many sessions identity @p a may hold at once: its [allow] max-sessions,
+ * else half the device's max-sessions (rounded up), so one identity can never
+ * take every slot.
+ */
+unsigned pdconf_allow_max(const struct pdconf *c, const struct pdconf_allow *a);
 
 /** True when @p handle may log in as local user @p user. */
 bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char *user);

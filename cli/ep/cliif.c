@@ -162,7 +162,13 @@ static void lose(struct cliif *ci, const char *why)
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct cliif *ci = container_of(w, struct cliif, tun_w);
-	long r = dpath_tun_drain(&ci->ep->dp, ci->tun, route_out, ci);
+
+	cliif_drain(ci);
+}
+
+void cliif_drain(struct cliif *ci)
+{
+	long r = ci->tun && !ci->lost ? dpath_tun_drain(&ci->ep->dp, ci->tun, route_out, ci) : 0;
 
 	if (r < 0)
 		lose(ci, strerror((int)-r));

@@ -90,6 +90,13 @@ bool cliif_admit(struct cliif_member *m, const struct pkt *p);
  */
 int cliif_clash(const struct cliif *ci, const struct cliif_member *m, char *why, size_t cap);
 
+/**
+ * Send on what the TUN holds now (a session about to close: its program's
+ * last packets, e.g. the FIN that ssh's exit queued, leave before the CLOSE).
+ * The interface may be lost afterwards (on_lost was called).
+ */
+void cliif_drain(struct cliif *ci);
+
 /** Turn on TUN offload (super-packets), once a session is up. */
 void cliif_offload(struct cliif *ci);
 

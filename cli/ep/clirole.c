@@ -46,6 +46,7 @@ struct csess {
 	struct dpath_sess dps;   /* relay path, counters, merge state */
 	struct cliif_member mem; /* our addresses on the shared interface */
 	bool attached;           /* on the interface (ifup ran): ifdown runs before it goes */
+	bool closing;            /* csess_free() runs: an interface loss must not end it twice */
 	ev_timer step_w;
 	bool was_ready;      /* READY was reported: later path changes are resumes */
 	bool relay_offline;  /* the relay's home queued our ticket request: not connected */
@@ -139,6 +140,9 @@ static void csess_free(struct csess *s)
 	struct ev_loop *loop = c->ep->loop;
 
 	ev_timer_stop(loop, &s->step_w);
+	s->closing = true;
+	if (s->attached && s->dps.sr && !c->ci.lost)
+		cliif_drain(&c->ci); /* the program's last packets go before the CLOSE */
 	dpath_sess_fini(&s->dps, SESS_END_CLOSED);
 	if (s->attached) {
 		run_ifscript(s, "down");
@@ -394,7 +398,7 @@ static void on_if_lost(struct cliif *ci, const char *why)
 
 	for (struct csess *s = c->sessions, *next; s; s = next) {
 		next = s->next;
-		if (s->attached)
+		if (s->attached && !s->closing)
 			csess_done(s, CTL_HOP_TUNNEL, "interface %s went away (%s)", cliif_name(ci),
 				   why);
 	}

@@ -500,6 +500,15 @@ static int setup_session(struct dsess *s, const struct sess_request *rq, struct 
 	return r;
 }
 
+static unsigned sessions_of(const struct devrole *d, const char *peer)
+{
+	unsigned n = 0;
+
+	for (const struct dsess *s = d->sessions; s; s = s->next)
+		n += !strcmp(s->peer, peer);
+	return n;
+}
+
 /*
  * Policy first: an unauthorised request gets no answer and creates nothing.
  * Then duplicates, the session cap and the local account. True when the
@@ -523,6 +532,14 @@ static bool admissible(struct devrole *d, const struct envelope *env, const stru
 		log_msg(PL_LOG_WARN, "session %.8s from %s: busy (%u sessions)", hex, env->from,
 			d->n_sessions);
 		answer_error(d, env->from, rq->session_id, SESS_BUSY, "too many sessions");
+		return false;
+	}
+	if (sessions_of(d, env->from) >=
+	    pdconf_allow_max(conf, pdconf_find_allow(conf, env->from))) {
+		log_msg(PL_LOG_WARN, "session %.8s from %s: its cap of %u sessions is reached", hex,
+			env->from, pdconf_allow_max(conf, pdconf_find_allow(conf, env->from)));
+		answer_error(d, env->from, rq->session_id, SESS_BUSY,
+			     "too many sessions for this identity");
 		return false;
 	}
 	if (!d->ep->sys->user_exists(rq->user)) {

@@ -81,8 +81,8 @@ static const struct pk cases[] = {
 	{ "version 5", IN, 1, C1, DEV4, TCP, 40000, 22, SYN, M_VERSION5, FILTER_MALFORMED, 0 },
 	{ "empty", IN, 1, C1, DEV4, TCP, 40000, 22, SYN, M_EMPTY, FILTER_TRUNCATED, 0 },
 	{ "v4 non-first fragment", IN, 1, C1, DEV4, TCP, 40000, 22, ACK, M_FRAG_NONFIRST, FILTER_FRAGMENT, 0 },
-	{ "v4 first fragment ssh", IN, 1, C1, DEV4, TCP, 40000, 22, ACK, M_FRAG_FIRST, FILTER_PASS, 1 },
-	{ "v4 first fragment telnet", IN, 1, C1, DEV4, TCP, 40000, 23, ACK, M_FRAG_FIRST, FILTER_PORT, 0 },
+	{ "v4 first fragment ssh", IN, 1, C1, DEV4, TCP, 40000, 22, ACK, M_FRAG_FIRST, FILTER_FRAGMENT, 0 },
+	{ "v4 first fragment telnet", IN, 1, C1, DEV4, TCP, 40000, 23, ACK, M_FRAG_FIRST, FILTER_FRAGMENT, 0 },
 	{ "v4 loose source route", IN, 1, C1, DEV4, TCP, 40000, 22, SYN, M_LSRR, FILTER_EXTHDR, 0 },
 	{ "v4 nop options", IN, 1, C1, DEV4, TCP, 40000, 22, SYN, M_NOPS, FILTER_PASS, 1 },
 	{ "v4 tcp doff 4", IN, 1, C1, DEV4, TCP, 40000, 22, SYN, M_DOFF4, FILTER_MALFORMED, 0 },
@@ -100,7 +100,7 @@ static const struct pk cases[] = {
 	{ "v6 routing, segments left", IN, 1, C1V6, DEV6, TCP, 40000, 22, SYN, M_RT_SL1, FILTER_EXTHDR, 0 },
 	{ "v6 routing, done", IN, 1, C1V6, DEV6, TCP, 40000, 22, SYN, M_RT_SL0, FILTER_PASS, 1 },
 	{ "v6 non-first fragment", IN, 1, C1V6, DEV6, TCP, 40000, 22, ACK, M_FRAG_NONFIRST, FILTER_FRAGMENT, 0 },
-	{ "v6 first fragment ssh", IN, 1, C1V6, DEV6, TCP, 40000, 22, ACK, M_FRAG_FIRST, FILTER_PASS, 1 },
+	{ "v6 first fragment ssh", IN, 1, C1V6, DEV6, TCP, 40000, 22, ACK, M_FRAG_FIRST, FILTER_FRAGMENT, 0 },
 	{ "v6 hop-by-hop not first", IN, 1, C1V6, DEV6, TCP, 40000, 22, SYN, M_HBH_SECOND, FILTER_EXTHDR, 0 },
 	{ "v6 nine ext headers", IN, 1, C1V6, DEV6, TCP, 40000, 22, SYN, M_TOO_MANY, FILTER_EXTHDR, 0 },
 	{ "v6 ext header truncated", IN, 1, C1V6, DEV6, TCP, 40000, 22, SYN, M_EXT_TRUNC, FILTER_TRUNCATED, 0 },
@@ -453,7 +453,7 @@ static void test_sessions(void **state)
 	assert_int_equal(filter_session_remove(f, 3), -ENOENT);
 	assert_int_equal(filter_inbound(f, 3, p, len, NULL), FILTER_NO_SESSION);
 	assert_int_equal(filter_inbound(f, ANY, p, len, NULL), FILTER_NO_SESSION);
-	assert_string_equal(filter_reason_str(FILTER_FRAGMENT), "non-first fragment");
+	assert_string_equal(filter_reason_str(FILTER_FRAGMENT), "fragment");
 }
 
 static void test_capacity(void **state)
