@@ -125,3 +125,24 @@ void cli_notify_ready(const char *status)
 	(void)status;
 #endif
 }
+
+int cli_version(const char *prog)
+{
+	printf("%s %s\n", prog, PORTLESS_VERSION);
+	return CLI_OK;
+}
+
+bool cli_std_opts(int argc, char **argv, const char *prog, const char *help)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
+			return true;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			cli_version(prog);
+			return true;
+		}
+	}
+	return false;
+}

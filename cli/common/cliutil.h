@@ -50,4 +50,15 @@ int cli_take_opts(int argc, char **argv, const char *const *names, const char **
  */
 void cli_notify_ready(const char *status);
 
+/**
+ * The options every program and subcommand answers: when a word of argv
+ * (argv[0] excluded, up to a "--") is --help or -h, print @p help to stdout;
+ * when it is --version, print "@p prog VERSION". Returns true when one was
+ * answered (the caller exits CLI_OK), false otherwise.
+ */
+bool cli_std_opts(int argc, char **argv, const char *prog, const char *help);
+
+/** Print "@p prog VERSION" to stdout; returns CLI_OK. */
+int cli_version(const char *prog);
+
 #endif

@@ -20,18 +20,70 @@
 #include "privdrop.h"
 #include "text.h"
 
+static const struct {
+	const char *name, *usage, *help;
+} helps[] = {
+    {"init", "init --data DIR",
+     "Make the data directory and the server key; prints the public key that\n"
+     "clients pin (portless enroll --server-key).\n"},
+    {"serve",
+     "serve --data DIR --listen IP:PORT [--advertise HOST:PORT] [--max-conns N]\n"
+     "      [--log-level LEVEL] [--user NAME] [--no-seccomp]",
+     "Serve the directory and the homes of the identities in DIR.\n"
+     "  --listen IP:PORT      where to listen (TCP; the unit uses 0.0.0.0:7443)\n"
+     "  --advertise HOST:PORT the address this server's identities call their home\n"
+     "  --max-conns N         connection limit\n"
+     "  --log-level LEVEL     error, warn, info (default) or debug\n"
+     "  --user NAME           started as root: run as NAME (default portless, else nobody)\n"
+     "  --no-seccomp          no system-call filter (debugging)\n"},
+    {"add", "add @name [@name...] --data DIR [--code-ttl SECONDS]",
+     "Make an identity slot and print its one-time enrollment code.\n"
+     "  --code-ttl SECONDS    how long the code is valid (default 86400)\n"},
+    {"list", "list --data DIR", "List identities: enrolled, revoked or pending.\n"},
+    {"remove", "remove @name --data DIR", "Forget an identity (it may be added again).\n"},
+    {"revoke", "revoke @name --data DIR",
+     "Refuse an identity from now on; its connections are closed within seconds.\n"},
+};
+
+enum { NHELPS = sizeof(helps) / sizeof(helps[0]) };
+
 static int usage(FILE *f)
 {
-	fprintf(f, "usage:\n"
-		   "  portless-cp init --data DIR\n"
-		   "  portless-cp serve --data DIR --listen IP:PORT [--advertise HOST:PORT]"
-		   " [--max-conns N] [--log-level LEVEL]\n"
-		   "      [--user NAME] [--no-seccomp]\n"
-		   "  portless-cp add @name [@name...] --data DIR [--code-ttl SECONDS]\n"
-		   "  portless-cp list --data DIR\n"
-		   "  portless-cp remove @name --data DIR\n"
-		   "  portless-cp revoke @name --data DIR\n");
+	fprintf(f, "usage:\n");
+	for (size_t i = 0; i < NHELPS; i++)
+		fprintf(f, "  portless-cp %s\n", helps[i].usage);
+	fprintf(f, "  portless-cp help [COMMAND] | --version\n"
+		   "'portless-cp COMMAND --help' tells more; man portless-cp(8).\n");
 	return f == stdout ? CLI_OK : CLI_USAGE;
+}
+
+/* One subcommand's help text, whole (NULL: no such subcommand). */
+static const char *sub_help(const char *name)
+{
+	static char buf[2048];
+
+	for (size_t i = 0; i < NHELPS; i++)
+		if (!strcmp(helps[i].name, name)) {
+			snprintf(buf, sizeof(buf), "usage: portless-cp %s\n%s", helps[i].usage,
+				 helps[i].help);
+			return buf;
+		}
+	return NULL;
+}
+
+/* portless-cp help [COMMAND] */
+static int help(int argc, char **argv)
+{
+	const char *h = argc > 2 ? sub_help(argv[2]) : NULL;
+
+	if (argc < 3)
+		return usage(stdout);
+	if (!h) {
+		fprintf(stderr, "portless-cp: unknown command '%s'\n", argv[2]);
+		return usage(stderr);
+	}
+	fputs(h, stdout);
+	return CLI_OK;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -285,11 +337,22 @@ int main(int argc, char **argv)
 		return CLI_FAIL;
 	if (argc < 2)
 		return usage(stderr);
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return usage(stdout);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return cli_version("portless-cp");
+	if (!strcmp(argv[1], "help"))
+		return cli_std_opts(argc - 1, argv + 1, "portless-cp",
+				    "usage: portless-cp help [COMMAND]\n")
+			   ? CLI_OK
+			   : help(argc, argv);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		if (cli_std_opts(argc - 1, argv + 1, "portless-cp", sub_help(cmds[i].name)))
+			return CLI_OK;
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "portless-cp: unknown command '%s'\n", argv[1]);
 	return usage(stderr);
 }

@@ -39,12 +39,32 @@ struct srd {
 	ev_signal sigint, sigterm, sigusr1;
 };
 
-static const char usage_text[] =
-    "usage: portless-sr --keys DIR --tcp ADDR:PORT --udp ADDR:PORT --advertise HOST\n"
-    "       [--advertise-tcp-port N] [--advertise-udp-port N] [--allow @a,@b]\n"
-    "       [--ticket-ttl S] [--unpaired-timeout S] [--idle-timeout S]\n"
-    "       [--max-sessions N] [--max-per-identity N] [--log-level LEVEL]\n"
-    "       [--user NAME] [--no-seccomp]\n";
+#define USAGE_TEXT                                                                                 \
+	"usage: portless-sr --keys DIR --tcp ADDR:PORT --udp ADDR:PORT --advertise HOST\n"         \
+	"       [--advertise-tcp-port N] [--advertise-udp-port N] [--allow @a,@b]\n"               \
+	"       [--ticket-ttl S] [--unpaired-timeout S] [--idle-timeout S]\n"                      \
+	"       [--max-sessions N] [--max-per-identity N] [--log-level LEVEL]\n"                   \
+	"       [--user NAME] [--no-seccomp]\n"                                                    \
+	"       portless-sr --help | --version\n"
+
+static const char usage_text[] = USAGE_TEXT;
+
+static const char help_text[] = USAGE_TEXT
+    "\n"
+    "The socket rendezvous: answers ticket requests from its home and relays\n"
+    "sealed session packets. Enroll it first (portless enroll --keys DIR).\n"
+    "  --keys DIR               key directory with identity.key and cp.conf\n"
+    "  --tcp/--udp ADDR:PORT    bind addresses (numeric): the advertised address (a UDP\n"
+    "                           reply leaves from the bound one), port 7444 by custom\n"
+    "  --advertise HOST         the address put into tickets\n"
+    "  --advertise-tcp-port N, --advertise-udp-port N  ports put into tickets\n"
+    "  --allow @a,@b            requesters that may get tickets (default: all)\n"
+    "  --ticket-ttl S (30), --unpaired-timeout S (30), --idle-timeout S (300)\n"
+    "  --max-sessions N (10000), --max-per-identity N (64)\n"
+    "  --log-level LEVEL        error, warn, info (default) or debug\n"
+    "  --user NAME              started as root: run as NAME (default portless, else nobody)\n"
+    "  --no-seccomp             no system-call filter (debugging)\n"
+    "More: man portless-sr(8).\n";
 
 static bool allowed(const struct srd *d, const char *who)
 {
@@ -324,6 +344,8 @@ int main(int argc, char **argv)
 
 	if (sodium_init() < 0 || log_init("portless-sr") < 0)
 		return CLI_FAIL;
+	if (cli_std_opts(argc, argv, "portless-sr", help_text))
+		return CLI_OK;
 	r = parse_args(argc, argv, &d, &rc, &keys);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
