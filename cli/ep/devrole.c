@@ -716,10 +716,20 @@ static bool on_notification(void *role, const struct envelope *env)
 static bool accepts(const void *role, const char *from, uint16_t type)
 {
 	const struct devrole *d = role;
+	bool mine =
+	    type == MSG_SESSION_REQUEST || type == MSG_SESSION_RESUME || type == MSG_SESSION_END;
 
-	return (type == MSG_SESSION_REQUEST || type == MSG_SESSION_RESUME ||
-		type == MSG_SESSION_END) &&
-	       pdconf_find_allow(d->ep->conf, from);
+	if (!mine)
+		return false;
+	if (pdconf_find_allow(d->ep->conf, from))
+		return true;
+	if (type == MSG_SESSION_REQUEST) /* nothing is fetched, pinned or answered for it */
+		log_msg(
+		    PL_LOG_WARN,
+		    "session request refused (no answer): %s may not log in here (no [allow %s]; "
+		    "the sender is not verified)",
+		    from, from);
+	return false;
 }
 
 /* Keys only of the identities [allow] names, and the fingerprint it expects. */

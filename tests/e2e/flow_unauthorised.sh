@@ -5,6 +5,10 @@
 # a user it may not use is refused the same way.
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
+# the client lets root ask as root (remote root needs a [local] rule there),
+# so that request reaches the device, which must refuse it
+PL_CONF_EXTRA="[local root]
+as = root, %self, *"
 pl_e2e_setup @mallory
 
 tuns=$(pl_tun_count "$PL_NS_DEV")
