@@ -11,7 +11,7 @@ PKGS=(
   openssh-server openssh-client iproute2 iputils-ping netcat-openbsd
   procps tcpdump jq socat iperf3 coreutils util-linux kmod bc passwd pv
   wireguard-go wireguard-tools nebula fastd linux-perf python3 nftables
-  sqlite3
+  sqlite3 scdoc man-db
 )
 
 missing=()

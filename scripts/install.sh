@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Install portless: binaries, systemd units, example configs, and (on request) the
-# sshd drop-in for a device. Idempotent: files are only rewritten when they
+# Install portless: binaries, systemd units, manual pages, bash completion,
+# documentation, example configs, the system user, and (on request) the sshd
+# drop-in for a device. Idempotent: files are only rewritten when they
 # differ, and nothing is started, enabled or restarted unless asked.
 #
-#   scripts/install.sh [--build DIR] [--prefix /usr/local] [--destdir DIR]
-#                      [--sshd [--virtual-ip ADDR]] [--enable] [--start]
+#   scripts/install.sh [--role cp|sr|device|client] [--build DIR] [--prefix /usr/local]
+#                      [--destdir DIR] [--sshd [--virtual-ip ADDR]] [--enable] [--start]
 #
+#   --role ROLE       install only what ROLE needs (default: every role):
+#                       cp      portless-cp and its unit (DynamicUser: no user made)
+#                       sr      portless-sr, portless (to enroll it), its unit, user portless
+#                       device  portlessd, portless, its unit, user portless (run-as default)
+#                       client  portlessd, portless, its unit (runs as root: no user made)
 #   --build DIR       build directory holding cli/portless* (default: build)
 #   --prefix DIR      where bin/ and share/doc/portless go (default: /usr/local)
 #   --destdir DIR     stage everything under DIR (packaging, tests); no systemctl
@@ -21,6 +27,7 @@ BUILD=$SRC/build
 PREFIX=/usr/local
 DESTDIR=
 SSHD=0
+ROLE=
 VIP=
 ENABLE=0
 START=0
@@ -29,6 +36,7 @@ CHANGED=0
 die() { echo "install.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case $1 in
+    --role) ROLE=${2:?}; shift 2 ;;
     --build) BUILD=${2:?}; shift 2 ;;
     --prefix) PREFIX=${2:?}; shift 2 ;;
     --destdir) DESTDIR=${2:?}; shift 2 ;;
@@ -36,7 +44,7 @@ while [ $# -gt 0 ]; do
     --virtual-ip) VIP=${2:?}; shift 2 ;;
     --enable) ENABLE=1; shift ;;
     --start) START=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -44,8 +52,18 @@ done
 if [ -n "$VIP" ]; then
   [[ $VIP =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ || $VIP =~ ^[0-9a-fA-F:]+$ ]] || die "bad --virtual-ip $VIP"
 fi
+case $ROLE in
+  '') PROGS="portless portless-cp portless-sr portlessd"; USERS="portless" ;;
+  cp) PROGS="portless-cp"; USERS="" ;;
+  sr) PROGS="portless portless-sr"; USERS="portless" ;;
+  device) PROGS="portless portlessd"; USERS="portless" ;;
+  client) PROGS="portless portlessd"; USERS="" ;;
+  *) die "unknown --role $ROLE (cp, sr, device or client)" ;;
+esac
+command -v scdoc >/dev/null || die "scdoc is needed for the manual pages (scripts/install-deps.sh installs it)"
 BINDIR=$PREFIX/bin
 DOCDIR=$PREFIX/share/doc/portless
+MANDIR=$PREFIX/share/man
 D=$DESTDIR
 
 # put MODE SRC DEST: install only when the content or mode differs.
@@ -81,33 +99,58 @@ keep() {
   CHANGED=1
 }
 
+# has PROG: is PROG part of the role(s) being installed?
+has() { [[ " $PROGS " == *" $1 "* ]]; }
+
 units=()
-for prog in portless portless-cp portless-sr portlessd; do
+for prog in $PROGS; do
   bin=$BUILD/cli/$prog
   if [ -x "$bin" ]; then
     put 755 "$bin" "$BINDIR/$prog"
-    [ "$prog" = portless ] || units+=("$prog")
   else
     echo "install.sh: $bin not built, skipped" >&2
   fi
+  [ "$prog" = portless ] && continue
+  put_subst 644 "$SRC/scripts/systemd/$prog.service" "/etc/systemd/system/$prog.service"
+  [ -x "$bin" ] && units+=("$prog")
 done
 
-for u in portless-cp portless-sr portlessd; do
-  put_subst 644 "$SRC/scripts/systemd/$u.service" "/etc/systemd/system/$u.service"
+# man_page SRC: the page generated from its scdoc source (the date is the
+# source's commit date, so a rerun generates the same bytes).
+man_page() {
+  local src=$1 name sect tmp epoch
+  name=$(basename "$src" .scd)
+  sect=${name##*.}
+  epoch=$(git -C "$SRC" log -1 --format=%ct -- "$src" 2>/dev/null || true)
+  tmp=$(mktemp)
+  SOURCE_DATE_EPOCH=${epoch:-$(stat -c %Y "$src")} scdoc <"$src" >"$tmp" || die "scdoc failed on $src"
+  put 644 "$tmp" "$MANDIR/man$sect/$name"
+  rm -f "$tmp"
+}
+for page in "$SRC"/docs/man/*.scd; do
+  man_page "$page"
 done
-# Interface scripts ([interface] ifup/ifdown in portlessd.conf point here).
-for s in portless-ifup portless-ifdown; do
-  put 755 "$SRC/scripts/$s" "$PREFIX/lib/portless/$s"
+has portless && put 644 "$SRC/scripts/portless.bash-completion" "$PREFIX/share/bash-completion/completions/portless"
+for doc in "$SRC"/docs/*.md; do
+  put 644 "$doc" "$DOCDIR/$(basename "$doc")"
 done
+
 install -d -m 755 "$D/etc/portless"
-put 644 "$SRC/scripts/portlessd.conf.example" "/etc/portless/portlessd.conf.example"
-keep 644 <(printf '%s\n' '# portless-cp options, e.g.:' \
+if has portlessd; then
+  # Interface scripts ([interface] ifup/ifdown in portlessd.conf point here).
+  for s in portless-ifup portless-ifdown; do
+    put 755 "$SRC/scripts/$s" "$PREFIX/lib/portless/$s"
+  done
+  put 644 "$SRC/scripts/portlessd.conf.example" "/etc/portless/portlessd.conf.example"
+fi
+has portless-cp && keep 644 <(printf '%s\n' '# portless-cp options (portless-cp(8)), e.g.:' \
   'PORTLESS_CP_ARGS=--listen 0.0.0.0:7443 --advertise cp.example.org:7443') \
   "/etc/portless/portless-cp.env"
-keep 644 <(printf '%s\n' '# portless-sr options, e.g.:' \
-  'PORTLESS_SR_ARGS=--tcp 0.0.0.0:7444 --udp 0.0.0.0:7444 --advertise sr.example.org') \
+has portless-sr && keep 644 <(printf '%s\n' '# portless-sr options (portless-sr(8)), e.g.:' \
+  '# bind the address you advertise: a UDP reply leaves from the bound address, and' \
+  '# on a host with several addresses 0.0.0.0 may answer from the wrong one.' \
+  'PORTLESS_SR_ARGS=--tcp 192.0.2.20:7444 --udp 192.0.2.20:7444 --advertise 192.0.2.20') \
   "/etc/portless/portless-sr.env"
-[ -f "$SRC/docs/ENDPOINT.md" ] && put 644 "$SRC/docs/ENDPOINT.md" "$DOCDIR/ENDPOINT.md"
 
 if [ "$SSHD" = 1 ]; then
   [ -n "$VIP" ] || echo "install.sh: no --virtual-ip: sshd drop-in listens on 127.0.0.1 only" >&2
@@ -122,11 +165,24 @@ if [ "$SSHD" = 1 ]; then
   fi
 fi
 
-# Users for the relay (the control plane uses DynamicUser).
-if [ -z "$D" ] && ! getent passwd portless-sr >/dev/null; then
-  useradd --system --no-create-home --home-dir /var/lib/portless-sr --shell /usr/sbin/nologin portless-sr
-  echo "created system user portless-sr"
+# The unprivileged user: portless-sr's unit runs as it, and portless-cp,
+# portless-sr and portlessd (run-as) become it when started as root
+# (PRIVDROP_DEFAULT_USER in cli/common/privdrop.h). The control plane's unit
+# uses DynamicUser, the client role stays root: those roles make no user.
+# A sysusers.d entry says so for packaging; without systemd-sysusers, useradd.
+if [ -n "$USERS" ]; then
+  put 644 "$SRC/scripts/systemd/portless.sysusers" "/etc/sysusers.d/portless.conf"
 fi
+for u in $USERS; do
+  [ -z "$D" ] || continue
+  getent passwd "$u" >/dev/null && continue
+  if command -v systemd-sysusers >/dev/null; then
+    systemd-sysusers /etc/sysusers.d/portless.conf
+  else
+    useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin "$u"
+  fi
+  echo "created system user $u"
+done
 
 if [ -z "$D" ] && [ -d /run/systemd/system ]; then
   [ "$CHANGED" = 1 ] && systemctl daemon-reload
