@@ -34,6 +34,14 @@ for s in portless-ifup portless-ifdown; do
   [ "$(stat -c %a "$T/root/opt/pl/lib/portless/$s")" = 755 ] || pl_die "interface script $s"
 done
 
+for f in share/man/man1/portless.1 share/man/man8/portless-cp.8 share/man/man8/portless-sr.8 \
+  share/man/man8/portlessd.8 share/man/man5/portlessd.conf.5 share/bash-completion/completions/portless \
+  share/doc/portless/OPERATIONS.md share/doc/portless/FAULTS.md; do
+  [ "$(stat -c %a "$T/root/opt/pl/$f" 2>/dev/null)" = 644 ] || pl_die "missing or mode of /opt/pl/$f"
+done
+grep -q '^PORTLESS_SR_ARGS=.*0\.0\.0\.0' "$T/root/etc/portless/portless-sr.env" && pl_die "sr env binds 0.0.0.0"
+grep -q '^\[controlplane\]' "$T/root/etc/portless/portlessd.conf.example" && pl_die "example overrides cp.conf"
+
 echo 'PORTLESS_CP_ARGS=--listen 127.0.0.1:1' >"$T/root/etc/portless/portless-cp.env"
 bash "$S/scripts/install.sh" --build "$B" --destdir "$T/root" --prefix /opt/pl --sshd --virtual-ip 100.64.9.9 >"$T/out2" 2>&1
 grep -q 'everything already up to date' "$T/out2" || { cat "$T/out2"; pl_die "second run changed files"; }
