@@ -548,19 +548,22 @@ static void udp_data(struct relay *r, uint8_t *p, size_t n, const struct sockadd
 }
 
 /*
- * ROAM: a keepalive that proves the side's key; the only way to move its
- * address. With SR_ROAM_LEAVE a UDP side ends the session (a TCP side just closes).
+ * ROAM: a keepalive that proves the side's key; from a new address it only
+ * starts a return-routability check (ROAM_CHAL there, ROAM_ECHO back), which
+ * is the only way to move a UDP side. With SR_ROAM_LEAVE a UDP side ends the
+ * session (a TCP side just closes).
  */
 static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 		     const struct sockaddr_storage *from, socklen_t flen)
 {
 	struct relay_sess *rec;
-	uint8_t side, out[SR_WELCOME_LEN];
+	uint8_t side, out[SR_SIDE_MSG_MAX];
 	char a[64];
 
 	switch (relay_roam_check(r->iss, r->tab, m, n, from, flen, clock_now(r), &rec, &side)) {
 	case RELAY_ROAM_IGNORE:
 	case RELAY_ROAM_TCP:
+	case RELAY_ROAM_LIMITED:
 		return;
 	case RELAY_ROAM_DROP:
 		r->st.drop_unknown++;
@@ -568,6 +571,10 @@ static void udp_roam(struct relay *r, const uint8_t *m, size_t n,
 	case RELAY_ROAM_LEAVE:
 		sess_end(sess_of(rec), SR_ERR_PEER,
 			 side == SR_SIDE_A ? "side A left" : "side B left");
+		return;
+	case RELAY_ROAM_CHALLENGE:
+		r->st.roam_chal++;
+		udp_send(r, out, relay_roam_challenge(r->iss, rec, side, out), from, flen);
 		return;
 	case RELAY_ROAM_MOVED:
 		net_addr_str((const struct sockaddr *)from, a, sizeof(a));
@@ -596,7 +603,7 @@ static void udp_one(struct relay *r, uint8_t *p, size_t n, const struct sockaddr
 
 		if (m)
 			udp_send(r, out, m, from, flen);
-	} else if (p[0] == SR_MSG_ROAM) {
+	} else if (p[0] == SR_MSG_ROAM || p[0] == SR_MSG_ROAM_ECHO) {
 		udp_roam(r, p, n, from, flen);
 	} else {
 		r->st.drop_unknown++;

@@ -10,7 +10,8 @@
  * the kernel through a pipe per direction once nothing is buffered, else
  * buffered; back-pressured either way), UDP<->UDP datagram by datagram between the authenticated
  * addresses, and mixed sessions frame by frame. A UDP side's address only
- * changes on a ROAM message that proves the side's key.
+ * changes on a ROAM message that proves the side's key, and only once the
+ * new address echoed the challenge sent there (relay_roam.h).
  *
  * Limits: tickets expire (ticket_ttl), an authenticated side waits at most
  * unpaired_timeout for its peer, a paired session ends after idle_timeout
@@ -72,6 +73,7 @@ struct relay_stats {
 	uint64_t drop_congested; /**< packets dropped because the TCP peer was full */
 	uint64_t auth_fail;      /**< bad MAC, used secret, expired */
 	uint64_t spliced;        /**< TCP<->TCP sessions handed to splice(2) */
+	uint64_t roam_chal;      /**< ROAM_CHAL sent (a valid ROAM from a new address) */
 };
 
 struct relay;

@@ -32,13 +32,25 @@ struct relay_limits {
 	unsigned idle_timeout;     /**< s a paired session may be silent */
 };
 
+/**
+ * A UDP side's claimed new address (a valid ROAM came from it) until the
+ * side echoes the challenge sent there (relay_roam.h).
+ */
+struct relay_roam_pend {
+	struct sockaddr_storage addr;
+	socklen_t alen; /**< 0: nothing pending */
+	uint8_t nonce[SR_ROAM_NONCE_LEN];
+	double sent; /**< loop time of the last challenge (0: never) */
+};
+
 /** One side of a session. */
 struct relay_side {
 	struct sr_auth auth;          /**< challenge/verify state (ticket.h) */
 	uint8_t tr;                   /**< enum sr_transport; SR_TR_NONE until it joined */
 	struct sockaddr_storage addr; /**< the authenticated address */
 	socklen_t alen;
-	uint64_t roam_ctr;    /**< highest ROAM counter accepted */
+	uint64_t roam_ctr; /**< highest ROAM counter accepted */
+	struct relay_roam_pend pend;
 	uint64_t bytes, pkts; /**< received from this side and relayed */
 };
 

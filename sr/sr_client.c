@@ -538,11 +538,26 @@ static const char *err_text(uint8_t code)
 	return code < sizeof(t) / sizeof(t[0]) && t[code] ? t[code] : "SR: error";
 }
 
+/* The SR checks a new address of ours before it moves us there: echo its challenge. */
+static void on_roam_chal(struct sr_client *c, const uint8_t *m, size_t n)
+{
+	uint8_t out[SR_ROAM_ECHO_LEN];
+
+	if ((c->state == CS_WAITING || c->state == CS_UP) && c->tr == SR_TR_UDP &&
+	    sr_side_roam_echo(c->roam_key, c->p.ticket.side, c->p.ticket.session_id, c->relay_id, m,
+			      n, out) == 0)
+		(void)send_msg(c, out, sizeof(out));
+}
+
 /* A side message from the SR; anything not for our side and session is ignored. */
 static void on_side(struct sr_client *c, const uint8_t *m, size_t n)
 {
 	struct sr_side_reply r;
 
+	if (m[0] == SR_MSG_ROAM_CHAL) {
+		on_roam_chal(c, m, n);
+		return;
+	}
 	if (sr_side_parse_reply(m, n, c->p.ticket.side, c->p.ticket.session_id, &r) != 0)
 		return;
 	if (r.type == SR_MSG_CHALLENGE)

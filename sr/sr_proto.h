@@ -156,6 +156,27 @@ enum sr_err {
 #define SR_AUTH_CTX "portless-sr-auth-v1"
 #define SR_ROAM_CTX "portless-sr-roam-v1"
 
+/*
+ * Return routability of a roam (relay_roam.h): a valid ROAM from a new
+ * address moves nothing yet; the SR sends ROAM_CHAL there (never longer than
+ * the ROAM, at most one per ROAM and per second) and moves the side only when
+ * ROAM_ECHO comes back from that address with the nonce. Both MACs are
+ * BLAKE2b-256(key = roam key, SR_ROAM_CHAL_CTX | message without its mac).
+ */
+enum {
+	SR_MSG_ROAM_CHAL = 0x07, /**< SR -> a UDP side's new address */
+	SR_MSG_ROAM_ECHO = 0x08, /**< side -> SR, from that address */
+	SR_ROAM_NONCE_LEN = 12,  /**< random, fresh per challenge */
+	/** ROAM_CHAL: head (x = 0), nonce[12], mac[32]. */
+	SR_ROAM_CHAL_LEN = SR_SIDE_HDR + SR_ROAM_NONCE_LEN + SR_MAC_LEN,
+	/** ROAM_ECHO: head (x = 0), relay_id u32, nonce[12], mac[32]. */
+	SR_ROAM_ECHO_LEN = SR_SIDE_HDR + 4 + SR_ROAM_NONCE_LEN + SR_MAC_LEN,
+};
+_Static_assert((int)SR_ROAM_CHAL_LEN <= (int)SR_ROAM_LEN, "a challenge is no longer than its ROAM");
+_Static_assert((int)SR_ROAM_ECHO_LEN <= (int)SR_SIDE_MSG_MAX,
+	       "SR_SIDE_MSG_MAX is the longest side message");
+#define SR_ROAM_CHAL_CTX "portless-sr-roam-chal-v1"
+
 /* ---- TCP framing ------------------------------------------------------- */
 
 /** Frame: u32 length, then one message of that length (1..SR_FRAME_MAX). */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file sr_side.h  Parsing of SR side messages (HELLO, CHALLENGE, AUTH,
- * WELCOME, ERROR, ROAM): pure, no I/O, no state. Layout: sr_proto.h.
- * The relay reads what sides send with sr_side_parse(); a side reads what
- * the SR sends it with sr_side_parse_reply().
+ * WELCOME, ERROR, ROAM, ROAM_CHAL, ROAM_ECHO): pure, no I/O, no state.
+ * Layout: sr_proto.h. The relay reads what sides send with sr_side_parse();
+ * a side reads what the SR sends it with sr_side_parse_reply(), and answers
+ * a roam challenge with sr_side_roam_echo().
  */
 #ifndef PORTLESS_SR_SIDE_H
 #define PORTLESS_SR_SIDE_H
@@ -55,5 +56,26 @@ struct sr_side_reply {
  */
 int sr_side_parse_reply(const uint8_t *m, size_t n, uint8_t side, const uint8_t sid[SR_SID_LEN],
 			struct sr_side_reply *out) __attribute__((warn_unused_result));
+
+/**
+ * The MAC of a ROAM_CHAL or ROAM_ECHO @p m of @p n bytes (the mac is the
+ * last SR_MAC_LEN of them and not covered) under roam key @p key.
+ */
+void sr_side_roam_mac(const uint8_t key[32], const uint8_t *m, size_t n, uint8_t mac[SR_MAC_LEN]);
+
+/** Write the ROAM_CHAL with @p nonce for side @p side of session @p sid; returns its length. */
+size_t sr_side_roam_chal(const uint8_t key[32], uint8_t side, const uint8_t sid[SR_SID_LEN],
+			 const uint8_t nonce[SR_ROAM_NONCE_LEN], uint8_t out[SR_ROAM_CHAL_LEN]);
+
+/**
+ * A side's answer to ROAM_CHAL @p m (@p n bytes): check it is for side
+ * @p side of session @p sid and carries the SR's MAC under @p key, then
+ * write the ROAM_ECHO naming @p relay_id into @p out. Returns 0, -ENOTSUP
+ * (not a ROAM_CHAL), -EBADMSG (malformed), -ENOENT (another side or
+ * session) or -EACCES (the MAC does not verify: not from the SR).
+ */
+int sr_side_roam_echo(const uint8_t key[32], uint8_t side, const uint8_t sid[SR_SID_LEN],
+		      uint32_t relay_id, const uint8_t *m, size_t n, uint8_t out[SR_ROAM_ECHO_LEN])
+    __attribute__((warn_unused_result));
 
 #endif

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * relay_roam: ROAM checks against a session table, no sockets. A valid
- * keepalive, a move, replays and forgeries that move nothing, LEAVE, a TCP
- * side, and a keepalive keeping a paired session from idling.
+ * keepalive, a move (ROAM, challenge, echo), replays and forgeries that
+ * move nothing, LEAVE, a TCP side, a keepalive keeping a paired session
+ * from idling, and the return-routability check: a ROAM from a new address
+ * gets one challenge (rate-limited) and moves nothing until the echo comes
+ * from that address, in time, with the nonce, under the side's key.
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +20,7 @@
 #include <sodium.h>
 
 #include "relay_roam.h"
+#include "sr_side.h"
 #include "test_relay_fix.h"
 #include "wire.h"
 
@@ -80,6 +85,26 @@ static enum relay_roam keepalive(struct fix *f, const struct sockaddr_storage *f
 	return check(f, m, sizeof(m), from, now);
 }
 
+/* The relay's challenge to A's pending address, and A's echo of it (as sr_client makes it). */
+static void challenge_echo(const struct fix *f, uint8_t echo[SR_ROAM_ECHO_LEN])
+{
+	uint8_t chal[SR_ROAM_CHAL_LEN], key[32];
+
+	assert_int_equal(relay_roam_challenge(f->w.iss, &f->w.s, SR_SIDE_A, chal),
+			 SR_ROAM_CHAL_LEN);
+	sr_roam_key(f->w.tk.secret[SR_SIDE_A], key);
+	assert_int_equal(sr_side_roam_echo(key, SR_SIDE_A, f->w.tk.session_id,
+					   relay_sess_relay_id(&f->w.s, SR_SIDE_A), chal,
+					   sizeof(chal), echo),
+			 0);
+	sodium_memzero(key, sizeof(key));
+}
+
+static bool at(const struct fix *f, const struct sockaddr_storage *a)
+{
+	return relay_sess_is_from(&f->w.s, SR_SIDE_A, SR_TR_UDP, a, f->w.alen);
+}
+
 static void test_keepalive(void **state)
 {
 	struct fix *f = *state;
@@ -94,9 +119,18 @@ static void test_move(void **state)
 {
 	struct fix *f = *state;
 
-	assert_int_equal(keepalive(f, &f->w.c, T0 + 1), RELAY_ROAM_MOVED);
+	uint8_t echo[SR_ROAM_ECHO_LEN];
+
+	/* the ROAM from c proves the key, not the address: c is challenged first */
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 1), RELAY_ROAM_CHALLENGE);
+	assert_true(at(f, &f->w.a));
+	challenge_echo(f, echo);
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 1.1), RELAY_ROAM_MOVED);
+	assert_ptr_equal(f->got, &f->w.s);
 	assert_true(relay_sess_is_from(&f->w.s, SR_SIDE_A, SR_TR_UDP, &f->w.c, f->w.alen));
 	assert_int_equal(keepalive(f, &f->w.c, T0 + 2), RELAY_ROAM_STAY);
+	/* the echo once more (replayed) moves nothing */
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 2), RELAY_ROAM_DROP);
 }
 
 /* A replayed ROAM (same or lower counter) moves nothing. */
@@ -180,6 +214,94 @@ static void test_keepalive_not_idle(void **state)
 	assert_int_equal(relay_sess_due(&f->w.s, &lim, T0 + 500), RELAY_END_IDLE);
 }
 
+/* A ROAM from a spoofed source: one challenge per second at most, nothing moves. */
+static void test_spoofed_roam_challenged_once(void **state)
+{
+	struct fix *f = *state;
+
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 1), RELAY_ROAM_CHALLENGE);
+	for (int i = 1; i <= 9; i++)
+		assert_int_equal(keepalive(f, &f->w.c, T0 + 1 + i * 0.1), RELAY_ROAM_LIMITED);
+	assert_true(at(f, &f->w.a));
+	assert_int_equal(keepalive(f, &f->w.a, T0 + 1.5), RELAY_ROAM_STAY); /* old one works */
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 2), RELAY_ROAM_CHALLENGE);
+	assert_true(at(f, &f->w.a));
+}
+
+/* Echoes that must not move the side: forged, wrong nonce, other address, late, stale. */
+static void test_bad_echoes(void **state)
+{
+	struct fix *f = *state;
+	uint8_t echo[SR_ROAM_ECHO_LEN] = {SR_MSG_ROAM_ECHO}, old[SR_ROAM_ECHO_LEN];
+
+	assert_int_equal(check(f, echo, 0, &f->w.c, T0 + 1), RELAY_ROAM_IGNORE);
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 1), RELAY_ROAM_CHALLENGE);
+	challenge_echo(f, echo);
+	echo[SR_ROAM_ECHO_LEN - 1] ^= 1; /* MAC */
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 1), RELAY_ROAM_DROP);
+	echo[SR_ROAM_ECHO_LEN - 1] ^= 1;
+	echo[SR_SIDE_HDR + 4] ^= 1; /* nonce, MAC made over it (a key holder guessing) */
+	{
+		uint8_t key[32];
+
+		sr_roam_key(f->w.tk.secret[SR_SIDE_A], key);
+		sr_side_roam_mac(key, echo, sizeof(echo), echo + SR_ROAM_ECHO_LEN - SR_MAC_LEN);
+		assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 1), RELAY_ROAM_DROP);
+		echo[SR_SIDE_HDR + 4] ^= 1;
+		sr_side_roam_mac(key, echo, sizeof(echo), echo + SR_ROAM_ECHO_LEN - SR_MAC_LEN);
+		sodium_memzero(key, sizeof(key));
+	}
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.b, T0 + 1), RELAY_ROAM_DROP);
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.a, T0 + 1), RELAY_ROAM_DROP);
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 1 + RELAY_ROAM_TTL + 0.1),
+			 RELAY_ROAM_DROP);
+	assert_true(at(f, &f->w.a));
+	/* a new challenge makes the old echo stale */
+	memcpy(old, echo, sizeof(old));
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 10), RELAY_ROAM_CHALLENGE);
+	assert_int_equal(check(f, old, sizeof(old), &f->w.c, T0 + 10), RELAY_ROAM_DROP);
+	challenge_echo(f, echo);
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 10), RELAY_ROAM_MOVED);
+	assert_true(at(f, &f->w.c));
+}
+
+/* A TCP side has nothing to echo; an echo for B (not in) or another session is dropped. */
+static void test_echo_wrong_side(void **state)
+{
+	struct fix *f = *state;
+	uint8_t echo[SR_ROAM_ECHO_LEN];
+
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 1), RELAY_ROAM_CHALLENGE);
+	challenge_echo(f, echo);
+	echo[4] ^= 1; /* session id */
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 1), RELAY_ROAM_DROP);
+	echo[4] ^= 1;
+	put_be32(echo + SR_SIDE_HDR, relay_sess_relay_id(&f->w.s, SR_SIDE_B));
+	assert_int_equal(check(f, echo, sizeof(echo), &f->w.c, T0 + 1), RELAY_ROAM_DROP);
+	assert_true(at(f, &f->w.a));
+}
+
+/* The challenge: no longer than a ROAM, for A's session, MAC'ed under A's roam key only. */
+static void test_challenge_format(void **state)
+{
+	struct fix *f = *state;
+	uint8_t chal[SR_ROAM_CHAL_LEN], echo[SR_ROAM_ECHO_LEN], key[32];
+
+	assert_int_equal(keepalive(f, &f->w.c, T0 + 1), RELAY_ROAM_CHALLENGE);
+	assert_true((int)SR_ROAM_CHAL_LEN <= (int)SR_ROAM_LEN);
+	relay_roam_challenge(f->w.iss, &f->w.s, SR_SIDE_A, chal);
+	assert_int_equal(chal[0], SR_MSG_ROAM_CHAL);
+	assert_int_equal(chal[2], SR_SIDE_A);
+	assert_memory_equal(chal + 4, f->w.tk.session_id, SR_SID_LEN);
+	assert_memory_equal(chal + SR_SIDE_HDR, f->w.s.side[SR_SIDE_A].pend.nonce,
+			    SR_ROAM_NONCE_LEN);
+	sr_roam_key(f->w.tk.secret[SR_SIDE_B], key); /* B's key: not the SR's challenge to A */
+	assert_int_equal(
+	    sr_side_roam_echo(key, SR_SIDE_A, f->w.tk.session_id, 0, chal, sizeof(chal), echo),
+	    -EACCES);
+	sodium_memzero(key, sizeof(key));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +312,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_malformed_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leave_and_tcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keepalive_not_idle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spoofed_roam_challenged_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_echoes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_echo_wrong_side, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_challenge_format, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
