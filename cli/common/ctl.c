@@ -103,6 +103,7 @@ static void put_row(struct wr *w, const struct ctl_row *m)
 	wr_u64(w, m->bytes_out);
 	wr_u32(w, m->age);
 	wr_u64(w, m->dropped);
+	put_str(w, m->relay, sizeof(m->relay));
 }
 
 /* Field checks shared by both directions (a sender must not send what a receiver refuses). */
@@ -112,7 +113,9 @@ static bool msg_valid(const struct ctl_msg *m)
 	case CTL_UP:
 		return strnlen(m->up.device, HANDLE_BUF) < HANDLE_BUF &&
 		       handle_valid(m->up.device) &&
-		       strnlen(m->up.user, CTL_USER_BUF) < CTL_USER_BUF && user_valid(m->up.user);
+		       strnlen(m->up.user, CTL_USER_BUF) < CTL_USER_BUF && user_valid(m->up.user) &&
+		       strnlen(m->up.relay, HANDLE_BUF) < HANDLE_BUF &&
+		       (!m->up.relay[0] || handle_valid(m->up.relay));
 	case CTL_DOWN:
 		return strnlen(m->down.target, CTL_TARGET_BUF) < CTL_TARGET_BUF &&
 		       target_valid(m->down.target);
@@ -125,7 +128,9 @@ static bool msg_valid(const struct ctl_msg *m)
 	case CTL_ENDED:
 		return m->ended.hop <= CTL_HOP_MAX;
 	case CTL_STATUS_ROW:
-		return m->row.role >= CTL_ROLE_CLIENT && m->row.role <= CTL_ROLE_DEVICE &&
+		return strnlen(m->row.relay, HANDLE_BUF) < HANDLE_BUF &&
+		       (!m->row.relay[0] || handle_valid(m->row.relay)) &&
+		       m->row.role >= CTL_ROLE_CLIENT && m->row.role <= CTL_ROLE_DEVICE &&
 		       m->row.state >= CTL_STATE_SETUP && m->row.state <= CTL_STATE_CLOSING &&
 		       m->row.transport <= CTL_TRANSPORT_TCP;
 	case CTL_KEYS:
@@ -149,6 +154,7 @@ static void put_body(struct wr *w, const struct ctl_msg *m)
 		put_str(w, m->up.device, sizeof(m->up.device));
 		put_str(w, m->up.user, sizeof(m->up.user));
 		wr_u32(w, m->up.flags);
+		put_str(w, m->up.relay, sizeof(m->up.relay));
 		break;
 	case CTL_DOWN:
 		put_str(w, m->down.target, sizeof(m->down.target));
@@ -248,6 +254,7 @@ static void get_row(struct rd *r, struct ctl_row *m)
 	m->bytes_out = rd_u64(r);
 	m->age = rd_u32(r);
 	m->dropped = rd_u64(r);
+	rd_str8(r, m->relay, sizeof(m->relay));
 }
 
 static void get_body(struct rd *r, struct ctl_msg *m)
@@ -257,6 +264,7 @@ static void get_body(struct rd *r, struct ctl_msg *m)
 		rd_str8(r, m->up.device, sizeof(m->up.device));
 		rd_str8(r, m->up.user, sizeof(m->up.user));
 		m->up.flags = rd_u32(r);
+		rd_str8(r, m->up.relay, sizeof(m->up.relay));
 		break;
 	case CTL_DOWN:
 		rd_str8(r, m->down.target, sizeof(m->down.target));

@@ -110,6 +110,7 @@ struct ctl_up {
 	char device[HANDLE_BUF];
 	char user[CTL_USER_BUF];
 	uint32_t flags;
+	char relay[HANDLE_BUF]; /**< "" = the daemon's [client] sr list; else one of that list */
 };
 struct ctl_down {
 	char target[CTL_TARGET_BUF];
@@ -139,7 +140,8 @@ struct ctl_row {
 	char client_ip[CTL_IP_BUF];
 	uint64_t bytes_in, bytes_out;
 	uint32_t age;
-	uint64_t dropped; /**< received packets the session's filter refused */
+	uint64_t dropped;       /**< received packets the session's filter refused */
+	char relay[HANDLE_BUF]; /**< the relay the session uses ("" when none / device rows) */
 };
 struct ctl_ended {
 	uint8_t sid[CTL_SID_LEN];

@@ -48,11 +48,13 @@ struct csess {
 	bool attached;           /* on the interface (ifup ran): ifdown runs before it goes */
 	bool closing;            /* csess_free() runs: an interface loss must not end it twice */
 	ev_timer step_w;
-	bool was_ready;      /* READY was reported: later path changes are resumes */
-	bool relay_offline;  /* the relay's home queued our ticket request: not connected */
-	bool dev_offline;    /* the device's home queued our request: not connected */
-	uint64_t seq;        /* for request outcomes (struct reqtok) */
-	double resume_until; /* give up re-establishing the path after this */
+	bool was_ready;        /* READY was reported: later path changes are resumes */
+	bool relay_offline;    /* the relay's home queued our ticket request: not connected */
+	bool relay_pinned;     /* the user chose the relay (portless ssh --sr): no fallback */
+	unsigned relays_tried; /* relays of [client] sr asked for this ticket so far */
+	bool dev_offline;      /* the device's home queued our request: not connected */
+	uint64_t seq;          /* for request outcomes (struct reqtok) */
+	double resume_until;   /* give up re-establishing the path after this */
 	double start;
 	uid_t owner; /* the local user it is for */
 	char dev_ip[INET6_ADDRSTRLEN], cli_ip[INET6_ADDRSTRLEN];
@@ -189,6 +191,9 @@ static void progress(struct csess *s, int hop, const char *text)
 
 static void begin_resume(struct csess *s);
 static int request_ticket(struct csess *s);
+static bool next_relay(struct csess *s, const char *why);
+static bool rotate_relay(struct csess *s);
+static bool is_relay(const struct clirole *c, const char *handle);
 
 static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -196,6 +201,9 @@ static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (s->was_ready) {
 		if (ep_now(s->c->ep) < s->resume_until) {
+			if (s->state ==
+			    CS_RESUME_TICKET) /* that relay gave no ticket: the next one */
+				(void)rotate_relay(s);
 			begin_resume(s); /* ask again: the relay may be back by now */
 			return;
 		}
@@ -205,6 +213,9 @@ static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	switch (s->state) {
 	case CS_TICKET:
+		if (next_relay(s, s->relay_offline ? "is not connected to its home"
+						   : "did not answer"))
+			break;
 		csess_done(s, CTL_HOP_SR, "no ticket from %s within %d s (%s)", s->relay,
 			   CLI_TICKET_TIMEOUT,
 			   s->relay_offline ? "it is not connected to its home" : "relay offline?");
@@ -730,6 +741,8 @@ static void sr_request_done(void *arg, int err, const char *msg)
 	if (err) {
 		char what[HANDLE_BUF + 32];
 
+		if (next_relay(s, err == CP_E_UNKNOWN_IDENTITY ? "is unknown" : cp_strerror(err)))
+			return;
 		snprintf(what, sizeof(what), "ticket request to %s", s->relay);
 		if (err == CP_E_UNKNOWN_IDENTITY)
 			csess_done(s, CTL_HOP_SR, "unknown relay %s", s->relay);
@@ -737,10 +750,46 @@ static void sr_request_done(void *arg, int err, const char *msg)
 			request_failed(s, err, what, msg);
 		return;
 	}
-	if (msg == cp_msg_offline) {
+	if (msg == cp_msg_offline && !next_relay(s, "is not connected to its home")) {
 		s->relay_offline = true;
 		progress(s, CTL_HOP_SR, "the relay is not connected to its home; waiting");
 	}
+}
+
+/* The next relay of [client] sr, in order, wrapping around. False when there is no other. */
+static bool rotate_relay(struct csess *s)
+{
+	const struct pdconf *conf = s->c->ep->conf;
+	size_t i = 0;
+
+	if (s->relay_pinned || conf->n_sr < 2)
+		return false;
+	while (i < conf->n_sr && strcmp(conf->sr[i], s->relay))
+		i++;
+	snprintf(s->relay, sizeof(s->relay), "%s", conf->sr[(i + 1) % conf->n_sr]);
+	return true;
+}
+
+/*
+ * A set-up's relay failed (@p why): ask the next one of [client] sr, each
+ * once. True when a request went out to another relay.
+ */
+static bool next_relay(struct csess *s, const char *why)
+{
+	char old[HANDLE_BUF], text[CTL_TEXT_BUF];
+
+	if (++s->relays_tried >= s->c->ep->conf->n_sr || s->state != CS_TICKET)
+		return false;
+	snprintf(old, sizeof(old), "%s", s->relay);
+	if (!rotate_relay(s))
+		return false;
+	s->relay_offline = false;
+	log_msg(PL_LOG_INFO, "session to %s: relay %s %s; asking %s", s->device, old, why,
+		s->relay);
+	snprintf(text, sizeof(text), "relay %s %s; asking %s", old, why, s->relay);
+	progress(s, CTL_HOP_SR, text);
+	step(s, CS_TICKET, CLI_TICKET_TIMEOUT);
+	return request_ticket(s) == 0;
 }
 
 /* Ask the relay for a ticket (answered with MSG_SR_TICKET). */
@@ -760,12 +809,13 @@ static int request_ticket(struct csess *s)
 }
 
 struct csess *clirole_up(struct clirole *c, const char *device, const char *user, uid_t owner,
-			 const struct clirole_cbs *cb)
+			 const char *relay, const struct clirole_cbs *cb)
 {
 	const struct pdconf *conf = c->ep->conf;
 	struct csess *s, **tail;
 
-	if (!handle_valid(device) || !sess_user_valid(user) || conf->n_sr == 0)
+	if (!handle_valid(device) || !sess_user_valid(user) || conf->n_sr == 0 ||
+	    (relay && relay[0] && !is_relay(c, relay)))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s)
@@ -777,7 +827,8 @@ struct csess *clirole_up(struct clirole *c, const char *device, const char *user
 	s->owner = owner;
 	snprintf(s->device, sizeof(s->device), "%s", device);
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	snprintf(s->relay, sizeof(s->relay), "%s", conf->sr[0]);
+	snprintf(s->relay, sizeof(s->relay), "%s", relay && relay[0] ? relay : conf->sr[0]);
+	s->relay_pinned = relay && relay[0];
 	s->start = ep_now(c->ep);
 	dpath_sess_init(&s->dps, &c->ep->dp, &c->ci.tun, admit, s);
 	ev_init(&s->step_w, step_timeout);
@@ -842,6 +893,7 @@ size_t clirole_status_of(const struct clirole *c, uid_t owner, struct ctl_row *r
 		r->bytes_out = s->dps.bytes_out;
 		r->age = (uint32_t)(ep_now(c->ep) - s->start);
 		r->dropped = s->mem.dropped;
+		snprintf(r->relay, sizeof(r->relay), "%s", s->relay);
 	}
 	return n;
 }

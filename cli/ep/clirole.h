@@ -59,11 +59,15 @@ void clirole_free(struct clirole *c);
 
 /**
  * Start a session to @p device as @p user for local user @p owner (whose
- * authorisation the caller checked). Callbacks follow on the loop;
+ * authorisation the caller checked), through @p relay (NULL or "": the
+ * [client] sr list in order, each relay that gives no ticket in time, is
+ * unknown or not connected handing over to the next; a lost path's resume
+ * moves along the list the same way; else one relay of that list, no
+ * fallback). Callbacks follow on the loop;
  * exactly one done() ends it. Returns the session or NULL (bad arguments).
  */
 struct csess *clirole_up(struct clirole *c, const char *device, const char *user, uid_t owner,
-			 const struct clirole_cbs *cb);
+			 const char *relay, const struct clirole_cbs *cb);
 
 /** Status rows of the sessions of local user @p owner ((uid_t)-1: all). */
 size_t clirole_status_of(const struct clirole *c, uid_t owner, struct ctl_row *rows, size_t max);

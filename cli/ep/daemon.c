@@ -298,10 +298,13 @@ static int handle_up(struct daemon *dm, struct ctl_peer *p, const struct ctl_up 
 	p->user = q;
 	dm->had_session = true;
 	log_msg(PL_LOG_INFO, "uid %u asks for %s as '%s'", (unsigned)p->uid, up->device, user);
-	q->s = clirole_up(dm->cli, up->device, user, p->uid, &cbs);
+	q->s = clirole_up(dm->cli, up->device, user, p->uid, up->relay, &cbs);
 	if (!q->s) {
 		send_text(p, CTL_ERROR, CTL_HOP_DAEMON,
-			  "bad request (device handle or user name) or no relay configured");
+			  up->relay[0]
+			      ? "--sr names a relay this daemon's [client] sr does not list"
+			      : "bad request (device handle or user name) or no relay "
+				"configured");
 		creq_free(q);
 	}
 	return 0;

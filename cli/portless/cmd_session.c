@@ -201,8 +201,8 @@ static int connect_daemon(struct ctl_client *cc, const char *path)
  * Send UP and wait for READY, printing progress (which hop we wait on) to
  * stderr. Returns 0 with @p ready filled, or -1 after printing the error.
  */
-static int bring_up(struct ctl_client *cc, const char *dev, const char *user, uint32_t flags,
-		    struct ctl_ready *ready)
+static int bring_up(struct ctl_client *cc, const char *dev, const char *user, const char *relay,
+		    uint32_t flags, struct ctl_ready *ready)
 {
 	struct ctl_msg m = {.type = CTL_UP};
 	double t0 = now_ms();
@@ -210,6 +210,11 @@ static int bring_up(struct ctl_client *cc, const char *dev, const char *user, ui
 
 	snprintf(m.up.device, sizeof(m.up.device), "%s", dev);
 	snprintf(m.up.user, sizeof(m.up.user), "%s", user);
+	if (relay && (strlen(relay) >= sizeof(m.up.relay) || !handle_valid(relay))) {
+		fprintf(stderr, "portless: --sr %s is not a handle\n", relay);
+		return -1;
+	}
+	snprintf(m.up.relay, sizeof(m.up.relay), "%s", relay ? relay : "");
 	m.up.flags = flags;
 	if (ctl_client_send(cc, &m) < 0) {
 		fprintf(stderr, "portless: cannot talk to portlessd\n");
@@ -254,7 +259,7 @@ static int tunnel_for_exec(const char *sock_opt, const char *sr, const char *dev
 	snprintf(path, sizeof(path), "%s", socket_path(sock_opt));
 	if (connect_daemon_or_private(cc, path, sr) < 0)
 		return -1;
-	return bring_up(cc, dev, user, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, ready);
+	return bring_up(cc, dev, user, sr, CTL_UP_DETACH | CTL_UP_FOLLOW_PID, ready);
 }
 
 struct ssh_opts {
@@ -452,7 +457,7 @@ int cmd_up(int argc, char **argv)
 	}
 	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
 		return CLI_FAIL;
-	if (bring_up(&cc, dev, user, detach[0] ? CTL_UP_DETACH : 0, &r) < 0)
+	if (bring_up(&cc, dev, user, NULL, detach[0] ? CTL_UP_DETACH : 0, &r) < 0)
 		return CLI_FAIL;
 	printf("ssh -i %s -o IdentitiesOnly=yes -o HostKeyAlias=%s -o StrictHostKeyChecking=yes "
 	       "-o UserKnownHostsFile=%s -b %s %s@%s\n",
@@ -548,21 +553,22 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "portless: cannot talk to portlessd\n");
 		return CLI_FAIL;
 	}
-	printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s %7s\n", "SESSION", "ROLE",
-	       "PEER", "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE", "DROPPED");
+	printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s %7s %s\n", "SESSION", "ROLE",
+	       "PEER", "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE", "DROPPED",
+	       "RELAY");
 	while (ctl_client_recv(&cc, &m, 10000) == 0 && m.type == CTL_STATUS_ROW) {
 		char sid[9];
 
 		snprintf(sid, sizeof(sid), "%02x%02x%02x%02x", m.row.sid[0], m.row.sid[1],
 			 m.row.sid[2], m.row.sid[3]);
-		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us %7llu\n", sid,
+		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us %7llu %s\n", sid,
 		       m.row.role == CTL_ROLE_DEVICE ? "device" : "client", m.row.peer, m.row.user,
 		       m.row.device_ip, m.row.client_ip,
 		       m.row.state == CTL_STATE_UP && m.row.transport <= 2 ? tr[m.row.transport]
 									   : "setup",
 		       human(m.row.bytes_in, in, sizeof(in)),
 		       human(m.row.bytes_out, out, sizeof(out)), m.row.age,
-		       (unsigned long long)m.row.dropped);
+		       (unsigned long long)m.row.dropped, m.row.relay[0] ? m.row.relay : "-");
 		rows++;
 	}
 	ctl_client_close(&cc);

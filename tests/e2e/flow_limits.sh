@@ -44,7 +44,7 @@ st=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless
 echo "$st"
 row=$(grep -E "client +@device" <<<"$st")
 pl_check "status: the live session shows bytes both ways and its age" \
-	grep -Eq " [1-9][0-9.]* [KMG]?i?B +[1-9][0-9.]* [KMG]?i?B +[1-9][0-9]*s +[0-9]+$" <<<"$row"
+	grep -Eq " [1-9][0-9.]* [KMG]?i?B +[1-9][0-9.]* [KMG]?i?B +[1-9][0-9]*s +[0-9]+ +[@-][^ ]*$" <<<"$row"
 ended "$UP" 20
 wait "$UP" 2>/dev/null
 pl_check "max-duration: 'portless up' ended saying why" \

@@ -23,8 +23,9 @@ static const uint8_t SID[CTL_SID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 
 static void test_up_known_bytes(void **state)
 {
 	struct ctl_msg m = {.type = CTL_UP}, d;
-	static const uint8_t want[] = {0x00, 0x11, 1,   CTL_UP, 4,   '@', 'd', 'e', 'v', 5,
-				       'a',  'l',  'i', 'c',    'e', 0,   0,   0,   1};
+	/* ... flags, then str8 relay ("" = the daemon's list) */
+	static const uint8_t want[] = {0x00, 0x12, 1,   CTL_UP, 4,   '@', 'd', 'e', 'v', 5,
+				       'a',  'l',  'i', 'c',    'e', 0,   0,   0,   1, 0};
 	uint8_t buf[CTL_FRAME_MAX];
 	size_t used;
 

@@ -545,7 +545,7 @@ static struct csess *up(struct world *w, struct user *u)
 	struct csess *s;
 
 	cb.arg = u;
-	s = clirole_up(w->cli, "@device", "bob", 1000, &cb);
+	s = clirole_up(w->cli, "@device", "bob", 1000, NULL, &cb);
 	assert_non_null(s);
 	pump(w);
 	assert_int_equal(u->ready, 1);
@@ -731,7 +731,7 @@ static void test_refused_user(void **state)
 	struct user u = {0};
 
 	cb.arg = &u;
-	assert_non_null(clirole_up(w->cli, "@device", "root", 1000, &cb));
+	assert_non_null(clirole_up(w->cli, "@device", "root", 1000, NULL, &cb));
 	pump(w);
 	assert_int_equal(u.ready, 0);
 	assert_int_equal(nkeys, 0);
@@ -747,7 +747,7 @@ static void answer_refused(struct world *w, const char *want)
 	struct user u = {0};
 
 	cb.arg = &u;
-	assert_non_null(clirole_up(w->cli, "@device", "bob", 1000, &cb));
+	assert_non_null(clirole_up(w->cli, "@device", "bob", 1000, NULL, &cb));
 	pump(w);
 	assert_int_equal(u.ready, 0);
 	assert_int_equal(u.done, 1);
