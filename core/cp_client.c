@@ -623,6 +623,23 @@ static bool fails_on_down(const struct cp_client *c, const struct req *r, bool f
 	return fatal || !c->monitor;
 }
 
+/*
+ * A daemon's (monitor) connection failed: say why, with the address, at the
+ * default level; a reason repeated on the next attempts drops to debug (the
+ * "reconnect attempt" line still shows each one).
+ */
+static void log_down(const struct cp_client *c, bool was_up, int err, const char *msg)
+{
+	bool again = !was_up && c->attempt > 0 && err == c->last_err && !strcmp(msg, c->last_msg);
+	const char *what = cp_strerror(err);
+
+	if (!c->monitor || c->closing)
+		return;
+	log_msg(again ? PL_LOG_DEBUG : PL_LOG_WARN, "control plane at %s: %s%s%s%s", c->cfg.server,
+		was_up ? "connection lost: " : "", msg, strcmp(msg, what) ? " -- " : "",
+		strcmp(msg, what) ? what : "");
+}
+
 /* Fail what cannot wait for a reconnect; schedule the reconnect. */
 static void conn_down(struct cp_client *c, int err, const char *msg)
 {
@@ -636,6 +653,7 @@ static void conn_down(struct cp_client *c, int err, const char *msg)
 	c->state = C_DOWN;
 	sodium_memzero(&c->hs, sizeof(c->hs));
 	cp_sess_wipe(&c->sess);
+	log_down(c, was_up, err, msg ? msg : cp_strerror(err));
 	c->last_err = err;
 	snprintf(c->last_msg, sizeof(c->last_msg), "%s", msg ? msg : cp_strerror(err));
 	drop_parked(c); /* not acked: the home pushes them again */

@@ -143,7 +143,7 @@ static void on_state(void *arg, bool up, int err, const char *msg)
 	if (up)
 		log_msg(PL_LOG_INFO, "connected to the home server");
 	else
-		log_msg(PL_LOG_WARN, "home server connection down: %s", msg ? msg : "?");
+		log_msg(PL_LOG_DEBUG, "home server connection down: %s", msg ? msg : "?");
 }
 
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)

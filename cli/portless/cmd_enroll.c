@@ -16,26 +16,41 @@
 #include "cliutil.h"
 #include "cmds.h"
 #include "cp_client.h"
+#include "cp_srv_enroll.h"
 
 struct enroll_ctx {
 	struct ev_loop *loop;
 	int err;
+	int down_err; /* why the connection went down: the server's answer, if any */
 	char msg[256];
 	bool done;
 };
+
+/* The request fails as "closed" when the server refused; this says why. */
+static void on_state(void *arg, bool up, int err, const char *msg)
+{
+	struct enroll_ctx *e = arg;
+
+	(void)msg;
+	if (!up)
+		e->down_err = err;
+}
 
 static void enrolled(void *arg, int err, const char *msg)
 {
 	struct enroll_ctx *e = arg;
 
-	e->err = err;
+	e->err = err == CP_E_CLOSED && e->down_err ? e->down_err : err;
 	snprintf(e->msg, sizeof(e->msg), "%s", msg);
 	e->done = true;
 	ev_break(e->loop, EVBREAK_ALL);
 }
 
-/* Load the key file, or create it for @p handle when the directory has none. */
-static struct identity *edge_identity(const char *dir, const char *handle)
+/*
+ * Load the key file, or create it for @p handle when the directory has none
+ * (then *@p made is set: an enrollment that never met the server removes it).
+ */
+static struct identity *edge_identity(const char *dir, const char *handle, bool *made)
 {
 	char path[4096], err[256];
 	struct identity *id = NULL;
@@ -61,14 +76,56 @@ static struct identity *edge_identity(const char *dir, const char *handle)
 		return NULL;
 	}
 	fprintf(stderr, "created new keys in %s\n", path);
+	*made = true;
 	return id;
+}
+
+/* Private to this file: we never reached the right server (keys made may go). */
+enum { ENROLL_NOT_MET = 3 };
+
+/*
+ * Did the failure come before the pinned server saw our keys (no connection,
+ * another server key, a bad address)? Then keys just made are of no use. After
+ * a refusal by the server (wrong code, rate limit) they are kept for the retry.
+ */
+static bool never_met(int err)
+{
+	return err == CP_E_CONNECT || err == CP_E_SERVER_KEY || err == CP_E_CONFIG;
+}
+
+/* The failure, with the address and, where it helps, what to do. */
+static void report_failure(const char *cp, const struct enroll_ctx *e)
+{
+	const char *msg = e->done ? e->msg : "no answer";
+
+	if (e->err == CP_E_CONNECT)
+		fprintf(stderr, "error: cannot reach the control plane at %s: %s\n", cp, msg);
+	else if (e->err == CP_E_SERVER_KEY)
+		fprintf(stderr,
+			"error: the server at %s: %s: is --server-key the key 'portless-cp init' "
+			"printed there?\n",
+			cp, msg);
+	else if (e->err == CP_E_RATE_LIMITED && strstr(msg, "wrong codes"))
+		fprintf(
+		    stderr,
+		    "error: enrollment at %s refused: %s (this identity waits 2 s after a wrong "
+		    "code, twice as long after each further one, at most %d s)\n",
+		    cp, msg, CP_SRV_ENROLL_BACKOFF_MAX);
+	else if (e->err == CP_E_RATE_LIMITED)
+		fprintf(stderr,
+			"error: enrollment at %s refused: %s (the server takes codes again within "
+			"%d s)\n",
+			cp, msg, CP_SRV_ENROLL_FAIL_WINDOW);
+	else
+		fprintf(stderr, "error: enrollment at %s failed: %s\n", cp, msg);
 }
 
 static int run_enroll(const char *dir, struct identity *id, const char *cp, const uint8_t pk[32],
 		      const char *code)
 {
 	struct enroll_ctx e = {.loop = EV_DEFAULT, .err = CP_E_TIMEOUT};
-	struct cp_client_cfg cfg = {.server = cp, .id = id, .keydir = dir};
+	struct cp_client_cfg cfg = {
+	    .server = cp, .id = id, .keydir = dir, .on_state = on_state, .arg = &e};
 	struct cp_client *c;
 	char err[256], fpr[ID_FPR_BUF];
 
@@ -82,8 +139,8 @@ static int run_enroll(const char *dir, struct identity *id, const char *cp, cons
 	ev_run(e.loop, 0);
 	cp_client_free(c);
 	if (e.err) {
-		fprintf(stderr, "error: enrollment failed: %s\n", e.done ? e.msg : "no answer");
-		return CLI_FAIL;
+		report_failure(cp, &e);
+		return never_met(e.err) ? ENROLL_NOT_MET : CLI_FAIL;
 	}
 	if (cp_conf_save(dir, cp, pk, err, sizeof(err)) < 0) {
 		fprintf(stderr, "error: enrolled, but %s\n", err);
@@ -94,6 +151,18 @@ static int run_enroll(const char *dir, struct identity *id, const char *cp, cons
 	return CLI_OK;
 }
 
+/*
+ * The keys made for an enrollment that did not happen: nobody knows them,
+ * and a retry (perhaps with another handle) should not find them.
+ */
+static void forget_keys(const char *dir)
+{
+	char path[4096];
+
+	if (identity_path(path, sizeof(path), dir) == 0 && unlink(path) == 0)
+		fprintf(stderr, "removed the new keys again (%s)\n", path);
+}
+
 int cmd_enroll(int argc, char **argv)
 {
 	static const char *const names[] = {"--cp", "--server-key", "--code", "--keys", NULL};
@@ -101,6 +170,7 @@ int cmd_enroll(int argc, char **argv)
 	uint8_t pk[32];
 	char dir[4096];
 	struct identity *id;
+	bool made = false;
 	int ret;
 
 	argc = cli_take_opts(argc, argv, names, v, NULL, NULL);
@@ -120,10 +190,12 @@ int cmd_enroll(int argc, char **argv)
 	}
 	if (cli_keys_dir(v[3], dir, sizeof(dir)) < 0)
 		return CLI_FAIL;
-	id = edge_identity(dir, argv[1]);
+	id = edge_identity(dir, argv[1], &made);
 	if (!id)
 		return CLI_FAIL;
 	ret = run_enroll(dir, id, v[0], pk, v[2]);
 	identity_free(id);
-	return ret;
+	if (ret == ENROLL_NOT_MET && made)
+		forget_keys(dir);
+	return ret == ENROLL_NOT_MET ? CLI_FAIL : ret;
 }
