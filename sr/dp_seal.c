@@ -21,6 +21,7 @@ struct dkey {
 struct rxkey {
 	struct dkey k;
 	struct replay_win win;
+	double born;
 };
 
 struct txkey {
@@ -49,7 +50,29 @@ void dp_limits_default(struct dp_limits *l)
 {
 	l->rekey_after_packets = 1ULL << 32;
 	l->rekey_after_seconds = 120;
-	l->reject_after_packets = UINT64_MAX - (1ULL << 16);
+	l->reject_after_packets = 0; /* 3 x rekey_after_packets */
+	l->reject_after_seconds = 0; /* 3 x rekey_after_seconds */
+}
+
+/*
+ * The reject limits: explicit, or three times the rekey limits (saturating).
+ * The packet limit is at least 2^32: with a small rekey_after_packets a bulk
+ * sender's queue (TCP: megabytes) can hold more than that in front of the
+ * REKEY_RESP; the time limit stays the hard stop there.
+ */
+static void limits_fix(struct dp_limits *l)
+{
+	if (!l->reject_after_packets) {
+		l->reject_after_packets = l->rekey_after_packets > SR_DP_CTR_LIMIT / 3
+					      ? SR_DP_CTR_LIMIT
+					      : 3 * l->rekey_after_packets;
+		if (l->reject_after_packets < DP_REJECT_PACKETS_MIN)
+			l->reject_after_packets = DP_REJECT_PACKETS_MIN;
+	}
+	if (l->reject_after_packets > SR_DP_CTR_LIMIT)
+		l->reject_after_packets = SR_DP_CTR_LIMIT;
+	if (l->reject_after_seconds <= 0)
+		l->reject_after_seconds = 3 * l->rekey_after_seconds;
 }
 
 static void dkey_set(struct dkey *d, uint8_t aead, const uint8_t key[DP_KEY_LEN], uint32_t epoch)
@@ -83,9 +106,11 @@ struct dp_state *dp_state_new(const struct dp_keys *k, const struct dp_limits *l
 		s->lim = *lim;
 	else
 		dp_limits_default(&s->lim);
+	limits_fix(&s->lim);
 	dkey_set(&s->tx.k, s->aead, k->tx, 0);
 	s->tx.born = now;
 	dkey_set(&s->rx_cur.k, s->aead, k->rx, 0);
+	s->rx_cur.born = now;
 	memcpy(s->chain, k->chain, DP_KEY_LEN);
 	return s;
 }
@@ -99,7 +124,23 @@ void dp_state_free(struct dp_state *s)
 static void nonce_of(uint8_t n[NONCE_LEN], uint64_t ctr)
 {
 	memset(n, 0, 4);
-	put_be64(n + 4, ctr);
+	put_be64(n + 4, ctr); /* ctr < 2^56: the same as 0^5 || u56 */
+}
+
+/* The 56-bit counter at offset 8 of the clear header. */
+static void put_ctr(uint8_t *b, uint64_t ctr)
+{
+	for (int i = 6; i >= 0; i--, ctr >>= 8)
+		b[i] = (uint8_t)ctr;
+}
+
+static uint64_t get_ctr(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 7; i++)
+		v = v << 8 | b[i];
+	return v;
 }
 
 static void encrypt(const struct dp_state *s, const struct dkey *k, uint8_t *m, size_t mlen,
@@ -109,11 +150,11 @@ static void encrypt(const struct dp_state *s, const struct dkey *k, uint8_t *m, 
 
 	nonce_of(n, ctr);
 	if (s->aead == DP_AEAD_AES256GCM)
-		crypto_aead_aes256gcm_encrypt_detached_afternm(m, tag, NULL, m, mlen, ad, SR_DP_HDR,
+		crypto_aead_aes256gcm_encrypt_detached_afternm(m, tag, NULL, m, mlen, ad, SR_DP_AAD,
 							       NULL, n, &k->aes);
 	else
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, tag, NULL, m, mlen, ad,
-								   SR_DP_HDR, NULL, n, k->key);
+								   SR_DP_AAD, NULL, n, k->key);
 }
 
 static int decrypt(const struct dp_state *s, const struct dkey *k, uint8_t *c, size_t clen,
@@ -124,32 +165,53 @@ static int decrypt(const struct dp_state *s, const struct dkey *k, uint8_t *c, s
 	nonce_of(n, ctr);
 	if (s->aead == DP_AEAD_AES256GCM)
 		return crypto_aead_aes256gcm_decrypt_detached_afternm(c, NULL, c, clen, tag, ad,
-								      SR_DP_HDR, n, &k->aes);
+								      SR_DP_AAD, n, &k->aes);
 	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(c, NULL, c, clen, tag, ad,
-								  SR_DP_HDR, n, k->key);
+								  SR_DP_AAD, n, k->key);
 }
 
-int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p)
+/* A control message grows to DPC_PAD bytes: all of them look alike, and like a TCP ACK. */
+static int pad_ctrl(struct pkt *p)
 {
-	size_t mlen = p->len;
-	uint8_t *h, *tag;
+	size_t n = p->len;
+	uint8_t *z;
 
-	if (!sr_msg_is_data(type))
+	if (n > DPC_PAD)
+		return -EINVAL;
+	if (pkt_tailroom(p) < DPC_PAD - n + SR_DP_TAG)
+		return -ENOSPC;
+	z = pkt_put(p, DPC_PAD - n); /* never NULL: the room was checked */
+	memset(z, 0, DPC_PAD - n);
+	return 0;
+}
+
+int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p, double now)
+{
+	uint8_t *h, *tag;
+	int r;
+
+	if (type != SR_MSG_DATA && type != SR_MSG_DATA_CTRL)
 		return -EINVAL;
 	if (s->tx.ctr >= s->lim.reject_after_packets)
 		return -ESTALE;
+	if (now - s->tx.born >= s->lim.reject_after_seconds)
+		return -EKEYEXPIRED;
 	if (pkt_headroom(p) < SR_DP_HDR || pkt_tailroom(p) < SR_DP_TAG)
 		return -ENOSPC;
+	if (type == SR_MSG_DATA_CTRL && (r = pad_ctrl(p)) < 0)
+		return r;
 	tag = pkt_put(p, SR_DP_TAG);
 	h = pkt_push(p, SR_DP_HDR);
 	if (!tag || !h)
 		return -ENOSPC;
-	h[0] = type;
+	h[0] = SR_MSG_DATA; /* the kind travels encrypted, in h[SR_DP_AAD] */
 	h[1] = s->tx.k.phase;
-	h[2] = h[3] = 0;
+	h[2] = SR_DP_VERSION;
+	h[3] = 0;
 	put_be32(h + 4, relay_id);
-	put_be64(h + 8, s->tx.ctr);
-	encrypt(s, &s->tx.k, h + SR_DP_HDR, mlen, tag, h, s->tx.ctr);
+	put_ctr(h + 8, s->tx.ctr);
+	h[SR_DP_AAD] = type;
+	encrypt(s, &s->tx.k, h + SR_DP_AAD, p->len - SR_DP_AAD - SR_DP_TAG, tag, h, s->tx.ctr);
 	s->tx.ctr++;
 	return 0;
 }
@@ -178,7 +240,7 @@ static void promote_next(struct dp_state *s)
 	sodium_memzero(s->chain_next, DP_KEY_LEN);
 }
 
-int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type)
+int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type, double now)
 {
 	uint8_t *h = pkt_data(p);
 	struct rxkey *rx;
@@ -186,25 +248,37 @@ int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type)
 	size_t clen;
 	int r;
 
-	if (p->len < SR_DP_OVERHEAD || !sr_msg_is_data(h[0]))
+	if (p->len < SR_DP_OVERHEAD || h[0] != SR_MSG_DATA || h[2] != SR_DP_VERSION)
 		return -EPROTO;
 	rx = rx_for_phase(s, h[1]);
 	if (!rx)
 		return -ENOKEY;
-	ctr = get_be64(h + 8);
+	ctr = get_ctr(h + 8);
+	if (now - rx->born >= s->lim.reject_after_seconds)
+		return -EKEYEXPIRED;
 	r = replay_check(&rx->win, ctr);
 	if (r < 0)
 		return r;
-	clen = p->len - SR_DP_OVERHEAD;
-	if (decrypt(s, &rx->k, h + SR_DP_HDR, clen, h + SR_DP_HDR + clen, h, ctr) != 0)
+	clen = p->len - SR_DP_AAD - SR_DP_TAG;
+	if (decrypt(s, &rx->k, h + SR_DP_AAD, clen, h + SR_DP_AAD + clen, h, ctr) != 0)
 		return -EBADMSG;
+	if (ctr >= s->lim.reject_after_packets)
+		return -EKEYEXPIRED; /* authentic, but the peer used the key too long */
+	if (h[SR_DP_AAD] != SR_MSG_DATA && h[SR_DP_AAD] != SR_MSG_DATA_CTRL)
+		return -EPROTO; /* authentic but not ours to read: not recorded */
 	replay_commit(&rx->win, ctr);
-	*type = h[0];
-	if (!pkt_pull(p, SR_DP_HDR) || pkt_trim(p, clen) < 0)
+	*type = h[SR_DP_AAD];
+	if (!pkt_pull(p, SR_DP_HDR) || pkt_trim(p, clen - 1) < 0)
 		return -EPROTO;
 	if (rx == &s->rx_next)
 		promote_next(s);
 	return 0;
+}
+
+bool dp_expired(const struct dp_state *s, double now)
+{
+	return now - s->tx.born >= s->lim.reject_after_seconds ||
+	       now - s->rx_cur.born >= s->lim.reject_after_seconds;
 }
 
 static size_t put_rekey(uint8_t msg[DPC_MAX], uint8_t op, uint32_t epoch, const uint8_t pk[32])
@@ -280,6 +354,7 @@ static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 	if (r == 0) {
 		dkey_set(&s->rx_next.k, s->aead, k.rx, e);
 		replay_init(&s->rx_next.win);
+		s->rx_next.born = now;
 		dkey_set(&s->tx_next.k, s->aead, k.tx, e);
 		s->tx_next.ctr = 0;
 		s->tx_next.born = now;
@@ -305,6 +380,7 @@ static int on_resp(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 		s->rx_prev = s->rx_cur;
 		dkey_set(&s->rx_cur.k, s->aead, k.rx, e);
 		replay_init(&s->rx_cur.win);
+		s->rx_cur.born = now;
 		dkey_set(&s->tx.k, s->aead, k.tx, e);
 		s->tx.ctr = 0;
 		s->tx.born = now;
@@ -319,26 +395,49 @@ static int on_resp(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 	return r < 0 ? -EPROTO : DP_CTRL_REKEYED;
 }
 
+/* Length of control message @p op without padding; 0 for an unknown op. */
+static size_t ctrl_len(uint8_t op)
+{
+	switch (op) {
+	case DPC_KEEPALIVE:
+		return 1;
+	case DPC_CLOSE:
+		return 2;
+	case DPC_REKEY_INIT:
+	case DPC_REKEY_RESP:
+		return DPC_REKEY_LEN;
+	}
+	return 0;
+}
+
+/* The message, then only zeros up to DPC_PAD. */
+static bool ctrl_well_formed(const uint8_t *msg, size_t len)
+{
+	size_t need = len ? ctrl_len(msg[0]) : 0;
+
+	if (!need || len < need || len > DPC_PAD)
+		return false;
+	for (size_t i = need; i < len; i++)
+		if (msg[i])
+			return false;
+	return true;
+}
+
 int dp_ctrl_input(struct dp_state *s, const uint8_t *msg, size_t len, double now,
 		  uint8_t reply[DPC_MAX], size_t *reply_len)
 {
 	*reply_len = 0;
-	if (len < 1)
+	if (!ctrl_well_formed(msg, len))
 		return -EPROTO;
 	switch (msg[0]) {
-	case DPC_KEEPALIVE:
-		return len == 1 ? DP_CTRL_NONE : -EPROTO;
 	case DPC_CLOSE:
-		return len == 2 ? DP_CTRL_CLOSE : -EPROTO;
+		return DP_CTRL_CLOSE;
 	case DPC_REKEY_INIT:
+		return on_init(s, get_be32(msg + 1), msg + 5, now, reply, reply_len);
 	case DPC_REKEY_RESP:
-		if (len != DPC_REKEY_LEN)
-			return -EPROTO;
-		if (msg[0] == DPC_REKEY_INIT)
-			return on_init(s, get_be32(msg + 1), msg + 5, now, reply, reply_len);
 		return on_resp(s, get_be32(msg + 1), msg + 5, now, reply, reply_len);
 	}
-	return -EPROTO;
+	return DP_CTRL_NONE; /* KEEPALIVE */
 }
 
 uint32_t dp_epoch(const struct dp_state *s)

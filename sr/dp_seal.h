@@ -7,11 +7,16 @@
  * for the previous, current and next key epoch each with its own replay
  * window, and the in-band rekey exchange:
  *
- *   initiator: dp_rekey_poll() -> REKEY_INIT(epoch, new pk)    (sealed as DATA_CTRL)
+ *   initiator: dp_rekey_poll() -> REKEY_INIT(epoch, new pk)    (sealed as kind DATA_CTRL)
  *   responder: dp_ctrl_input(INIT) -> REKEY_RESP(epoch, new pk); derives the
  *              next keys but keeps sending with the old ones
  *   initiator: dp_ctrl_input(RESP) -> switches both directions, answers KEEPALIVE
  *   responder: the first packet that opens under the next keys switches it too.
+ *
+ * Keys expire (like WireGuard's REJECT_AFTER_TIME): a key older than
+ * reject_after_seconds, or one that sealed reject_after_packets packets, is
+ * refused for sending and receiving, so a relay that drops the rekey
+ * exchange ends the session instead of keeping one key in use forever.
  *
  * Packet layout: sr_proto.h ("data packets").
  */
@@ -25,14 +30,21 @@
 #include "dp_keys.h"
 #include "pkt.h"
 
+/** The derived packet limit is never below this (an explicit one may be). */
+#define DP_REJECT_PACKETS_MIN (1ULL << 32)
+
 /** When to rekey and when to give up. */
 struct dp_limits {
 	uint64_t rekey_after_packets;  /**< sent under one key (default 2^32) */
 	double rekey_after_seconds;    /**< age of the send key (default 120) */
-	uint64_t reject_after_packets; /**< hard stop: sealing refuses (default 2^64 - 2^16) */
+	uint64_t reject_after_packets; /**< hard stop: a key that sealed this many is refused
+					*   both ways (0 = 3 x rekey_after_packets, at least
+					*   DP_REJECT_PACKETS_MIN; never above SR_DP_CTR_LIMIT) */
+	double reject_after_seconds;   /**< hard stop: a key this old is refused both ways
+					*   (0 = 3 x rekey_after_seconds) */
 };
 
-/** Defaults of struct dp_limits. */
+/** Defaults of struct dp_limits (the reject limits 0: derived from the rekey ones). */
 void dp_limits_default(struct dp_limits *l);
 
 struct dp_state;
@@ -47,22 +59,36 @@ struct dp_state *dp_state_new(const struct dp_keys *k, const struct dp_limits *l
 void dp_state_free(struct dp_state *s);
 
 /**
- * Seal the data of @p p in place: prepend the 16-byte header (type,
- * phase, @p relay_id, counter) into the headroom and append the tag.
- * Borrows @p p. Returns 0, -ENOSPC (head/tailroom short), -ESTALE (counter
- * exhausted: close the session) or -EINVAL.
+ * Seal the data of @p p in place at time @p now: prepend the 15-byte clear
+ * header (phase, @p relay_id, counter) and the kind byte @p type
+ * (SR_MSG_DATA or SR_MSG_DATA_CTRL) into the headroom and append the tag. A
+ * control message (at most DPC_PAD bytes) is zero-padded to DPC_PAD first,
+ * so it needs DPC_PAD - len more tailroom. Borrows @p p. Returns 0, -ENOSPC
+ * (head/tailroom short), -ESTALE (the key sealed reject_after_packets:
+ * close the session), -EKEYEXPIRED (the key is older than
+ * reject_after_seconds: close the session) or -EINVAL.
  */
-int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p)
+int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p, double now)
     __attribute__((warn_unused_result));
 
 /**
- * Open a sealed packet in place; on success @p p holds the plaintext and
- * *type its type (SR_MSG_DATA or SR_MSG_DATA_CTRL). Borrows @p p. Errors
- * (the packet is to be dropped and counted): -EPROTO (malformed), -ENOKEY
- * (no key for its phase), -ESTALE (behind the replay window), -EALREADY
- * (duplicate), -EBADMSG (tag did not verify).
+ * Open a sealed packet in place at time @p now; on success @p p holds the
+ * plaintext (a control message with its padding) and *type its kind
+ * (SR_MSG_DATA or SR_MSG_DATA_CTRL). Borrows @p p. Errors (the packet is
+ * to be dropped and counted): -EPROTO (malformed, other version), -ENOKEY
+ * (no key for its phase), -EKEYEXPIRED (its key is past the reject limits),
+ * -ESTALE (behind the replay window), -EALREADY (duplicate), -EBADMSG (tag
+ * did not verify).
  */
-int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type) __attribute__((warn_unused_result));
+int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type, double now)
+    __attribute__((warn_unused_result));
+
+/**
+ * Have the keys expired at @p now (the send key or the current receive key
+ * past reject_after_seconds)? Then the session must end: its rekeys did not
+ * complete in time.
+ */
+bool dp_expired(const struct dp_state *s, double now);
 
 /**
  * Time to (re)send a REKEY_INIT? When so, writes the control message
@@ -81,7 +107,7 @@ enum dp_ctrl_ev {
 };
 
 /**
- * Feed an opened DATA_CTRL plaintext. A reply to seal and send (as
+ * Feed an opened DATA_CTRL plaintext (trailing zero padding allowed). A reply to seal and send (as
  * DATA_CTRL) is written into @p reply with its length in *reply_len (0 =
  * none). Returns an enum dp_ctrl_ev or -EPROTO for a malformed message.
  */

@@ -2,7 +2,7 @@
 #include "sr_client.h"
 
 #include <errno.h>
-#include <netdb.h>
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ enum {
 	UDP_BUF = 2048,
 	TCP_IN_CAP = SR_FRAME_HDR + SR_FRAME_MAX,
 	TCP_OUT_MAX = 4 << 20,
-	CTRL_BUF = SR_HEADROOM + DPC_MAX + SR_TAILROOM,
+	CTRL_BUF = SR_HEADROOM + DPC_PAD + SR_TAILROOM,
 };
 
 enum cstate {
@@ -60,12 +60,20 @@ struct sr_client {
 	bool freed;
 	bool no_gso; /* the kernel refused UDP_SEGMENT once: one send per datagram */
 	struct sr_client_stats st;
+	double (*clock)(void *arg); /* NULL: ev_now (sr_client_set_clock) */
+	void *clock_arg;
 	uint8_t *rxbuf; /* BATCH * UDP_BUF, or one TCP frame */
 	struct mmsghdr rmsg[BATCH];
 	struct iovec riov[BATCH];
 };
 
 static void destroy(struct sr_client *c);
+
+/* The time every decision uses: the loop's, or a test's injected clock. */
+static double now_of(const struct sr_client *c)
+{
+	return c->clock ? c->clock(c->clock_arg) : ev_now(c->loop);
+}
 
 static void enter(struct sr_client *c)
 {
@@ -139,7 +147,7 @@ static void send_roam(struct sr_client *c, uint8_t flag);
  */
 static void udp_rebind(struct sr_client *c, const char *why)
 {
-	double now = ev_now(c->loop);
+	double now = now_of(c);
 
 	if (now - c->last_rebind < 1.0 || c->state == CS_DOWN || c->tr != SR_TR_UDP)
 		return;
@@ -239,7 +247,7 @@ static void send_roam(struct sr_client *c, uint8_t flag)
 	put_be64(m + o + 4, ++c->roam_ctr);
 	sr_roam_mac(c->roam_key, m, m + SR_ROAM_LEN - SR_MAC_LEN);
 	(void)send_msg(c, m, sizeof(m));
-	c->last_ka = ev_now(c->loop);
+	c->last_ka = now_of(c);
 }
 
 /* A sealed packet in @p p onto the wire. */
@@ -247,7 +255,7 @@ static int transmit(struct sr_client *c, struct pkt *p)
 {
 	uint8_t *h;
 
-	c->last_tx = ev_now(c->loop);
+	c->last_tx = now_of(c);
 	if (c->tr == SR_TR_UDP) {
 		if (send(c->ufd, pkt_data(p), p->len, MSG_DONTWAIT) < 0)
 			return udp_send_failed(c, -errno);
@@ -260,15 +268,24 @@ static int transmit(struct sr_client *c, struct pkt *p)
 	return conn_write(&c->tc, h, p->len);
 }
 
+/* dp_seal() refused the key for good: end the session (-ENOTCONN), else @p r. */
+static int seal_failed(struct sr_client *c, int r)
+{
+	if (r == -ESTALE)
+		go_down(c, SR_DOWN_EXHAUSTED,
+			"send counter exhausted: keys expired, rekey did not complete");
+	else if (r == -EKEYEXPIRED)
+		go_down(c, SR_DOWN_KEYS_EXPIRED, "keys expired: rekey did not complete");
+	else
+		return r;
+	return -ENOTCONN;
+}
+
 static int seal_send(struct sr_client *c, uint8_t type, struct pkt *p)
 {
-	int r = dp_seal(c->dp, type, c->relay_id, p);
+	int r = dp_seal(c->dp, type, c->relay_id, p, now_of(c));
 
-	if (r == -ESTALE) {
-		go_down(c, SR_DOWN_EXHAUSTED, "send counter exhausted");
-		return -ENOTCONN;
-	}
-	return r < 0 ? r : transmit(c, p);
+	return r < 0 ? seal_failed(c, r) : transmit(c, p);
 }
 
 static void send_ctrl(struct sr_client *c, const uint8_t *msg, size_t n)
@@ -312,8 +329,7 @@ int sr_client_send(struct sr_client *c, struct pkt *p)
 
 		c->st.tx_packets++;
 		c->st.tx_bytes += n;
-		if ((c->st.tx_packets & 255) == 0 &&
-		    (k = dp_rekey_poll(c->dp, ev_now(c->loop), msg)))
+		if ((c->st.tx_packets & 255) == 0 && (k = dp_rekey_poll(c->dp, now_of(c), msg)))
 			send_ctrl(c, msg, k); /* count-based rekeys need not wait for the tick */
 	}
 	return r;
@@ -384,17 +400,13 @@ int sr_client_send_train(struct sr_client *c, uint8_t *buf, size_t seg, size_t l
 		pkt_init(&p, buf + (size_t)i * stride, stride, SR_DP_HDR);
 		if (!pkt_put(&p, i == n - 1 ? last : seg))
 			return -ENOSPC;
-		r = dp_seal(c->dp, SR_MSG_DATA, c->relay_id, &p);
-		if (r == -ESTALE) {
-			go_down(c, SR_DOWN_EXHAUSTED, "send counter exhausted");
-			return -ENOTCONN;
-		}
+		r = dp_seal(c->dp, SR_MSG_DATA, c->relay_id, &p, now_of(c));
 		if (r < 0)
-			return r;
+			return seal_failed(c, r);
 	}
 	if (per > SR_TRAIN_SEGS)
 		per = SR_TRAIN_SEGS;
-	c->last_tx = ev_now(c->loop);
+	c->last_tx = now_of(c);
 	for (i = 0; i < n && r == 0; i += per) {
 		int to = i + per < n ? i + per : n;
 
@@ -410,7 +422,7 @@ int sr_client_send_train(struct sr_client *c, uint8_t *buf, size_t seg, size_t l
 		c->st.tx_packets += (uint64_t)(r == 0 ? n : i - per);
 		c->st.tx_bytes += bytes;
 		if ((before >> 8) != (c->st.tx_packets >> 8) &&
-		    (k = dp_rekey_poll(c->dp, ev_now(c->loop), msg)))
+		    (k = dp_rekey_poll(c->dp, now_of(c), msg)))
 			send_ctrl(c, msg, k);
 	}
 	return bytes ? 0 : r;
@@ -433,6 +445,9 @@ static void count_drop(struct sr_client *c, int err)
 	case -ENOKEY:
 		c->st.drop_nokey++;
 		break;
+	case -EKEYEXPIRED:
+		c->st.drop_expired++;
+		break;
 	default:
 		c->st.drop_format++;
 	}
@@ -441,7 +456,7 @@ static void count_drop(struct sr_client *c, int err)
 
 static void go_up(struct sr_client *c)
 {
-	double now = ev_now(c->loop);
+	double now = now_of(c);
 
 	c->state = CS_UP;
 	c->last_tx = c->last_ka = c->last_rx = now;
@@ -458,7 +473,7 @@ static void on_ctrl(struct sr_client *c, struct pkt *p)
 {
 	uint8_t reply[DPC_MAX];
 	size_t rl = 0;
-	int ev = dp_ctrl_input(c->dp, pkt_data(p), p->len, ev_now(c->loop), reply, &rl);
+	int ev = dp_ctrl_input(c->dp, pkt_data(p), p->len, now_of(c), reply, &rl);
 
 	if (ev < 0) {
 		c->st.drop_format++;
@@ -478,16 +493,19 @@ static void on_data(struct sr_client *c, struct pkt *p)
 	uint8_t type;
 	int r;
 
-	if (c->state == CS_WAITING)
-		go_up(c); /* the peer's data can overtake the SR's PAIRED */
-	if (c->state != CS_UP)
+	if (c->state != CS_UP && c->state != CS_WAITING)
 		return;
-	r = dp_open(c->dp, p, &type);
+	r = dp_open(c->dp, p, &type, now_of(c));
 	if (r < 0) {
 		count_drop(c, r);
 		return;
 	}
-	c->last_rx = ev_now(c->loop); /* only authentic packets prove the path alive */
+	if (c->state == CS_WAITING) {
+		go_up(c); /* the peer's data can overtake the SR's PAIRED; only authentic data */
+		if (c->state != CS_UP)
+			return; /* on_up freed or closed us */
+	}
+	c->last_rx = now_of(c); /* only authentic packets prove the path alive */
 	if (dp_epoch(c->dp) != c->epoch) {
 		c->epoch = dp_epoch(c->dp);
 		c->st.rekeys++;
@@ -515,10 +533,19 @@ static void on_challenge(struct sr_client *c, const struct sr_side_reply *r)
 	}
 }
 
+/*
+ * WELCOME carries no MAC: only the one that answers our AUTH sets relay_id.
+ * Later ones (answers to ROAM) may say PAIRED, but one naming another
+ * relay_id is forged or stale and changes nothing.
+ */
 static void on_welcome(struct sr_client *c, const struct sr_side_reply *r)
 {
-	c->relay_id = r->relay_id;
+	if (c->state != CS_AUTH && c->state != CS_HELLO && r->relay_id != c->relay_id) {
+		log_msg(PL_LOG_DEBUG, "sr session: WELCOME for another relay_id ignored");
+		return;
+	}
 	if (c->state == CS_AUTH || c->state == CS_HELLO) {
+		c->relay_id = r->relay_id;
 		sodium_memzero(c->p.ticket.secret, sizeof(c->p.ticket.secret)); /* used: done */
 		c->state = CS_WAITING;
 	}
@@ -762,7 +789,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	enter(c);
 	if (c->tr == SR_TR_UDP) {
 		if (c->state == CS_HELLO && c->p.transport == SR_TR_NONE &&
-		    ev_now(loop) - c->started >= c->p.udp_timeout) {
+		    now_of(c) - c->started >= c->p.udp_timeout) {
 			ev_timer_stop(loop, w);
 			fall_back(c);
 		} else if (c->state == CS_HELLO) {
@@ -776,40 +803,75 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	leave(c);
 }
 
-static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Rekeys, and the hard stop when they did not complete. False: the session went down. */
+static bool poll_keys(struct sr_client *c, double now)
 {
-	struct sr_client *c = container_of(w, struct sr_client, tick);
 	uint8_t msg[DPC_MAX];
-	double now = ev_now(loop);
 	size_t n;
 
-	enter(c);
+	if (dp_expired(c->dp, now)) {
+		go_down(c, SR_DOWN_KEYS_EXPIRED, "keys expired: rekey did not complete");
+		return false;
+	}
 	n = dp_rekey_poll(c->dp, now, msg);
 	if (n)
 		send_ctrl(c, msg, n);
-	if (c->state == CS_UP && c->tr == SR_TR_UDP && c->ufd >= 0 && now - c->last_rx >= 1.0 &&
-	    !local_addr_ok(c->ufd))
+	return c->state == CS_UP;
+}
+
+/* Has the local address gone? False: the session went down (TCP cannot move). */
+static bool poll_addr(struct sr_client *c, double now)
+{
+	if (c->tr == SR_TR_UDP && c->ufd >= 0 && now - c->last_rx >= 1.0 && !local_addr_ok(c->ufd))
 		udp_rebind(c, "local address gone");
 	/* A TCP connection cannot move: report it broken (the owner re-rendezvouses). */
-	if (c->state == CS_UP && c->tr == SR_TR_TCP && c->tcp_open && now - c->last_rx >= 1.0 &&
+	if (c->tr == SR_TR_TCP && c->tcp_open && now - c->last_rx >= 1.0 &&
 	    !local_addr_ok(c->tc.fd)) {
 		go_down(c, SR_DOWN_TRANSPORT, "local address of the TCP connection gone");
-		leave(c);
-		return;
+		return false;
 	}
-	if (c->state == CS_UP && c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
+	return c->state == CS_UP;
+}
+
+/* The once-a-second work of an UP session. */
+static void poll_up(struct sr_client *c)
+{
+	uint8_t ka = DPC_KEEPALIVE;
+	double now = now_of(c);
+
+	if (c->state != CS_UP || !poll_keys(c, now) || !poll_addr(c, now))
+		return;
+	if (c->tr == SR_TR_UDP && now - c->last_ka >= c->p.keepalive)
 		send_roam(c, SR_ROAM_KEEPALIVE);
 	/* Both ends send a keepalive when idle: long silence means the path is lost. */
-	if (c->state == CS_UP && now - c->last_rx >= c->p.dead_after) {
+	if (now - c->last_rx >= c->p.dead_after) {
 		go_down(c, SR_DOWN_UNREACHABLE, "nothing from the peer through the SR");
-		leave(c);
 		return;
 	}
-	if (c->state == CS_UP && now - c->last_tx >= c->p.keepalive) {
-		msg[0] = DPC_KEEPALIVE;
-		send_ctrl(c, msg, 1);
-	}
+	if (c->state == CS_UP && now - c->last_tx >= c->p.keepalive)
+		send_ctrl(c, &ka, 1);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sr_client *c = container_of(w, struct sr_client, tick);
+
+	enter(c);
+	poll_up(c);
 	leave(c);
+}
+
+void sr_client_poll(struct sr_client *c)
+{
+	enter(c);
+	poll_up(c);
+	leave(c);
+}
+
+void sr_client_set_clock(struct sr_client *c, double (*now)(void *arg), void *arg)
+{
+	c->clock = now;
+	c->clock_arg = arg;
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -824,25 +886,33 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- setup ------------------------------------------------------------ */
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+/*
+ * The SR's address from the ticket: numeric IPv4 or IPv6 only. A peer
+ * chooses the side ticket, and resolving a name it picked would block the
+ * loop (every session) for as long as that name's servers stall.
+ */
+static int numeric_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+			socklen_t *len)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
-	char ps[8];
-	int e;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 
-	snprintf(ps, sizeof(ps), "%u", port);
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	e = getaddrinfo(host, ps, &hints, &ai);
-	if (e == EAI_NONAME) { /* a name: resolve it (blocking, once per session) */
-		hints.ai_flags = AI_NUMERICSERV;
-		e = getaddrinfo(host, ps, &hints, &ai);
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		*len = sizeof(*a4);
+		return 0;
 	}
-	if (e || !ai)
-		return -EHOSTUNREACH;
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	log_msg(PL_LOG_ERR, "sr session refused: the SR host in the ticket is not a numeric "
+			    "IPv4/IPv6 address (names are not resolved)");
+	return -EINVAL;
 }
 
 static int setup(struct sr_client *c, const struct sr_session_params *p)
@@ -870,14 +940,14 @@ static int setup(struct sr_client *c, const struct sr_session_params *p)
 	lim = p->limits;
 	if (!lim.rekey_after_packets && lim.rekey_after_seconds <= 0 && !lim.reject_after_packets)
 		dp_limits_default(&lim);
-	c->dp = dp_state_new(&p->keys, &lim, ev_now(c->loop));
+	c->dp = dp_state_new(&p->keys, &lim, now_of(c));
 	sodium_memzero(&c->p.keys, sizeof(c->p.keys));
 	if (!c->dp)
 		return -EINVAL;
 	sr_roam_key(p->ticket.secret, c->roam_key);
-	r = resolve(p->ticket.host, p->ticket.udp_port, &c->udp_sa, &c->udp_len);
+	r = numeric_addr(p->ticket.host, p->ticket.udp_port, &c->udp_sa, &c->udp_len);
 	if (r == 0)
-		r = resolve(p->ticket.host, p->ticket.tcp_port, &c->tcp_sa, &c->tcp_len);
+		r = numeric_addr(p->ticket.host, p->ticket.tcp_port, &c->tcp_sa, &c->tcp_len);
 	if (r == 0 &&
 	    !(c->rxbuf = malloc(BATCH * UDP_BUF > TCP_IN_CAP ? BATCH * UDP_BUF : TCP_IN_CAP)))
 		r = -ENOMEM;
@@ -888,7 +958,7 @@ static int start(struct sr_client *c)
 {
 	int r;
 
-	c->started = ev_now(c->loop);
+	c->started = now_of(c);
 	ev_timer_start(c->loop, &c->deadline);
 	if (c->p.transport == SR_TR_TCP)
 		return start_tcp(c);

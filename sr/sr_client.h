@@ -13,8 +13,12 @@
  * udp_timeout (default 0.3 s) it falls back to a TCP stream of
  * length-prefixed frames by itself. on_up says which one is in use.
  * Keys rekey in band (dp_seal.h) after limits.rekey_after_* without
- * interrupting the session; the session goes down before a counter could
- * repeat. All keys live in guarded memory and are wiped on free.
+ * interrupting the session; when a rekey does not complete in time
+ * (limits.reject_after_*: by default 3 x the rekey limits, e.g. because the
+ * relay drops the exchange) the keys are refused both ways and the session
+ * goes down with SR_DOWN_KEYS_EXPIRED on both sides. The SR host in the
+ * ticket must be a numeric address: names are refused (never resolved on
+ * the loop). All keys live in guarded memory and are wiped on free.
  *
  * All callbacks run on the loop; any of them may call sr_client_free().
  */
@@ -52,6 +56,8 @@ enum sr_down {
 	SR_DOWN_TIMEOUT = 4,     /**< not paired within connect_timeout */
 	SR_DOWN_EXHAUSTED = 5,   /**< send counter exhausted without a rekey */
 	SR_DOWN_TRANSPORT = 6,   /**< the TCP connection broke */
+	SR_DOWN_KEYS_EXPIRED =
+	    7, /**< "keys expired: rekey did not complete" (reject_after_seconds) */
 };
 
 struct sr_client_cbs {
@@ -77,6 +83,7 @@ struct sr_client_stats {
 	uint64_t drop_old;             /**< behind the replay window */
 	uint64_t drop_nokey;           /**< unknown key phase */
 	uint64_t drop_format;          /**< malformed */
+	uint64_t drop_expired;         /**< under a key past the reject limits */
 	uint64_t drop_congested;       /**< sr_client_send() refused: TCP queue full */
 	uint32_t rekeys;               /**< completed key changes */
 	uint32_t rebinds; /**< UDP socket re-opened after the local address went away */
@@ -129,6 +136,19 @@ int sr_client_rebind(struct sr_client *c) __attribute__((warn_unused_result));
 
 /** Ask for a rekey now (it completes in band). */
 void sr_client_rekey(struct sr_client *c);
+
+/**
+ * Run the once-a-second work of an up session now (rekey, key expiry,
+ * keepalives, liveness); the loop's timer does this by itself. For tests
+ * that drive time with sr_client_set_clock().
+ */
+void sr_client_poll(struct sr_client *c);
+
+/**
+ * Test seam: every time-based decision of @p c reads @p now(@p arg) instead
+ * of ev_now() (NULL restores ev_now). Timers still fire on the loop's time.
+ */
+void sr_client_set_clock(struct sr_client *c, double (*now)(void *arg), void *arg);
 
 void sr_client_get_stats(const struct sr_client *c, struct sr_client_stats *st);
 

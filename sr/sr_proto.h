@@ -91,8 +91,11 @@ enum sr_msg {
 	SR_MSG_WELCOME = 0x04,   /**< SR -> side: authenticated (waiting or paired) */
 	SR_MSG_ERROR = 0x05,     /**< SR -> side, then the SR forgets the side */
 	SR_MSG_ROAM = 0x06,      /**< side -> SR: keepalive / leave, proving the side's key */
-	SR_MSG_DATA = 0x10,      /**< sealed IP packet (forwarded unread) */
-	SR_MSG_DATA_CTRL = 0x11, /**< sealed in-band control (forwarded unread) */
+	/** Clear type of every sealed data-plane packet (forwarded unread); inside the
+	 *  ciphertext, also the inner kind of an IP packet. */
+	SR_MSG_DATA = 0x10,
+	/** Inner kind only (never in clear since data-plane version 2): in-band control. */
+	SR_MSG_DATA_CTRL = 0x11,
 };
 
 /** True for types the SR forwards without reading. */
@@ -188,13 +191,17 @@ enum {
 /* ---- data packets ------------------------------------------------------ */
 
 /**
- * Data packet: type u8 (DATA or DATA_CTRL), key phase u8, zero u16,
- * relay_id u32 (the sender's, from WELCOME; the SR routes by it),
- * counter u64 (the AEAD nonce), ciphertext, tag[16].
- * AAD = the 16-byte header. AEAD nonce (12 bytes) = 0x00000000 || counter.
+ * Data packet (data-plane version 2): type u8 (always SR_MSG_DATA), key
+ * phase u8, version u8 (SR_DP_VERSION), zero u8, relay_id u32 (the
+ * sender's, from WELCOME; the SR routes by it), counter u56 (the AEAD
+ * nonce), then the ciphertext of (kind u8 || plaintext), tag[16].
+ * kind is SR_MSG_DATA or SR_MSG_DATA_CTRL: nothing in clear tells control
+ * from data. AAD = the 15 clear bytes. AEAD nonce (12 bytes) = 0^5 || counter.
  */
 enum {
-	SR_DP_HDR = 16,
+	SR_DP_VERSION = 2, /**< version 1 had 0 here, DATA_CTRL in clear and a u64 counter */
+	SR_DP_AAD = 15,    /**< the clear header */
+	SR_DP_HDR = 16,    /**< in front of the plaintext: clear header + kind byte */
 	SR_DP_TAG = 16,
 	SR_DP_OVERHEAD = SR_DP_HDR + SR_DP_TAG,
 	/** Headroom a caller leaves in front of a plaintext pkt for sr_client_send(). */
@@ -209,14 +216,25 @@ enum {
 	SR_TCP_PLAIN_MAX = 65536,
 };
 
-_Static_assert(SR_HEADROOM >= SR_FRAME_HDR + SR_DP_HDR, "headroom holds frame + data header");
+/** Counters are 56 bits on the wire: a key is refused this close to the end. */
+#define SR_DP_CTR_LIMIT ((1ULL << 56) - (1ULL << 16))
+
+_Static_assert((int)SR_DP_HDR == (int)SR_DP_AAD + 1,
+	       "one encrypted kind byte after the clear header");
+_Static_assert((int)SR_HEADROOM >= (int)SR_FRAME_HDR + (int)SR_DP_HDR,
+	       "headroom holds frame + data header");
 _Static_assert(SR_UDP_PLAIN_MAX == 1420, "TUN MTU for the UDP underlay");
-_Static_assert(SR_FRAME_MAX == SR_DP_OVERHEAD + SR_TCP_PLAIN_MAX, "TCP frame fits a super-packet");
+_Static_assert((int)SR_FRAME_MAX == (int)SR_DP_OVERHEAD + (int)SR_TCP_PLAIN_MAX,
+	       "TCP frame fits a super-packet");
 
 /**
- * In-band control (plaintext of a DATA_CTRL packet): op u8, then
+ * In-band control (plaintext of kind DATA_CTRL): op u8, then
  *   KEEPALIVE: nothing;  CLOSE: reason u8;
- *   REKEY_INIT / REKEY_RESP: epoch u32, ephemeral X25519 public key[32].
+ *   REKEY_INIT / REKEY_RESP: epoch u32, ephemeral X25519 public key[32];
+ * then zeros up to DPC_PAD bytes. Every control message is sealed at that one
+ * size: the size of a pure TCP ACK over IPv4 with timestamps (20 + 32), the
+ * most frequent data packet of an interactive session, so a relay cannot
+ * pick control messages (a REKEY_RESP to drop) out by length.
  */
 enum dp_ctrl_op {
 	DPC_KEEPALIVE = 1,
@@ -224,6 +242,7 @@ enum dp_ctrl_op {
 	DPC_REKEY_RESP = 3,
 	DPC_CLOSE = 4,
 };
-enum { DPC_REKEY_LEN = 1 + 4 + 32, DPC_MAX = DPC_REKEY_LEN };
+enum { DPC_REKEY_LEN = 1 + 4 + 32, DPC_MAX = DPC_REKEY_LEN, DPC_PAD = 52 };
+_Static_assert(DPC_PAD >= DPC_MAX, "every control message fits the padded size");
 
 #endif

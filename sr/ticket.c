@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "ticket.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
@@ -39,6 +40,13 @@ void sr_issuer_secret(const struct sr_issuer *iss, const uint8_t sid[SR_SID_LEN]
 	crypto_generichash_update(&h, &side, 1);
 	crypto_generichash_final(&h, out, SR_SECRET_LEN);
 	sodium_memzero(&h, sizeof(h));
+}
+
+bool sr_host_numeric(const char *host)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, host, &a) == 1 || inet_pton(AF_INET6, host, &a) == 1;
 }
 
 int sr_issuer_issue(const struct sr_issuer *iss, uint64_t now, unsigned ttl, const char *host,
@@ -97,8 +105,8 @@ bool sr_ticket_decode(const uint8_t *in, size_t len, struct sr_ticket *t)
 		t->tcp_port = rd_u16(&r);
 		t->udp_port = rd_u16(&r);
 		rd_bytes(&r, t->secret, sizeof(t->secret));
-		if (!t->host[0])
-			return false;
+		if (!sr_host_numeric(t->host))
+			return false; /* a name would need a resolver: refused */
 	} else {
 		rd_str8(&r, t->reason, sizeof(t->reason));
 	}
@@ -154,7 +162,7 @@ bool sr_side_ticket_decode(const uint8_t *in, size_t len, struct sr_side_ticket 
 	st->tcp_port = rd_u16(&r);
 	st->udp_port = rd_u16(&r);
 	rd_bytes(&r, st->secret, SR_SECRET_LEN);
-	return rd_done(&r) && st->side <= SR_SIDE_B && st->host[0];
+	return rd_done(&r) && st->side <= SR_SIDE_B && sr_host_numeric(st->host);
 }
 
 void sr_side_ticket_wipe(struct sr_side_ticket *st)

@@ -64,8 +64,16 @@ struct sr_side_ticket {
 };
 
 /**
+ * Is @p host a numeric IPv4 or IPv6 address? Tickets carry only those: the
+ * endpoint that connects never resolves a name a peer put there (it would
+ * block its event loop on that name's servers).
+ */
+bool sr_host_numeric(const char *host);
+
+/**
  * Make a ticket: random session id, secrets from the master key, expiry =
- * @p now + @p ttl. @p host is the advertised address. -EINVAL when too long.
+ * @p now + @p ttl. @p host is the advertised address (-EINVAL when empty or
+ * too long); endpoints decode only numeric ones (sr_host_numeric()).
  */
 int sr_issuer_issue(const struct sr_issuer *iss, uint64_t now, unsigned ttl, const char *host,
 		    uint16_t tcp_port, uint16_t udp_port, struct sr_ticket *t)
@@ -74,7 +82,10 @@ int sr_issuer_issue(const struct sr_issuer *iss, uint64_t now, unsigned ttl, con
 /** Encode a MSG_SR_TICKET payload (at most SR_TICKET_MAX bytes). 0 or -ENOSPC/-EINVAL. */
 int sr_ticket_encode(const struct sr_ticket *t, uint8_t *out, size_t cap, size_t *len)
     __attribute__((warn_unused_result));
-/** Decode a MSG_SR_TICKET payload; false on any malformation (trailing bytes too). */
+/**
+ * Decode a MSG_SR_TICKET payload; false on any malformation (trailing bytes
+ * too) and on a host that is not a numeric address (sr_host_numeric()).
+ */
 bool sr_ticket_decode(const uint8_t *in, size_t len, struct sr_ticket *t)
     __attribute__((warn_unused_result));
 void sr_ticket_wipe(struct sr_ticket *t);
@@ -85,6 +96,7 @@ void sr_ticket_side(const struct sr_ticket *t, uint8_t side, struct sr_side_tick
 /** Encode a side ticket (at most SR_SIDE_TICKET_MAX bytes). */
 int sr_side_ticket_encode(const struct sr_side_ticket *st, uint8_t *out, size_t cap, size_t *len)
     __attribute__((warn_unused_result));
+/** Decode a side ticket; false on any malformation and on a host that is a name. */
 bool sr_side_ticket_decode(const uint8_t *in, size_t len, struct sr_side_ticket *st)
     __attribute__((warn_unused_result));
 void sr_side_ticket_wipe(struct sr_side_ticket *st);

@@ -4,7 +4,8 @@
  * (dp_ctrl_input, rekey) between two sides with fixed keys. The input is a
  * list of operations [op u8][len u8][len bytes]:
  *   op % 4 == 0: the bytes as a packet off the wire into B (dp_open);
- *   op % 4 == 1: A seals the bytes (DATA or, op bit 2, DATA_CTRL); bit 3
+ *   op % 4 == 1: A seals the bytes (kind DATA or, op bit 2, DATA_CTRL: padded
+ *                to DPC_PAD, longer ones refused); bit 3
  *                flips one byte before B opens it; an opened DATA_CTRL goes
  *                to dp_ctrl_input and its reply back to A;
  *   op % 4 == 2: A rekeys now: its REKEY_INIT goes to B, B's reply to A;
@@ -82,22 +83,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op % 4) {
 		case 0:
 			memcpy(pkt_put(&p, len), d, len);
-			(void)dp_open(b, &p, &type);
+			(void)dp_open(b, &p, &type, now);
 			break;
 		case 1: {
 			uint8_t t = op & 4 ? SR_MSG_DATA_CTRL : SR_MSG_DATA;
 			int r;
 
 			memcpy(pkt_put(&p, len), d, len);
-			if (dp_seal(a, t, 42, &p) != 0)
+			if (dp_seal(a, t, 42, &p, now) != 0)
 				break;
 			if (op & 8)
 				pkt_data(&p)[(size_t)(op >> 4) % p.len] ^= 0x80;
-			r = dp_open(b, &p, &type);
+			if (pkt_data(&p)[0] != SR_MSG_DATA)
+				abort(); /* the clear type never says control */
+			r = dp_open(b, &p, &type, now);
 			if (op & 8 && r == 0)
 				abort(); /* a tampered packet opened */
 			if (!(op & 8) && honest &&
-			    (r != 0 || type != t || p.len != len ||
+			    (r != 0 || type != t || p.len != (t == SR_MSG_DATA ? len : DPC_PAD) ||
 			     memcmp(pkt_data(&p), d, len) != 0))
 				abort();
 			if (r == 0 && type == SR_MSG_DATA_CTRL) {

@@ -69,8 +69,10 @@ static void kat_aes256gcm_nist(void **state)
 	assert_memory_equal(out, want, 76);
 }
 
-/* Our packet format: header as AAD, nonce = 0^32 || be64(counter). Vectors made
- * independently with Python's cryptography package (see docs/PROTOCOL.md). */
+/* Our packet format (version 2): the 15-byte clear header as AAD, the kind byte
+ * (DATA) encrypted in front of the plaintext, nonce = 0^32 || be64(counter).
+ * Vectors made independently with Python's cryptography package (see
+ * docs/PROTOCOL.md). */
 static void kat_packet(uint8_t aead, const char *hex0, const char *hex1)
 {
 	struct dp_keys k = {.aead = aead, .side = SR_SIDE_A};
@@ -87,7 +89,7 @@ static void kat_packet(uint8_t aead, const char *hex0, const char *hex1)
 	for (int ctr = 0; ctr < 2; ctr++) {
 		pkt_init(&p, buf, sizeof(buf), SR_HEADROOM);
 		memcpy(pkt_put(&p, strlen(msg)), msg, strlen(msg));
-		assert_int_equal(dp_seal(s, SR_MSG_DATA, 0x01020304, &p), 0);
+		assert_int_equal(dp_seal(s, SR_MSG_DATA, 0x01020304, &p, 0), 0);
 		wlen = unhex(want, sizeof(want), ctr ? hex1 : hex0);
 		assert_int_equal(p.len, wlen);
 		assert_memory_equal(pkt_data(&p), want, wlen);
@@ -98,10 +100,10 @@ static void kat_packet(uint8_t aead, const char *hex0, const char *hex1)
 static void kat_packet_chacha(void **state)
 {
 	kat_packet(DP_AEAD_CHACHA20POLY1305,
-		   "1000000001020304000000000000000068d73045c183d5a233053d15ce633e4b99df965d4147f8"
-		   "e885a51cb5438ad0df42d110",
-		   "1000000001020304000000000000000119330ead5d6fcb090d151f5bd234677e719f5a4f8f1228"
-		   "74ac309a5d65429dbe811625");
+		   "10000200010203040000000000000008c82d43d98ac3a260413800db226e5794d09d90b5c64739"
+		   "b7f7cbdb6d11a67a1e393a0a",
+		   "100002000102030400000000000001792c13ab4566dd095e511a4ec77537627c9051256fa33b36"
+		   "4d969017bc34dbd1abf8fd93");
 }
 
 static void kat_packet_aes(void **state)
@@ -109,10 +111,10 @@ static void kat_packet_aes(void **state)
 	if (!crypto_aead_aes256gcm_is_available())
 		skip();
 	kat_packet(DP_AEAD_AES256GCM,
-		   "100000000102030400000000000000007ed3c7aad949f0ce28ccc841790ce1f5b32d33947b9b95"
-		   "3f856f56d99d198fd7caacf4",
-		   "1000000001020304000000000000000165b9cd882891436d2e4a304d8d864a9b74f179493c17dd"
-		   "a00bbb0527ae6a137b77206c");
+		   "1000020001020304000000000000001eccdaacc140e6ce7b88cd546c4db1e9be223836672c8aa2"
+		   "a9656a0938936ea4174e6672",
+		   "10000200010203040000000000000105a6d08e3098556d7d0e355898c71a8779fe72311f14d65a"
+		   "84321e29e688637805e5e331");
 }
 
 struct pair {
@@ -203,11 +205,14 @@ static int xfer(struct dp_state *from, struct dp_state *to, uint8_t type, const 
 
 	pkt_init(&p, buf, sizeof(buf), SR_HEADROOM);
 	memcpy(pkt_put(&p, strlen(msg)), msg, strlen(msg));
-	assert_int_equal(dp_seal(from, type, 7, &p), 0);
+	assert_int_equal(dp_seal(from, type, 7, &p, 0), 0);
 	if (flip >= 0)
 		pkt_data(&p)[flip % (int)p.len] ^= 0x20;
-	r = dp_open(to, &p, got_type);
-	if (r == 0) {
+	r = dp_open(to, &p, got_type, 0);
+	if (r == 0 && type == SR_MSG_DATA_CTRL) {
+		assert_int_equal(p.len, DPC_PAD); /* control messages travel padded */
+		assert_memory_equal(pkt_data(&p), msg, strlen(msg));
+	} else if (r == 0) {
 		assert_int_equal(p.len, strlen(msg));
 		assert_memory_equal(pkt_data(&p), msg, p.len);
 	}
@@ -250,8 +255,8 @@ static void tamper_every_byte(void **state)
 	for (int i = 0; i < n; i++) {
 		int r = xfer(p.a, p.b, SR_MSG_DATA, msg, &t, i);
 
-		if (i == 0)
-			assert_true(r == -EPROTO || r == -EBADMSG); /* type byte */
+		if (i == 0 || i == 2)
+			assert_true(r == -EPROTO || r == -EBADMSG); /* type, version byte */
 		else if (i == 1)
 			assert_int_equal(r, -ENOKEY); /* phase byte */
 		else
@@ -273,20 +278,20 @@ static void replay_and_short(void **state)
 	derive_pair(&p, DP_AEAD_CHACHA20POLY1305, NULL);
 	pkt_init(&q, buf, sizeof(buf), SR_HEADROOM);
 	memcpy(pkt_put(&q, 4), "ping", 4);
-	assert_int_equal(dp_seal(p.a, SR_MSG_DATA, 1, &q), 0);
+	assert_int_equal(dp_seal(p.a, SR_MSG_DATA, 1, &q, 0), 0);
 	n = q.len;
 	memcpy(copy, pkt_data(&q), n);
-	assert_int_equal(dp_open(p.b, &q, &t), 0);
+	assert_int_equal(dp_open(p.b, &q, &t, 0), 0);
 	pkt_init(&q, buf, sizeof(buf), 0);
 	memcpy(pkt_put(&q, n), copy, n);
-	assert_int_equal(dp_open(p.b, &q, &t), -EALREADY);
+	assert_int_equal(dp_open(p.b, &q, &t, 0), -EALREADY);
 	pkt_init(&q, buf, sizeof(buf), 0);
 	memcpy(pkt_put(&q, SR_DP_OVERHEAD - 1), copy, SR_DP_OVERHEAD - 1);
-	assert_int_equal(dp_open(p.b, &q, &t), -EPROTO);
+	assert_int_equal(dp_open(p.b, &q, &t, 0), -EPROTO);
 	/* no headroom: refused, nothing changed */
 	pkt_init(&q, buf, sizeof(buf), 4);
 	memcpy(pkt_put(&q, 4), "ping", 4);
-	assert_int_equal(dp_seal(p.a, SR_MSG_DATA, 1, &q), -ENOSPC);
+	assert_int_equal(dp_seal(p.a, SR_MSG_DATA, 1, &q, 0), -ENOSPC);
 	dp_state_free(p.a);
 	dp_state_free(p.b);
 }
@@ -307,7 +312,7 @@ static void counter_exhaustion(void **state)
 	struct pkt q;
 	pkt_init(&q, buf, sizeof(buf), SR_HEADROOM);
 	memcpy(pkt_put(&q, 1), "x", 1);
-	assert_int_equal(dp_seal(p.a, SR_MSG_DATA, 1, &q), -ESTALE);
+	assert_int_equal(dp_seal(p.a, SR_MSG_DATA, 1, &q, 0), -ESTALE);
 	dp_state_free(p.a);
 	dp_state_free(p.b);
 }
@@ -322,8 +327,8 @@ static int ctrl(struct dp_state *from, struct dp_state *to, const uint8_t *msg, 
 
 	pkt_init(&q, buf, sizeof(buf), SR_HEADROOM);
 	memcpy(pkt_put(&q, len), msg, len);
-	assert_int_equal(dp_seal(from, SR_MSG_DATA_CTRL, 1, &q), 0);
-	assert_int_equal(dp_open(to, &q, &t), 0);
+	assert_int_equal(dp_seal(from, SR_MSG_DATA_CTRL, 1, &q, 1.0), 0);
+	assert_int_equal(dp_open(to, &q, &t, 1.0), 0);
 	assert_int_equal(t, SR_MSG_DATA_CTRL);
 	r = dp_ctrl_input(to, pkt_data(&q), q.len, 1.0, reply, rlen);
 	return r;
@@ -346,7 +351,7 @@ static void rekey_by_count(void **state)
 	/* a packet sealed under the old key, delivered late (after the switch) */
 	pkt_init(&q, old, sizeof(old), SR_HEADROOM);
 	memcpy(pkt_put(&q, 4), "late", 4);
-	assert_int_equal(dp_seal(p.b, SR_MSG_DATA, 1, &q), 0);
+	assert_int_equal(dp_seal(p.b, SR_MSG_DATA, 1, &q, 0), 0);
 
 	n = dp_rekey_poll(p.a, 0, init);
 	assert_int_equal(n, DPC_REKEY_LEN);
@@ -370,7 +375,7 @@ static void rekey_by_count(void **state)
 	/* both directions work under the new keys; the late old packet still opens */
 	assert_int_equal(xfer(p.a, p.b, SR_MSG_DATA, "new a", &t, -1), 0);
 	assert_int_equal(xfer(p.b, p.a, SR_MSG_DATA, "new b", &t, -1), 0);
-	assert_int_equal(dp_open(p.a, &q, &t), 0);
+	assert_int_equal(dp_open(p.a, &q, &t, 0), 0);
 	assert_memory_equal(pkt_data(&q), "late", 4);
 	dp_state_free(p.a);
 	dp_state_free(p.b);

@@ -27,7 +27,7 @@ static int teardown(void **state)
 
 static void issue(struct sr_ticket *t)
 {
-	assert_int_equal(sr_issuer_issue(iss, 1000, 30, "relay.example.net", 7000, 7001, t), 0);
+	assert_int_equal(sr_issuer_issue(iss, 1000, 30, "192.0.2.10", 7000, 7001, t), 0);
 }
 
 static void ticket_roundtrip(void **state)
@@ -66,6 +66,34 @@ static void ticket_roundtrip(void **state)
 	assert_true(sr_ticket_decode(buf, n, &u));
 	assert_int_equal(u.status, SR_TK_DENIED);
 	assert_string_equal(u.reason, "not allowed");
+	sr_ticket_wipe(&u);
+}
+
+/* A host name in a ticket would need a resolver on the endpoint's loop: refused. */
+static void ticket_host_must_be_numeric(void **state)
+{
+	static const char *const bad[] = {
+	    "relay.example.net", "localhost", "1.2.3.4.5", "1.2.3.4 ", "[::1]", "", "0x7f.1"};
+	uint8_t buf[SR_TICKET_MAX], sbuf[SR_SIDE_TICKET_MAX];
+	struct sr_side_ticket s, s2;
+	struct sr_ticket t, u;
+	size_t n, sn;
+
+	assert_true(sr_host_numeric("192.0.2.10"));
+	assert_true(sr_host_numeric("2001:db8::1"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(sr_host_numeric(bad[i]));
+	assert_int_equal(sr_issuer_issue(iss, 1000, 30, "relay.example.net", 7000, 7001, &t), 0);
+	assert_int_equal(sr_ticket_encode(&t, buf, sizeof(buf), &n), 0);
+	assert_false(sr_ticket_decode(buf, n, &u));
+	sr_ticket_side(&t, SR_SIDE_B, &s);
+	assert_int_equal(sr_side_ticket_encode(&s, sbuf, sizeof(sbuf), &sn), 0);
+	assert_false(sr_side_ticket_decode(sbuf, sn, &s2));
+	/* the same with an IPv6 address decodes */
+	strcpy(t.host, "2001:db8::1");
+	assert_int_equal(sr_ticket_encode(&t, buf, sizeof(buf), &n), 0);
+	assert_true(sr_ticket_decode(buf, n, &u));
+	sr_ticket_wipe(&t);
 	sr_ticket_wipe(&u);
 }
 
@@ -205,13 +233,10 @@ static void secrets_derived(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(ticket_roundtrip),
-	    cmocka_unit_test(request_codec),
-	    cmocka_unit_test(auth_ok_then_reused),
-	    cmocka_unit_test(auth_wrong_mac),
-	    cmocka_unit_test(auth_no_challenge_or_stale_nonce),
-	    cmocka_unit_test(auth_expired),
-	    cmocka_unit_test(auth_wrong_session),
+	    cmocka_unit_test(ticket_roundtrip), cmocka_unit_test(ticket_host_must_be_numeric),
+	    cmocka_unit_test(request_codec),    cmocka_unit_test(auth_ok_then_reused),
+	    cmocka_unit_test(auth_wrong_mac),   cmocka_unit_test(auth_no_challenge_or_stale_nonce),
+	    cmocka_unit_test(auth_expired),     cmocka_unit_test(auth_wrong_session),
 	    cmocka_unit_test(secrets_derived),
 	};
 	if (sodium_init() < 0)
