@@ -52,6 +52,7 @@ struct csess {
 	bool relay_offline;    /* the relay's home queued our ticket request: not connected */
 	bool relay_pinned;     /* the user chose the relay (portless ssh --sr): no fallback */
 	unsigned relays_tried; /* relays of [client] sr asked for this ticket so far */
+	double asked;          /* when the current ticket request left */
 	bool dev_offline;      /* the device's home queued our request: not connected */
 	uint64_t seq;          /* for request outcomes (struct reqtok) */
 	double resume_until;   /* give up re-establishing the path after this */
@@ -79,6 +80,7 @@ struct clirole {
 	struct cliif ci;        /* the one TUN of every session */
 	uint64_t next_seq;
 	struct reqtok tok[CLI_TOKENS];
+	double rtt[PDCONF_MAX_SR]; /* ms, ticket round trip per [client] sr entry (0: not yet) */
 };
 
 static void on_if_lost(struct cliif *ci, const char *why);
@@ -194,6 +196,7 @@ static int request_ticket(struct csess *s);
 static bool next_relay(struct csess *s, const char *why);
 static bool rotate_relay(struct csess *s);
 static bool is_relay(const struct clirole *c, const char *handle);
+static void note_rtt(struct clirole *c, const char *relay, double ms);
 
 static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -638,6 +641,7 @@ static void on_ticket(struct csess *s, const struct envelope *env)
 		csess_done(s, CTL_HOP_SR, "malformed ticket from %s", s->relay);
 		return;
 	}
+	note_rtt(s->c, s->relay, (ep_now(s->c->ep) - s->asked) * 1000);
 	if (s->ticket.status != SR_TK_OK) {
 		csess_done(s, CTL_HOP_SR, "%s refused: %s", s->relay, s->ticket.reason);
 		return;
@@ -781,6 +785,7 @@ static bool next_relay(struct csess *s, const char *why)
 	if (++s->relays_tried >= s->c->ep->conf->n_sr || s->state != CS_TICKET)
 		return false;
 	snprintf(old, sizeof(old), "%s", s->relay);
+	note_rtt(s->c, old, CLI_TICKET_TIMEOUT * 1000.0); /* it failed: ask it last next time */
 	if (!rotate_relay(s))
 		return false;
 	s->relay_offline = false;
@@ -792,6 +797,41 @@ static bool next_relay(struct csess *s, const char *why)
 	return request_ticket(s) == 0;
 }
 
+static int relay_index(const struct clirole *c, const char *relay)
+{
+	const struct pdconf *conf = c->ep->conf;
+
+	for (size_t i = 0; i < conf->n_sr; i++)
+		if (!strcmp(conf->sr[i], relay))
+			return (int)i;
+	return -1;
+}
+
+/* A ticket's round trip (request to ticket, through both homes and the relay): smoothed. */
+static void note_rtt(struct clirole *c, const char *relay, double ms)
+{
+	int i = relay_index(c, relay);
+
+	if (i >= 0 && ms >= 0)
+		c->rtt[i] = c->rtt[i] > 0 ? 0.75 * c->rtt[i] + 0.25 * ms : ms;
+}
+
+/*
+ * The relay a new session asks first: the lowest measured round trip; a relay
+ * not measured yet counts as the best (so each gets measured once), config
+ * order among equals.
+ */
+static const char *first_relay(const struct clirole *c)
+{
+	const struct pdconf *conf = c->ep->conf;
+	size_t best = 0;
+
+	for (size_t i = 1; i < conf->n_sr; i++)
+		if (c->rtt[i] < c->rtt[best])
+			best = i;
+	return conf->sr[best];
+}
+
 /* Ask the relay for a ticket (answered with MSG_SR_TICKET). */
 static int request_ticket(struct csess *s)
 {
@@ -801,6 +841,7 @@ static int request_ticket(struct csess *s)
 	int r;
 
 	snprintf(rq.peer, sizeof(rq.peer), "%s", s->device);
+	s->asked = ep_now(s->c->ep);
 	r = sr_request_encode(&rq, buf, sizeof(buf), &n);
 	if (r == 0)
 		r = ep_notify(s->c->ep, s->relay, MSG_SR_REQUEST, buf, n, CLI_TICKET_TIMEOUT,
@@ -827,7 +868,7 @@ struct csess *clirole_up(struct clirole *c, const char *device, const char *user
 	s->owner = owner;
 	snprintf(s->device, sizeof(s->device), "%s", device);
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	snprintf(s->relay, sizeof(s->relay), "%s", relay && relay[0] ? relay : conf->sr[0]);
+	snprintf(s->relay, sizeof(s->relay), "%s", relay && relay[0] ? relay : first_relay(c));
 	s->relay_pinned = relay && relay[0];
 	s->start = ep_now(c->ep);
 	dpath_sess_init(&s->dps, &c->ep->dp, &c->ci.tun, admit, s);

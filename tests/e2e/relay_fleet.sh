@@ -32,6 +32,7 @@ mkdir -p "$PL_TMP/run-fleet"
 printf '[identity]\nkeys = %s\n[client]\nenabled = yes\nsocket = %s\nsr = @relay, @relay2\n' \
 	"$PL_TMP/alice" "$PL_SOCK" >"$PL_TMP/client-fleet.conf"
 pl_start portlessd-fleet "$PL_NS_CLI" "$PL_BIN/portlessd" -c "$PL_TMP/client-fleet.conf"
+FLEET_PID=$PL_LAST_PID
 pl_wait_log "$PL_TMP/portlessd-fleet.log" "ready" 15
 client() { ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" timeout 90 "$PL_BIN/portless" "$@"; }
 
@@ -64,12 +65,26 @@ pl_check "status now shows @relay2" grep -Eq "client +@device .* @relay2$" <<<"$
 pl_check "the same virtual addresses" grep -q "$(sed -n 's/.* -b \([0-9.]*\) .*/\1/p' "$PL_TMP/up.out")" <<<"$st"
 client down @device >/dev/null
 
-# @relay gone: a new session asks @relay2 at once
+# @relay gone: a new session goes through @relay2 at once (asked first now that
+# @relay failed, or handed over when @relay's home says it is not connected)
+n2=$(grep -c "start @alice -> @device" "$PL_TMP/sr2.log")
 t0=$(date +%s%N)
 out=$(client ssh "$PL_USER@@device" -- 'echo fallback' 2>"$PL_TMP/fb.err")
 t1=$(date +%s%N)
-pl_check "with @relay gone a new portless ssh logs in through @relay2" test "$out" = fallback
-pl_check "...saying so" grep -q "relay @relay is not connected to its home; asking @relay2" "$PL_TMP/fb.err"
+pl_check "with @relay gone a new portless ssh logs in" test "$out" = fallback
+pl_check "...through @relay2" test "$(grep -c "start @alice -> @device" "$PL_TMP/sr2.log")" -gt "$n2"
 pl_check "...without waiting out the ticket timeout ($(((t1 - t0) / 1000000)) ms)" \
 	test $(((t1 - t0) / 1000000)) -lt 5000
+
+# a fresh daemon (nothing measured), @relay still gone: the home's "not connected"
+# hands the set-up to @relay2 at once, and the user is told
+pkill_fleet() { kill "$FLEET_PID" 2>/dev/null; for _ in $(seq 30); do kill -0 "$FLEET_PID" 2>/dev/null || break; sleep 0.1; done; }
+pkill_fleet
+pl_start portlessd-fleet "$PL_NS_CLI" "$PL_BIN/portlessd" -c "$PL_TMP/client-fleet.conf"
+FLEET_PID=$PL_LAST_PID
+pl_wait_log "$PL_TMP/portlessd-fleet.log" "ready" 15
+out=$(client ssh "$PL_USER@@device" -- 'echo handed' 2>"$PL_TMP/fb2.err")
+pl_check "a fresh daemon logs in through @relay2" test "$out" = handed
+pl_check "...saying @relay is not connected" \
+	grep -q "relay @relay is not connected to its home; asking @relay2" "$PL_TMP/fb2.err"
 pl_finish
