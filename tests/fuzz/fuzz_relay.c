@@ -8,9 +8,11 @@
  *                op & 8 the session id / relay id are patched in first;
  *   op % 4 == 1: a valid HELLO of that side;
  *   op % 4 == 2: AUTH over the last CHALLENGE nonce (op & 8: a wrong MAC);
- *   op % 4 == 3: ROAM with a valid MAC and a growing counter (op & 16: LEAVE).
+ *   op % 4 == 3: ROAM with a valid MAC and a growing counter (op & 16: LEAVE);
+ *                op & 32: the ROAM_ECHO of the last ROAM_CHAL instead; op & 64:
+ *                from the other side's socket (a new address for that side).
  * After each datagram the loop runs once and answers are read back (so
- * CHALLENGE nonces and WELCOME relay ids feed the next steps). The relay
+ * CHALLENGE nonces, ROAM_CHALs and WELCOME relay ids feed the next steps). The relay
  * runs on an injected clock that moves 4 s per input (relay_tick() then
  * ends what is due): earlier inputs' sessions expire, time out or idle out
  * within a few inputs, on every run alike.
@@ -26,6 +28,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "sr_side.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +40,8 @@ static struct sr_ticket tk;
 static uint8_t nonce[2][SR_NONCE_LEN];
 static uint32_t relay_id[2];
 static uint64_t roam_ctr[2];
-static double clock_s; /* the relay's clock, moved by the harness only */
+static uint8_t chal[2][SR_ROAM_CHAL_LEN]; /* the last ROAM_CHAL each socket got */
+static double clock_s;                    /* the relay's clock, moved by the harness only */
 
 static double fuzz_now(void *arg)
 {
@@ -104,6 +108,8 @@ static void pump(void)
 				memcpy(nonce[i], b + SR_SIDE_HDR, SR_NONCE_LEN);
 			else if (b[0] == SR_MSG_WELCOME && n == SR_WELCOME_LEN)
 				relay_id[i] = get_be32(b + SR_SIDE_HDR);
+			else if (b[0] == SR_MSG_ROAM_CHAL && n == SR_ROAM_CHAL_LEN)
+				memcpy(chal[i], b, SR_ROAM_CHAL_LEN);
 		}
 	}
 }
@@ -118,9 +124,34 @@ static size_t head(uint8_t *m, uint8_t type, int side, uint8_t x)
 	return SR_SIDE_HDR;
 }
 
+/* ROAM of @p side, or (op & 32) its echo of the ROAM_CHAL the socket it goes out on got. */
+static size_t roam_or_echo(uint8_t *m, uint8_t op, int side)
+{
+	uint8_t key[32];
+	size_t n;
+
+	sr_roam_key(tk.secret[side], key);
+	if (op & 32) {
+		int at = op & 64 ? side ^ 1 : side;
+
+		n = sr_side_roam_echo(key, (uint8_t)side, tk.session_id, relay_id[side], chal[at],
+				      SR_ROAM_CHAL_LEN, m) == 0
+			? SR_ROAM_ECHO_LEN
+			: 0;
+	} else {
+		n = head(m, SR_MSG_ROAM, side, op & 16 ? SR_ROAM_LEAVE : SR_ROAM_KEEPALIVE);
+		put_be32(m + n, relay_id[side]);
+		put_be64(m + n + 4, ++roam_ctr[side]);
+		sr_roam_mac(key, m, m + SR_ROAM_LEN - SR_MAC_LEN);
+		n = SR_ROAM_LEN;
+	}
+	sodium_memzero(key, sizeof(key));
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t m[SR_UDP_MAX], key[32];
+	uint8_t m[SR_UDP_MAX];
 	size_t off = 0;
 
 	if (!loop)
@@ -131,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0; /* full: the previous ones expire as the clock moves */
 	memset(nonce, 0, sizeof(nonce));
 	memset(relay_id, 0, sizeof(relay_id));
+	memset(chal, 0, sizeof(chal));
 	for (int i = 0; i < 24 && size - off >= 2; i++) {
 		uint8_t op = data[off];
 		size_t len = data[off + 1], n = 0;
@@ -165,15 +197,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = SR_AUTH_LEN;
 			break;
 		default:
-			n = head(m, SR_MSG_ROAM, side, op & 16 ? SR_ROAM_LEAVE : SR_ROAM_KEEPALIVE);
-			put_be32(m + n, relay_id[side]);
-			put_be64(m + n + 4, ++roam_ctr[side]);
-			sr_roam_key(tk.secret[side], key);
-			sr_roam_mac(key, m, m + SR_ROAM_LEN - SR_MAC_LEN);
-			n = SR_ROAM_LEN;
+			n = roam_or_echo(m, op, side);
 			break;
 		}
 		off += len;
+		if (op % 4 == 3 && op & 64)
+			side ^= 1; /* from the other socket */
 		if (n > 0 && send(sock[side], m, n, 0) < 0 && errno != ECONNREFUSED)
 			abort();
 		pump();
