@@ -29,6 +29,7 @@
 #include "net.h"
 #include "relay.h"
 #include "sr_client.h"
+#include "test_relay_fix.h"
 
 struct side {
 	struct sr_client *c;
@@ -86,25 +87,16 @@ static int setup(void **state)
 {
 	static struct world w;
 	struct relay_cfg cfg;
-	struct sockaddr_in *in;
 	int err = 0;
 
 	memset(&w, 0, sizeof(w));
 	w.loop = ev_loop_new(EVFLAG_AUTO);
-	relay_cfg_default(&cfg);
-	for (int i = 0; i < 2; i++) {
-		in = (struct sockaddr_in *)(i ? &cfg.udp_addr : &cfg.tcp_addr);
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	}
-	cfg.tcp_len = cfg.udp_len = sizeof(struct sockaddr_in);
-	snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1");
+	fix_loopback_cfg(&cfg, &(struct relay_clock){relay_now, relay_unix_now, &w});
 	cfg.ticket_ttl = 1;
 	cfg.unpaired_timeout = 1;
 	cfg.idle_timeout = 1;
 	cfg.max_sessions = 4;
 	cfg.max_per_identity = 2;
-	cfg.clock = (struct relay_clock){.now = relay_now, .unix_now = relay_unix_now, .arg = &w};
 	w.r = relay_new(w.loop, &cfg, &err);
 	assert_non_null(w.r);
 	assert_int_equal(dp_keypair_new(&w.ka), 0);

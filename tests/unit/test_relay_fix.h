@@ -2,14 +2,17 @@
 /*
  * What the tests of the relay's objects share (included by them, no test of
  * its own): loopback addresses, and one session issued into a table on a
- * clock the test holds (loop time FIX_T0, unix time FIX_UNIX0).
+ * clock the test holds (loop time FIX_T0, unix time FIX_UNIX0); for the
+ * loopback tests, a relay configuration on 127.0.0.1 with their clock.
  */
 #ifndef PORTLESS_TEST_RELAY_FIX_H
 #define PORTLESS_TEST_RELAY_FIX_H
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "relay.h"
 #include "relay_table.h"
 
 enum { FIX_UNIX0 = 1700000000, FIX_T0 = 50 };
@@ -60,6 +63,22 @@ static inline void fix_fini(struct relay_fix *f)
 	relay_table_free(f->t);
 	sr_issuer_free(f->iss);
 	sr_ticket_wipe(&f->tk);
+}
+
+/* Defaults, TCP and UDP on 127.0.0.1 (ports chosen by the kernel), clock @p clk. */
+static inline void fix_loopback_cfg(struct relay_cfg *cfg, const struct relay_clock *clk)
+{
+	relay_cfg_default(cfg);
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in *in =
+		    (struct sockaddr_in *)(i ? &cfg->udp_addr : &cfg->tcp_addr);
+
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	cfg->tcp_len = cfg->udp_len = sizeof(struct sockaddr_in);
+	snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
+	cfg->clock = *clk;
 }
 
 #endif

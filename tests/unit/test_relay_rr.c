@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "relay.h"
+#include "test_relay_fix.h"
 #include "relay_roam.h"
 #include "sr_side.h"
 #include "wire.h"
@@ -79,20 +80,11 @@ static int setup(void **state)
 {
 	static struct world w;
 	struct relay_cfg cfg;
-	struct sockaddr_in *in;
 	int err = 0;
 
 	memset(&w, 0, sizeof(w));
 	w.loop = ev_loop_new(EVFLAG_AUTO);
-	relay_cfg_default(&cfg);
-	for (int i = 0; i < 2; i++) {
-		in = (struct sockaddr_in *)(i ? &cfg.udp_addr : &cfg.tcp_addr);
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	}
-	cfg.tcp_len = cfg.udp_len = sizeof(struct sockaddr_in);
-	snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1");
-	cfg.clock = (struct relay_clock){.now = relay_now, .unix_now = relay_unix_now, .arg = &w};
+	fix_loopback_cfg(&cfg, &(struct relay_clock){relay_now, relay_unix_now, &w});
 	w.r = relay_new(w.loop, &cfg, &err);
 	assert_non_null(w.r);
 	assert_int_equal(relay_issue(w.r, "@a", "@b", &w.tk), 0);
