@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "addrplan.h"
+#include "audit.h"
 #include "authkeys.h"
 #include "filter.h"
 #include "log.h"
@@ -41,6 +42,8 @@ struct dsess {
 	double start;
 	uint32_t rekeys; /* completed on relay paths already closed */
 	char *key_line;  /* [device] authorized-keys = command: the line sshd is given */
+	char relay[SR_HOST_MAX + 8]; /* host:port of its ticket, for the audit record */
+	uint64_t start_unix;
 	bool key_installed, routes, in_filter, addrs;
 };
 
@@ -130,6 +133,47 @@ static void drop_sr(struct dsess *s, uint8_t reason)
  * End a session: everything it created is undone in reverse order, its
  * keys are wiped. @p tell_peer: send MSG_SESSION_END to the client.
  */
+/* The session's audit record (@p event "start" or "end"). */
+static void audit_sess(const struct dsess *s, const char *event, const char *reason)
+{
+	char c4[IPADDR_STRLEN] = "", c6[IPADDR_STRLEN] = "";
+	struct audit_rec r = {
+	    .event = event,
+	    .sid = s->hex,
+	    .device = ep_handle(s->d->ep),
+	    .peer = s->peer,
+	    .user = s->user,
+	    .client4 = s->addrs ? ipaddr_str(&s->c4, false, c4, sizeof(c4)) : "",
+	    .client6 = s->addrs ? ipaddr_str(&s->c6, false, c6, sizeof(c6)) : "",
+	    .relay = s->relay,
+	    .start = s->start_unix,
+	    .end = strcmp(event, "end") ? 0 : net_unix_now(),
+	    .bytes_in = s->dps.bytes_in,
+	    .bytes_out = s->dps.bytes_out,
+	    .reason = reason,
+	};
+
+	audit_emit(&r);
+}
+
+/* A refused request's audit record. */
+static void audit_refused(const struct devrole *d, const char *peer, const char *user,
+			  const char *hex, const char *why)
+{
+	struct audit_rec r = {.event = "refused",
+			      .sid = hex,
+			      .device = ep_handle(d->ep),
+			      .peer = peer,
+			      .user = user,
+			      .client4 = "",
+			      .client6 = "",
+			      .relay = "",
+			      .start = net_unix_now(),
+			      .reason = why};
+
+	audit_emit(&r);
+}
+
 static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 {
 	struct devrole *d = s->d;
@@ -138,6 +182,7 @@ static void dsess_end(struct dsess *s, int reason, bool tell_peer)
 	unsigned removed = 0;
 
 	drop_sr(s, (uint8_t)reason); /* the client learns why from the CLOSE at once */
+	audit_sess(s, "end", sess_end_reason_str(reason));
 	log_msg(PL_LOG_INFO,
 		"session %.8s end: peer %s user %s, %s, in %llu B out %llu B, %.1f s, %u rekeys",
 		s->hex, s->peer, s->user, sess_end_reason_str(reason),
@@ -411,6 +456,8 @@ static struct dsess *dsess_new(struct devrole *d, const struct envelope *env,
 	snprintf(s->peer, sizeof(s->peer), "%s", env->from);
 	snprintf(s->user, sizeof(s->user), "%s", rq->user);
 	s->fid = ++d->next_fid;
+	s->start_unix = net_unix_now();
+	snprintf(s->relay, sizeof(s->relay), "%s:%u", rq->ticket.host, rq->ticket.udp_port);
 	dpath_sess_init(&s->dps, &d->ep->dp, &d->tun, admit, s);
 	s->start = s->dps.last = ep_now(d->ep);
 	ev_init(&s->idle_w, idle_cb);
@@ -522,6 +569,7 @@ static bool admissible(struct devrole *d, const struct envelope *env, const stru
 	if (!pdconf_user_allowed(conf, env->from, rq->user)) {
 		log_msg(PL_LOG_WARN, "session %.8s refused (no answer): %s may not log in as '%s'",
 			hex, env->from, rq->user);
+		audit_refused(d, env->from, rq->user, hex, "user not allowed");
 		return false;
 	}
 	if (find_sid(d, rq->session_id)) {
@@ -532,6 +580,7 @@ static bool admissible(struct devrole *d, const struct envelope *env, const stru
 		log_msg(PL_LOG_WARN, "session %.8s from %s: busy (%u sessions)", hex, env->from,
 			d->n_sessions);
 		answer_error(d, env->from, rq->session_id, SESS_BUSY, "too many sessions");
+		audit_refused(d, env->from, rq->user, hex, "too many sessions");
 		return false;
 	}
 	if (sessions_of(d, env->from) >=
@@ -540,6 +589,7 @@ static bool admissible(struct devrole *d, const struct envelope *env, const stru
 			env->from, pdconf_allow_max(conf, pdconf_find_allow(conf, env->from)));
 		answer_error(d, env->from, rq->session_id, SESS_BUSY,
 			     "too many sessions for this identity");
+		audit_refused(d, env->from, rq->user, hex, "too many sessions for this identity");
 		return false;
 	}
 	if (!d->ep->sys->user_exists(rq->user)) {
@@ -547,6 +597,7 @@ static bool admissible(struct devrole *d, const struct envelope *env, const stru
 			rq->user);
 		answer_error(d, env->from, rq->session_id, SESS_FAILED,
 			     "no such user on the device");
+		audit_refused(d, env->from, rq->user, hex, "no such user");
 		return false;
 	}
 	return true;
@@ -576,6 +627,7 @@ static void start_session(struct devrole *d, const struct envelope *env,
 		log_msg(PL_LOG_INFO, "session %.8s start: peer %s user %s client %s %s aead %s",
 			hex, env->from, rq->user, ipaddr_str(&s->c4, false, c4, sizeof(c4)),
 			ipaddr_str(&s->c6, false, c6, sizeof(c6)), dp_aead_name(a->aead));
+		audit_sess(s, "start", "");
 		answer(d, env->from, a);
 	}
 	if (a)

@@ -5,7 +5,10 @@
 #    sends what its TUN still holds, ssh's FIN among it, before the CLOSE);
 #  - one allowed identity past its cap ([allow] max-sessions, default half
 #    of [device] max-sessions) is refused with a reason while another
-#    identity still gets in.
+#    identity still gets in;
+#  - the device writes one JSON audit record per session start, end and
+#    refusal (ids matching, identities, user, addresses, relay, UTC times,
+#    bytes, reason).
 set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib/topo.sh"
 pl_need_root
@@ -32,6 +35,21 @@ done
 pl_check "50 runs of portless ssh -- echo OK all print OK ($ok)" test "$ok" -eq 50
 pl_check "no sshd session process outlived its session by 5 s ($left of 50 did)" test "$left" -eq 0
 
+# the device's audit records: one start and one end per session, matched by id
+audit_check() { # PYTHON-EXPRESSION over recs (the parsed records); prints True/False
+	python3 - "$PL_TMP/portlessd-dev.log" "$1" <<'PY'
+import json, sys
+recs = [json.loads(l.split("audit: ", 1)[1]) for l in open(sys.argv[1]) if "audit: {" in l]
+print(eval(sys.argv[2]))
+PY
+}
+pl_check "50 start and 50 end audit records, every one JSON" \
+	test "$(audit_check 'sum(r["event"]=="start" for r in recs)==50 and sum(r["event"]=="end" for r in recs)==50')" = True
+pl_check "...each end matches a start by session id, with both identities and the user" \
+	test "$(audit_check '{r["session"] for r in recs if r["event"]=="start"}=={r["session"] for r in recs if r["event"]=="end"} and all(r["peer"]=="@alice" and r["device"]=="@device" and r["user"]=="'"$PL_USER"'" for r in recs)')" = True
+pl_check "...with UTC times, the client addresses, the relay, bytes and the reason" \
+	test "$(audit_check 'all(r["start"].endswith("Z") and r["end"].endswith("Z") and r["client4"].startswith("100.") and r["client6"].startswith("fd") and r["relay"].startswith("'"$PL_PUB_CLI_IP"':") and r["bytes_in"]>0 and r["reason"]=="closed" for r in recs if r["event"]=="end")')" = True
+
 # @alice's cap is 2 (half of 4): two held sessions, the third refused, @bob still in
 pl_up up1
 U1=$PL_UP_PID
@@ -41,6 +59,8 @@ out=$(pl_ssh "$PL_USER" true 2>&1)
 pl_check "a third session of @alice is refused (cap 2 of 4)" \
 	grep -q "too many sessions for this identity" <<<"$out"
 pl_check "the device logged the cap" grep -q "its cap of 2 sessions is reached" "$PL_TMP/portlessd-dev.log"
+pl_check "...and wrote a refusal audit record" \
+	test "$(audit_check 'any(r["event"]=="refused" and r["reason"]=="too many sessions for this identity" for r in recs)')" = True
 # @bob on a second client host (203.0.113.2, routed through pub like the first)
 ip netns add "$NS2"
 ip -n "$NS2" link set lo up
