@@ -25,6 +25,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,16 +211,43 @@ static int src_bind(int s)
 	return bind(s, (struct sockaddr *)&a, sizeof(a));
 }
 
+/*
+ * Connect @p fd (made non-blocking first) and wait until it is: libFuzzer's
+ * timeout timer (SIGALRM) interrupts a blocking connect() on a loaded
+ * machine (an earlier run died of EINTR), so wait in poll() and retry that.
+ */
+static int connect_wait(int s, const struct sockaddr_in *a)
+{
+	struct pollfd p = {.fd = s, .events = POLLOUT};
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) < 0)
+		return -1;
+	if (connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -1;
+	while (poll(&p, 1, 5000) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static void open_conn(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
 	a.sin_port = htons(port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || src_bind(fd) < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	if (fd < 0 || src_bind(fd) < 0 || connect_wait(fd, &a) < 0) {
+		perror("fuzz_cp_server: connect");
 		abort();
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		abort();
+	}
 	rlen = 0;
 	nseq = 0;
 	authed = -1;

@@ -22,9 +22,11 @@
  * injected clock that moves 4 s per input; relay_tick() ends what is due.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,16 +91,42 @@ static int src_bind(int s)
 	return bind(s, (struct sockaddr *)&a, sizeof(a));
 }
 
+/*
+ * Connect @p fd (made non-blocking first) and wait until it is: libFuzzer's
+ * timeout timer (SIGALRM) interrupts a blocking connect() on a loaded
+ * machine (an earlier run died of EINTR), so wait in poll() and retry that.
+ */
+static int connect_wait(int fd, const struct sockaddr_in *a)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -1;
+	while (poll(&p, 1, 5000) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static int open_sock(int type, uint16_t port)
 {
 	struct sockaddr_in a = loopback(port);
 	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 
-	/* connected while blocking (loopback: at once), then non-blocking */
-	if (fd < 0 || (type == SOCK_STREAM && src_bind(fd) < 0) ||
-	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+	if (fd < 0 || (type == SOCK_STREAM && src_bind(fd) < 0) || connect_wait(fd, &a) < 0) {
+		perror("fuzz_relay_tcp: socket");
 		abort();
+	}
 	return fd;
 }
 
