@@ -58,7 +58,8 @@ struct sr_client {
 	uint32_t epoch;
 	unsigned busy;
 	bool freed;
-	bool no_gso; /* the kernel refused UDP_SEGMENT once: one send per datagram */
+	bool port_closed; /* a send met ICMP port unreachable: down from the loop, not mid-send */
+	bool no_gso;      /* the kernel refused UDP_SEGMENT once: one send per datagram */
 	struct sr_client_stats st;
 	double (*clock)(void *arg); /* NULL: ev_now (sr_client_set_clock) */
 	void *clock_arg;
@@ -162,6 +163,16 @@ static void udp_rebind(struct sr_client *c, const char *why)
 
 static int udp_send_failed(struct sr_client *c, int err)
 {
+	/*
+	 * A sender meets the relay's ICMP port unreachable here, not in recvmmsg
+	 * (the send consumed the socket error): without this a client streaming
+	 * to a dead relay noticed only after dead_after. The path goes down from
+	 * the UDP watcher, never inside the caller's send.
+	 */
+	if (err == -ECONNREFUSED && c->state == CS_UP && !c->port_closed) {
+		c->port_closed = true;
+		ev_feed_event(c->loop, &c->uw, EV_READ);
+	}
 	if (err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH)
 		udp_rebind(c, err == -ENETUNREACH ? "UDP send: network unreachable"
 						  : "UDP send: local address gone");
@@ -613,6 +624,11 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int n;
 
 	enter(c);
+	if (c->port_closed && c->state == CS_UP) {
+		go_down(c, SR_DOWN_UNREACHABLE, "the SR's UDP port is closed");
+		leave(c);
+		return;
+	}
 	for (int round = 0; round < 8 && c->ufd >= 0 && !c->freed; round++) {
 		for (int i = 0; i < BATCH; i++) {
 			c->riov[i] = (struct iovec){c->rxbuf + (size_t)i * UDP_BUF, UDP_BUF};
