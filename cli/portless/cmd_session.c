@@ -4,6 +4,7 @@
  * over its control socket, then run the system's ssh over the tunnel.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,19 +533,53 @@ static const char *human(uint64_t b, char *buf, size_t cap)
 	return buf;
 }
 
+static const char *via(const struct ctl_row *r)
+{
+	static const char *const tr[] = {"-", "UDP", "TCP"};
+
+	return r->state == CTL_STATE_UP && r->transport <= 2 ? tr[r->transport] : "setup";
+}
+
+static void row_text(const struct ctl_row *r)
+{
+	char in[32], out[32];
+
+	printf("%02x%02x%02x%02x %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us %7llu %s\n",
+	       r->sid[0], r->sid[1], r->sid[2], r->sid[3],
+	       r->role == CTL_ROLE_DEVICE ? "device" : "client", r->peer, r->user, r->device_ip,
+	       r->client_ip, via(r), human(r->bytes_in, in, sizeof(in)),
+	       human(r->bytes_out, out, sizeof(out)), r->age, (unsigned long long)r->dropped,
+	       r->relay[0] ? r->relay : "-");
+}
+
+/* One JSON object (every string field is of a restricted alphabet: handles, users, IPs). */
+static void row_json(const struct ctl_row *r, bool first)
+{
+	char sid[33];
+
+	for (int i = 0; i < CTL_SID_LEN; i++)
+		snprintf(sid + 2 * i, 3, "%02x", r->sid[i]);
+	printf("%s{\"session\":\"%s\",\"role\":\"%s\",\"peer\":\"%s\",\"user\":\"%s\","
+	       "\"device_ip\":\"%s\",\"client_ip\":\"%s\",\"via\":\"%s\",\"bytes_in\":%llu,"
+	       "\"bytes_out\":%llu,\"age_s\":%u,\"dropped\":%llu,\"relay\":\"%s\"}",
+	       first ? "" : ",", sid, r->role == CTL_ROLE_DEVICE ? "device" : "client", r->peer,
+	       r->user, r->device_ip, r->client_ip, via(r), (unsigned long long)r->bytes_in,
+	       (unsigned long long)r->bytes_out, r->age, (unsigned long long)r->dropped, r->relay);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const char *const names[] = {"--socket", NULL};
-	static const char *const tr[] = {"-", "UDP", "TCP"};
+	static const char *const flags[] = {"--json", NULL};
 	const char *vals[1] = {NULL};
+	bool json[1] = {false};
 	struct ctl_client cc;
 	struct ctl_msg m = {.type = CTL_STATUS};
-	char in[32], out[32];
 	int rows = 0;
 
-	argc = cli_take_opts(argc, argv, names, vals, NULL, NULL);
+	argc = cli_take_opts(argc, argv, names, vals, flags, json);
 	if (argc != 1) {
-		fprintf(stderr, "usage: portless status [--socket PATH]\n");
+		fprintf(stderr, "usage: portless status [--json] [--socket PATH]\n");
 		return CLI_USAGE;
 	}
 	if (connect_daemon(&cc, socket_path(vals[0])) < 0)
@@ -553,24 +588,21 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "portless: cannot talk to portlessd\n");
 		return CLI_FAIL;
 	}
-	printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s %7s %s\n", "SESSION", "ROLE",
-	       "PEER", "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE", "DROPPED",
-	       "RELAY");
+	if (json[0])
+		printf("[");
+	else
+		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %6s %7s %s\n", "SESSION",
+		       "ROLE", "PEER", "USER", "DEVICE-IP", "CLIENT-IP", "VIA", "IN", "OUT", "AGE",
+		       "DROPPED", "RELAY");
 	while (ctl_client_recv(&cc, &m, 10000) == 0 && m.type == CTL_STATUS_ROW) {
-		char sid[9];
-
-		snprintf(sid, sizeof(sid), "%02x%02x%02x%02x", m.row.sid[0], m.row.sid[1],
-			 m.row.sid[2], m.row.sid[3]);
-		printf("%-8s %-6s %-20s %-10s %-15s %-15s %-5s %10s %10s %5us %7llu %s\n", sid,
-		       m.row.role == CTL_ROLE_DEVICE ? "device" : "client", m.row.peer, m.row.user,
-		       m.row.device_ip, m.row.client_ip,
-		       m.row.state == CTL_STATE_UP && m.row.transport <= 2 ? tr[m.row.transport]
-									   : "setup",
-		       human(m.row.bytes_in, in, sizeof(in)),
-		       human(m.row.bytes_out, out, sizeof(out)), m.row.age,
-		       (unsigned long long)m.row.dropped, m.row.relay[0] ? m.row.relay : "-");
+		if (json[0])
+			row_json(&m.row, rows == 0);
+		else
+			row_text(&m.row);
 		rows++;
 	}
+	if (json[0])
+		printf("]\n");
 	ctl_client_close(&cc);
 	if (m.type != CTL_STATUS_END) {
 		fprintf(stderr, "portless: incomplete answer from portlessd\n");

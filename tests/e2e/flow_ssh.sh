@@ -38,6 +38,12 @@ st=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless
 pl_check "status lists the client session to @device over UDP or TCP" \
 	grep -Eq "client +@device +$PL_USER .*(UDP|TCP)" <<<"$st"
 pl_check "one portless key line while the session is up" test "$(pl_key_lines "$PL_USER")" -eq 1
+stj=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless" status --json)
+pl_check "status --json is JSON listing the session with its relay and counters" python3 -c '
+import json, sys
+rows = json.loads(sys.argv[1])
+assert any(r["role"] == "client" and r["peer"] == "@device" and r["relay"] == "@relay"
+           and r["via"] in ("UDP", "TCP") and len(r["session"]) == 32 for r in rows), rows' "$stj"
 # The printed ssh command works as is.
 cmd=$(cat "$PL_TMP/up.out")
 out=$(ip netns exec "$PL_NS_CLI" timeout 30 $cmd true 2>&1)
