@@ -1035,6 +1035,22 @@ bool pdconf_local_allowed(const struct pdconf *c, const char *login, const char 
 	return false;
 }
 
+int pdconf_device_addrs(const struct pdconf *c, const char *handle, struct addrplan_cfg *pc,
+			struct ipaddr *v4, struct ipaddr *v6)
+{
+	uint32_t net = htonl(c->prefix_addr);
+	int r;
+
+	addrplan_defaults(pc);
+	ipaddr_from_bytes(&pc->dev4, AF_INET, &net, c->prefix_len);
+	if (c->prefix6_len)
+		ipaddr_from_bytes(&pc->dev6, AF_INET6, c->prefix6, c->prefix6_len);
+	r = addrplan_device_ex(handle, &pc->dev4, &pc->pool4, c->addr_alt, v4);
+	if (r == 0)
+		r = addrplan_device_ex(handle, &pc->dev6, &pc->pool6, c->addr_alt, v6);
+	return r;
+}
+
 bool pdconf_in_overlay(const struct pdconf *c, const struct ipaddr *a)
 {
 	for (size_t i = 0; i < c->n_overlay; i++)

@@ -63,6 +63,7 @@
 #include <stdint.h>
 
 #include "handle.h"
+#include "addrplan.h"
 #include "identity.h"
 #include "ipaddr.h"
 
@@ -208,6 +209,14 @@ bool pdconf_user_allowed(const struct pdconf *c, const char *handle, const char 
 bool pdconf_local_allowed(const struct pdconf *c, const char *login, const char *const *groups,
 			  size_t n_groups, const char *device, const char *user, char *why,
 			  size_t cap);
+
+/**
+ * The stable virtual addresses identity @p handle has as a device under this
+ * configuration ([device] virtual-prefix, virtual-prefix6,
+ * address-alternative); @p pc gets the address plan used. 0 or -errno.
+ */
+int pdconf_device_addrs(const struct pdconf *c, const char *handle, struct addrplan_cfg *pc,
+			struct ipaddr *v4, struct ipaddr *v6) __attribute__((warn_unused_result));
 
 /** True when @p a lies in one of the [client] overlay networks. */
 bool pdconf_in_overlay(const struct pdconf *c, const struct ipaddr *a);

@@ -872,17 +872,9 @@ static int plan_addresses(struct devrole *d, char *err, size_t errlen)
 	struct addrplan_cfg pc;
 	struct addrplan_host host = {0};
 	char why[256];
-	uint32_t net = htonl(conf->prefix_addr);
 	int r;
 
-	addrplan_defaults(&pc);
-	ipaddr_from_bytes(&pc.dev4, AF_INET, &net, conf->prefix_len);
-	if (conf->prefix6_len)
-		ipaddr_from_bytes(&pc.dev6, AF_INET6, conf->prefix6, conf->prefix6_len);
-	r = addrplan_device_ex(ep_handle(d->ep), &pc.dev4, &pc.pool4, conf->addr_alt, &d->dev4);
-	if (r == 0)
-		r = addrplan_device_ex(ep_handle(d->ep), &pc.dev6, &pc.pool6, conf->addr_alt,
-				       &d->dev6);
+	r = pdconf_device_addrs(conf, ep_handle(d->ep), &pc, &d->dev4, &d->dev6);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot derive the virtual address: %s", strerror(-r));
 		return r;

@@ -4,9 +4,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "cliutil.h"
 #include "cmds.h"
 #include "identity.h"
+#include "pdconf.h"
 
 static void show(const struct identity *id)
 {
@@ -14,6 +18,33 @@ static void show(const struct identity *id)
 
 	identity_fingerprint(&id->pub, fpr);
 	printf("%s %s\n", id->pub.handle, fpr);
+}
+
+/*
+ * The virtual addresses this identity has as a device: what sshd's
+ * ListenAddress needs (install.sh --virtual-ip), known before portlessd runs.
+ * From /etc/portless/portlessd.conf when readable (its prefixes and
+ * address-alternative), else the defaults.
+ */
+static void show_addrs(const struct identity *id, const char *conf_path)
+{
+	struct pdconf *c = calloc(1, sizeof(*c));
+	char err[PDCONF_ERR_BUF], a4[IPADDR_STRLEN], a6[IPADDR_STRLEN];
+	struct addrplan_cfg pc;
+	struct ipaddr v4, v6;
+
+	if (!c)
+		return;
+	pdconf_defaults(c);
+	if (access(conf_path, R_OK) == 0 && pdconf_load(c, conf_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "portless: %s (virtual addresses from the defaults)\n", err);
+		pdconf_defaults(c);
+	}
+	if (pdconf_device_addrs(c, id->pub.handle, &pc, &v4, &v6) == 0)
+		printf("virtual address %s %s (as a device; [device] address-alternative %u)\n",
+		       ipaddr_str(&v4, false, a4, sizeof(a4)),
+		       ipaddr_str(&v6, false, a6, sizeof(a6)), c->addr_alt);
+	free(c);
 }
 
 int cmd_keygen(int argc, char **argv)
@@ -61,14 +92,14 @@ int cmd_keygen(int argc, char **argv)
 
 int cmd_whoami(int argc, char **argv)
 {
-	static const char *const names[] = {"--keys", NULL};
-	const char *vals[1] = {NULL};
+	static const char *const names[] = {"--keys", "--config", NULL};
+	const char *vals[2] = {NULL, NULL};
 	char dir[4096];
 	struct identity *id;
 
 	argc = cli_take_opts(argc, argv, names, vals, NULL, NULL);
 	if (argc != 1) {
-		fprintf(stderr, "usage: portless whoami [--keys DIR]\n");
+		fprintf(stderr, "usage: portless whoami [--keys DIR] [--config PATH]\n");
 		return CLI_USAGE;
 	}
 	if (cli_keys_dir(vals[0], dir, sizeof(dir)) < 0)
@@ -77,6 +108,7 @@ int cmd_whoami(int argc, char **argv)
 	if (!id)
 		return CLI_FAIL;
 	show(id);
+	show_addrs(id, vals[1] ? vals[1] : PDCONF_DEFAULT_PATH);
 	identity_free(id);
 	return CLI_OK;
 }

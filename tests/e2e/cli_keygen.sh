@@ -15,12 +15,14 @@ FP='pl:[0-9a-f]{4}(-[0-9a-f]{4}){7}'
 out=$("$PL" keygen @alice --keys "$T/k" 2>&1)
 pl_check "keygen prints handle and fingerprint ($out)" grep -Eqx "@alice $FP" <<<"$out"
 pl_check "the key file is mode 0600" test "$(stat -c %a "$T/k/identity.key")" = 600
-pl_check "whoami prints the same" test "$("$PL" whoami --keys "$T/k" 2>&1)" = "$out"
+pl_check "whoami prints the same identity" test "$("$PL" whoami --keys "$T/k" 2>&1 | head -1)" = "$out"
+pl_check "...and the virtual addresses it has as a device" \
+	grep -Eq "^virtual address 100\.[0-9.]+ fd[0-9a-f:]+ " <<<"$("$PL" whoami --keys "$T/k" 2>&1)"
 err=$("$PL" keygen @alice --keys "$T/k" 2>&1)
 rc=$?
 pl_check "a second keygen refuses to overwrite (rc $rc)" test "$rc" -ne 0
 pl_check "...saying so" grep -q "exists: refusing to overwrite (use --force)" <<<"$err"
-pl_check "...and the key is unchanged" test "$("$PL" whoami --keys "$T/k" 2>&1)" = "$out"
+pl_check "...and the key is unchanged" test "$("$PL" whoami --keys "$T/k" 2>&1 | head -1)" = "$out"
 new=$("$PL" keygen @alice --keys "$T/k" --force 2>&1)
 pl_check "--force makes new keys (another fingerprint)" test "$new" != "$out"
 chmod 640 "$T/k/identity.key"

@@ -38,6 +38,8 @@ st=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless
 pl_check "status lists the client session to @device over UDP or TCP" \
 	grep -Eq "client +@device +$PL_USER .*(UDP|TCP)" <<<"$st"
 pl_check "one portless key line while the session is up" test "$(pl_key_lines "$PL_USER")" -eq 1
+pl_check "whoami on the device names the virtual address portlessd took ($PL_DEV_VIP)" grep -q \
+	"^virtual address $PL_DEV_VIP " <<<"$("$PL_BIN/portless" whoami --keys "$PL_TMP/device" --config "$PL_TMP/device.conf")"
 stj=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless" status --json)
 pl_check "status --json is JSON listing the session with its relay and counters" python3 -c '
 import json, sys
