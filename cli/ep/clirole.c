@@ -196,6 +196,7 @@ static int request_ticket(struct csess *s);
 static bool next_relay(struct csess *s, const char *why);
 static bool rotate_relay(struct csess *s);
 static bool is_relay(const struct clirole *c, const char *handle);
+static void show_device_key(struct csess *s);
 static void note_rtt(struct clirole *c, const char *relay, double ms);
 
 static void step_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -671,6 +672,34 @@ static void on_ticket(struct csess *s, const struct envelope *env)
 	}
 	step(s, CS_ANSWER, CLI_ANSWER_TIMEOUT);
 	progress(s, CTL_HOP_DEVICE_ANSWER, "waiting for the device's answer");
+	show_device_key(s);
+}
+
+static void device_key_cb(void *arg, int err, const struct pubkeys *pk)
+{
+	struct csess *s = token_take(arg);
+	char fpr[ID_FPR_BUF], text[CTL_TEXT_BUF];
+
+	if (!s || err || !pk)
+		return;
+	identity_fingerprint(pk, fpr);
+	snprintf(text, sizeof(text),
+		 "%s's key is %s (pinned in known_identities; compare with 'portless whoami' "
+		 "there)",
+		 s->device, fpr);
+	progress(s, CTL_HOP_DEVICE_ANSWER, text);
+}
+
+/* Tell the user which key the device has, as pinned (first contact included). */
+static void show_device_key(struct csess *s)
+{
+	const struct ep_sys *sys = s->c->ep->sys;
+	struct reqtok *t;
+
+	if (!sys->get_keys || !(t = token_for(s)))
+		return;
+	if (sys->get_keys(s->c->ep->cp, s->device, device_key_cb, t) < 0)
+		t->busy = false;
 }
 
 /* A ticket is for the oldest session waiting on that relay (tickets are interchangeable). */

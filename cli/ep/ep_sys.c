@@ -55,5 +55,6 @@ const struct ep_sys ep_sys_default = {
     .key_remove = authkeys_remove,
     .key_remove_all = authkeys_remove_all,
     .put_record = cp_client_put_record,
+    .get_keys = cp_client_get_keys,
     .user_exists = real_user_exists,
 };

@@ -77,6 +77,8 @@ struct ep_sys {
 	/** Publish a signed record at our home (cp_client_put_record's contract). */
 	int (*put_record)(struct cp_client *cp, const char *name, const uint8_t *data, size_t len,
 			  cp_done_cb cb, void *arg);
+	/** The keys of @p handle (cp_client_get_keys's contract); NULL: not available. */
+	int (*get_keys)(struct cp_client *cp, const char *handle, cp_keys_cb cb, void *arg);
 	/** A local account of that name exists. */
 	bool (*user_exists)(const char *user);
 };

@@ -38,6 +38,9 @@ st=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless
 pl_check "status lists the client session to @device over UDP or TCP" \
 	grep -Eq "client +@device +$PL_USER .*(UDP|TCP)" <<<"$st"
 pl_check "one portless key line while the session is up" test "$(pl_key_lines "$PL_USER")" -eq 1
+fpr_dev=$("$PL_BIN/portless" whoami --keys "$PL_TMP/device" | head -1 | awk '{print $2}')
+pl_check "portless ssh shows the device's key fingerprint ($fpr_dev) as pinned" \
+	grep -q "@device's key is $fpr_dev (pinned" "$PL_TMP/ssh.err"
 pl_check "whoami on the device names the virtual address portlessd took ($PL_DEV_VIP)" grep -q \
 	"^virtual address $PL_DEV_VIP " <<<"$("$PL_BIN/portless" whoami --keys "$PL_TMP/device" --config "$PL_TMP/device.conf")"
 stj=$(ip netns exec "$PL_NS_CLI" env PORTLESS_SOCKET="$PL_SOCK" "$PL_BIN/portless" status --json)
