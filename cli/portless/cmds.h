@@ -18,5 +18,6 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_authorized_keys(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

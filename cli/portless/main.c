@@ -68,6 +68,12 @@ static const struct cmd cmds[] = {
      "authorized-keys USER [--socket PATH]   (sshd's AuthorizedKeysCommand)",
      "Print USER's live session key lines as the device's portlessd holds them.\n"
      "  --socket PATH   the keys socket (default /run/portless/keys.sock)\n"},
+    {"doctor", cmd_doctor, "doctor [--config PATH] [--keys DIR] [--socket PATH] [--json]",
+     "Check this host hop by hop (key file, configuration, control plane, relays,\n"
+     "control socket, TUN, sshd on the virtual address); one line per check, the\n"
+     "failing one named with what to do. Exit 1 when any check fails.\n"
+     "  --config PATH   portlessd.conf (default /etc/portless/portlessd.conf)\n" KEYS_OPT SOCKET_OPT
+     "  --json          the checks as JSON\n"},
     {"help", NULL, "help [COMMAND]", "Print the usage of COMMAND, or of every command.\n"},
 };
 

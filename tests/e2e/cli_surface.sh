@@ -31,7 +31,7 @@ for p in portless portlessd portless-cp portless-sr; do
 	pl_check "$p --version prints name and version ($(cat "$T/out"))" grep -Eqx "$VER" "$T/out"
 done
 
-PCMDS="keygen whoami ssh scp up down status enroll notify listen rotate revoke authorized-keys help"
+PCMDS="keygen whoami ssh scp up down status enroll notify listen rotate revoke authorized-keys doctor help"
 for c in $PCMDS; do
 	answers "portless $c --help" "$B/cli/portless" "$c" --help
 	pl_check "portless $c --help is that command's usage" grep -q "^usage: portless $c" "$T/out"
