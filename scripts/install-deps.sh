@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-  libsodium-dev libev-dev libnl-3-dev libnl-route-3-dev libmnl-dev
+  libsodium-dev libssl-dev libev-dev libnl-3-dev libnl-route-3-dev libmnl-dev
   libcmocka-dev libsqlite3-dev libinih-dev libsystemd-dev
   libseccomp-dev libcap-ng-dev
   openssh-server openssh-client iproute2 iputils-ping netcat-openbsd

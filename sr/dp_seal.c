@@ -5,15 +5,18 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "dp_aead.h"
 #include "replay.h"
 #include "wire.h"
 
-enum { NONCE_LEN = 12, REKEY_RETRY_S = 1 };
+enum { NONCE_LEN = DP_AEAD_NONCE_LEN, REKEY_RETRY_S = 1 };
 
-/** One direction key, prepared for its AEAD. */
+/*
+ * One direction key, prepared for its AEAD. It owns an OpenSSL context:
+ * never copy one, move it (rx_move, tx_move) or wipe it (dkey_wipe).
+ */
 struct dkey {
-	crypto_aead_aes256gcm_state aes; /* first: 16-byte alignment */
-	uint8_t key[DP_KEY_LEN];
+	struct dp_aead_key a; /* first: the AES state's 16-byte alignment */
 	bool valid;
 	uint8_t phase;
 };
@@ -34,7 +37,7 @@ struct dp_state {
 	struct txkey tx, tx_next;
 	struct rxkey rx_cur, rx_prev, rx_next;
 	uint8_t chain[DP_KEY_LEN], chain_next[DP_KEY_LEN];
-	uint8_t aead, side;
+	uint8_t aead, side, impl;
 	uint32_t epoch;
 	struct dp_limits lim;
 	/* initiator of a rekey */
@@ -75,13 +78,40 @@ static void limits_fix(struct dp_limits *l)
 		l->reject_after_seconds = 3 * l->rekey_after_seconds;
 }
 
-static void dkey_set(struct dkey *d, uint8_t aead, const uint8_t key[DP_KEY_LEN], uint32_t epoch)
+static void dkey_wipe(struct dkey *d)
 {
-	memcpy(d->key, key, DP_KEY_LEN);
-	if (aead == DP_AEAD_AES256GCM)
-		crypto_aead_aes256gcm_beforenm(&d->aes, key);
+	dp_aead_key_wipe(&d->a);
+	sodium_memzero(d, sizeof(*d));
+}
+
+/* Replace @p d (wiped first) with @p key; on error @p d stays empty (invalid). */
+static int dkey_set(const struct dp_state *s, struct dkey *d, const uint8_t key[DP_KEY_LEN],
+		    uint32_t epoch)
+{
+	int r;
+
+	dkey_wipe(d);
+	r = dp_aead_key_init(&d->a, s->aead, s->impl, key);
+	if (r < 0)
+		return r;
 	d->valid = true;
 	d->phase = (uint8_t)epoch;
+	return 0;
+}
+
+/* *dst = *src, the old *dst wiped, *src left empty: each context has one owner. */
+static void rx_move(struct rxkey *dst, struct rxkey *src)
+{
+	dkey_wipe(&dst->k);
+	*dst = *src;
+	sodium_memzero(src, sizeof(*src));
+}
+
+static void tx_move(struct txkey *dst, struct txkey *src)
+{
+	dkey_wipe(&dst->k);
+	*dst = *src;
+	sodium_memzero(src, sizeof(*src));
 }
 
 static size_t state_size(void)
@@ -102,14 +132,17 @@ struct dp_state *dp_state_new(const struct dp_keys *k, const struct dp_limits *l
 	memset(s, 0, sizeof(*s));
 	s->aead = k->aead;
 	s->side = k->side;
+	s->impl = (uint8_t)dp_aead_impl_default();
 	if (lim)
 		s->lim = *lim;
 	else
 		dp_limits_default(&s->lim);
 	limits_fix(&s->lim);
-	dkey_set(&s->tx.k, s->aead, k->tx, 0);
+	if (dkey_set(s, &s->tx.k, k->tx, 0) < 0 || dkey_set(s, &s->rx_cur.k, k->rx, 0) < 0) {
+		dp_state_free(s);
+		return NULL;
+	}
 	s->tx.born = now;
-	dkey_set(&s->rx_cur.k, s->aead, k->rx, 0);
 	s->rx_cur.born = now;
 	memcpy(s->chain, k->chain, DP_KEY_LEN);
 	return s;
@@ -117,8 +150,14 @@ struct dp_state *dp_state_new(const struct dp_keys *k, const struct dp_limits *l
 
 void dp_state_free(struct dp_state *s)
 {
-	if (s)
-		sodium_free(s); /* sodium_free wipes the region */
+	if (!s)
+		return;
+	dkey_wipe(&s->tx.k);
+	dkey_wipe(&s->tx_next.k);
+	dkey_wipe(&s->rx_cur.k);
+	dkey_wipe(&s->rx_prev.k);
+	dkey_wipe(&s->rx_next.k);
+	sodium_free(s); /* sodium_free wipes the region */
 }
 
 static void nonce_of(uint8_t n[NONCE_LEN], uint64_t ctr)
@@ -143,31 +182,22 @@ static uint64_t get_ctr(const uint8_t *b)
 	return v;
 }
 
-static void encrypt(const struct dp_state *s, const struct dkey *k, uint8_t *m, size_t mlen,
-		    uint8_t *tag, const uint8_t *ad, uint64_t ctr)
+static int encrypt(const struct dkey *k, uint8_t *m, size_t mlen, uint8_t *tag, const uint8_t *ad,
+		   uint64_t ctr)
 {
 	uint8_t n[NONCE_LEN];
 
 	nonce_of(n, ctr);
-	if (s->aead == DP_AEAD_AES256GCM)
-		crypto_aead_aes256gcm_encrypt_detached_afternm(m, tag, NULL, m, mlen, ad, SR_DP_AAD,
-							       NULL, n, &k->aes);
-	else
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(m, tag, NULL, m, mlen, ad,
-								   SR_DP_AAD, NULL, n, k->key);
+	return dp_aead_seal(&k->a, n, ad, SR_DP_AAD, m, mlen, tag);
 }
 
-static int decrypt(const struct dp_state *s, const struct dkey *k, uint8_t *c, size_t clen,
-		   const uint8_t *tag, const uint8_t *ad, uint64_t ctr)
+static int decrypt(const struct dkey *k, uint8_t *c, size_t clen, const uint8_t *tag,
+		   const uint8_t *ad, uint64_t ctr)
 {
 	uint8_t n[NONCE_LEN];
 
 	nonce_of(n, ctr);
-	if (s->aead == DP_AEAD_AES256GCM)
-		return crypto_aead_aes256gcm_decrypt_detached_afternm(c, NULL, c, clen, tag, ad,
-								      SR_DP_AAD, n, &k->aes);
-	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(c, NULL, c, clen, tag, ad,
-								  SR_DP_AAD, n, k->key);
+	return dp_aead_open(&k->a, n, ad, SR_DP_AAD, c, clen, tag);
 }
 
 /* A control message grows to DPC_PAD bytes: all of them look alike, and like a TCP ACK. */
@@ -211,7 +241,9 @@ int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p, 
 	put_be32(h + 4, relay_id);
 	put_ctr(h + 8, s->tx.ctr);
 	h[SR_DP_AAD] = type;
-	encrypt(s, &s->tx.k, h + SR_DP_AAD, p->len - SR_DP_AAD - SR_DP_TAG, tag, h, s->tx.ctr);
+	r = encrypt(&s->tx.k, h + SR_DP_AAD, p->len - SR_DP_AAD - SR_DP_TAG, tag, h, s->tx.ctr);
+	if (r < 0)
+		return r;
 	s->tx.ctr++;
 	return 0;
 }
@@ -230,13 +262,11 @@ static struct rxkey *rx_for_phase(struct dp_state *s, uint8_t phase)
 /* Responder: the peer sends under the next keys, so switch ours too. */
 static void promote_next(struct dp_state *s)
 {
-	s->rx_prev = s->rx_cur;
-	s->rx_cur = s->rx_next;
-	s->tx = s->tx_next;
+	rx_move(&s->rx_prev, &s->rx_cur);
+	rx_move(&s->rx_cur, &s->rx_next);
+	tx_move(&s->tx, &s->tx_next);
 	memcpy(s->chain, s->chain_next, DP_KEY_LEN);
 	s->epoch++;
-	sodium_memzero(&s->rx_next, sizeof(s->rx_next));
-	sodium_memzero(&s->tx_next, sizeof(s->tx_next));
 	sodium_memzero(s->chain_next, DP_KEY_LEN);
 }
 
@@ -260,7 +290,7 @@ int dp_open(struct dp_state *s, struct pkt *p, uint8_t *type, double now)
 	if (r < 0)
 		return r;
 	clen = p->len - SR_DP_AAD - SR_DP_TAG;
-	if (decrypt(s, &rx->k, h + SR_DP_AAD, clen, h + SR_DP_AAD + clen, h, ctr) != 0)
+	if (decrypt(&rx->k, h + SR_DP_AAD, clen, h + SR_DP_AAD + clen, h, ctr) != 0)
 		return -EBADMSG;
 	if (ctr >= s->lim.reject_after_packets)
 		return -EKEYEXPIRED; /* authentic, but the peer used the key too long */
@@ -351,11 +381,14 @@ static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 	dp_keypair_wipe(&s->rk_kp);
 	dp_keypair_new(&kp);
 	r = derive_epoch(s, e, &kp, pk, &k);
-	if (r == 0) {
-		dkey_set(&s->rx_next.k, s->aead, k.rx, e);
+	if (r == 0 && (r = dkey_set(s, &s->rx_next.k, k.rx, e)) == 0)
+		r = dkey_set(s, &s->tx_next.k, k.tx, e);
+	if (r < 0) { /* no answer: the peer's retry tries again */
+		dkey_wipe(&s->rx_next.k);
+		dkey_wipe(&s->tx_next.k);
+	} else {
 		replay_init(&s->rx_next.win);
 		s->rx_next.born = now;
-		dkey_set(&s->tx_next.k, s->aead, k.tx, e);
 		s->tx_next.ctr = 0;
 		s->tx_next.born = now;
 		memcpy(s->chain_next, k.chain, DP_KEY_LEN);
@@ -370,18 +403,29 @@ static int on_init(struct dp_state *s, uint32_t e, const uint8_t *pk, double now
 static int on_resp(struct dp_state *s, uint32_t e, const uint8_t *pk, double now, uint8_t *reply,
 		   size_t *reply_len)
 {
+	struct dkey nrx, ntx; /* the new keys, made before the old ones go */
 	struct dp_keys k;
 	int r;
 
 	if (!s->rk_pending || e != s->epoch + 1)
 		return DP_CTRL_NONE;
+	memset(&nrx, 0, sizeof(nrx));
+	memset(&ntx, 0, sizeof(ntx));
 	r = derive_epoch(s, e, &s->rk_kp, pk, &k);
-	if (r == 0) {
-		s->rx_prev = s->rx_cur;
-		dkey_set(&s->rx_cur.k, s->aead, k.rx, e);
+	if (r == 0 && (r = dkey_set(s, &nrx, k.rx, e)) == 0)
+		r = dkey_set(s, &ntx, k.tx, e);
+	if (r < 0) {
+		dkey_wipe(&nrx);
+		dkey_wipe(&ntx);
+	} else {
+		rx_move(&s->rx_prev, &s->rx_cur);
+		s->rx_cur.k = nrx; /* moved: the stack copies are zeroed below */
 		replay_init(&s->rx_cur.win);
 		s->rx_cur.born = now;
-		dkey_set(&s->tx.k, s->aead, k.tx, e);
+		dkey_wipe(&s->tx.k);
+		s->tx.k = ntx;
+		sodium_memzero(&nrx, sizeof(nrx));
+		sodium_memzero(&ntx, sizeof(ntx));
 		s->tx.ctr = 0;
 		s->tx.born = now;
 		memcpy(s->chain, k.chain, DP_KEY_LEN);

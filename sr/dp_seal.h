@@ -3,7 +3,9 @@
  * @file dp_seal.h  Per-packet AEAD for the data plane, in place in a struct pkt.
  *
  * I/O-free. A dp_state holds one side's keys (guarded sodium_malloc memory,
- * wiped by dp_state_free), the 64-bit send counter (the nonce), receive keys
+ * wiped by dp_state_free; an AES-256-GCM key's OpenSSL context, see
+ * dp_aead.h, is cleansed and freed on rekey and by dp_state_free), the 64-bit
+ * send counter (the nonce), receive keys
  * for the previous, current and next key epoch each with its own replay
  * window, and the in-band rekey exchange:
  *
@@ -66,7 +68,8 @@ void dp_state_free(struct dp_state *s);
  * so it needs DPC_PAD - len more tailroom. Borrows @p p. Returns 0, -ENOSPC
  * (head/tailroom short), -ESTALE (the key sealed reject_after_packets:
  * close the session), -EKEYEXPIRED (the key is older than
- * reject_after_seconds: close the session) or -EINVAL.
+ * reject_after_seconds: close the session), -EIO (the crypto library
+ * failed: drop the packet) or -EINVAL.
  */
 int dp_seal(struct dp_state *s, uint8_t type, uint32_t relay_id, struct pkt *p, double now)
     __attribute__((warn_unused_result));
