@@ -21,7 +21,7 @@ PL_USER=pl$$u
 pl_topology_up
 pl_world @bob @carol
 pl_user "$PL_USER"
-FPR_A=$("$PL_BIN/portless" whoami --keys "$PL_TMP/alice" | awk '{print $2}')
+FPR_A=$("$PL_BIN/portless" whoami --keys "$PL_TMP/alice" | head -1 | awk '{print $2}')
 OTHER=pl:0000-1111-2222-3333-4444-5555-6666-7777
 PL_CONF_EXTRA="key = $OTHER
 [allow @bob]
