@@ -78,7 +78,11 @@ struct relay_stats {
 
 struct relay;
 
-/** Bind and start. NULL on failure with -errno in *err. */
+/**
+ * Bind and start. NULL on failure with -errno in *err. The program must
+ * ignore SIGPIPE (portless-sr does): splice(2) into a socket whose peer
+ * reset raises it, and splice has no MSG_NOSIGNAL.
+ */
 struct relay *relay_new(struct ev_loop *loop, const struct relay_cfg *cfg, int *err);
 
 /** End every session (sides get an ERROR), close everything, wipe the master key. */

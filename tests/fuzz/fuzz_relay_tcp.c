@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,9 @@ static void init(void)
 
 	if (sodium_init() < 0)
 		abort();
+	/* as portless-sr does: splice(2) to a reset peer raises SIGPIPE (two
+	 * runs died of it silently) */
+	signal(SIGPIPE, SIG_IGN);
 	log_set_level(PL_LOG_ERR);
 	relay_cfg_default(&c);
 	u = (struct sockaddr_in *)&c.udp_addr;
