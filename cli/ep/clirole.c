@@ -79,7 +79,6 @@ struct clirole {
 	struct csess *sessions; /* oldest first */
 	struct cliif ci;        /* the one TUN of every session */
 	uint64_t next_seq;
-	struct reqtok tok[CLI_TOKENS];
 	double rtt[PDCONF_MAX_SR]; /* ms, ticket round trip per [client] sr entry (0: not yet) */
 };
 
@@ -513,10 +512,19 @@ static void on_answer(struct csess *s, const struct envelope *env)
 	step(s, CS_PATH, CLI_PATH_TIMEOUT);
 }
 
+/*
+ * The tokens outlive any role: a completion may still arrive while the
+ * daemon shuts down, after clirole_free() (it then finds t->c NULL), and
+ * the control-plane client drops requests it never completed without a
+ * callback, so per-role storage would be used after free (seen: portlessd
+ * segfaulted in token_take at shutdown).
+ */
+static struct reqtok tokens[CLI_TOKENS];
+
 static struct reqtok *token_for(struct csess *s)
 {
 	for (int i = 0; i < CLI_TOKENS; i++) {
-		struct reqtok *t = &s->c->tok[i];
+		struct reqtok *t = &tokens[i];
 
 		if (!t->busy) {
 			*t = (struct reqtok){.c = s->c, .seq = s->seq, .busy = true};
@@ -534,6 +542,8 @@ static struct csess *token_take(void *arg)
 	if (!t)
 		return NULL;
 	t->busy = false;
+	if (!t->c) /* its role is gone */
+		return NULL;
 	for (struct csess *s = t->c->sessions; s; s = s->next)
 		if (s->seq == t->seq)
 			return s;
@@ -1053,6 +1063,9 @@ void clirole_free(struct clirole *c)
 		return;
 	while (c->sessions)
 		clirole_down(c->sessions);
+	for (int i = 0; i < CLI_TOKENS; i++) /* completions still due find no role */
+		if (tokens[i].c == c)
+			tokens[i].c = NULL;
 	ep_set_role(c->ep, EP_ROLE_CLIENT, NULL, NULL);
 	free(c);
 }

@@ -779,6 +779,27 @@ static void test_answer_already_routed(void **state)
 	host_route.is_route = false;
 }
 
+/*
+ * The role goes away while control-plane requests are outstanding (daemon
+ * shutdown): their completions arrive afterwards and must find no role
+ * (a use after free before; ASan catches it in the sanitizer build).
+ */
+static void test_free_with_pending(void **state)
+{
+	struct world *w = *state;
+	static const struct clirole_cbs tmpl = {u_progress, u_ready, u_done, NULL};
+	struct clirole_cbs cb = tmpl;
+	struct user u = {0};
+
+	cb.arg = &u;
+	assert_non_null(clirole_up(w->cli, "@device", "bob", 1000, NULL, &cb));
+	assert_true(nq > 0 && q[nq - 1].cb != NULL); /* the ticket request, its completion due */
+	clirole_free(w->cli);
+	w->cli = NULL;
+	pump(w); /* delivers the completion after the role is gone */
+	assert_int_equal(u.ready, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +807,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_outside_overlay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_already_routed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_with_pending, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
