@@ -25,7 +25,7 @@ static void test_up_known_bytes(void **state)
 	struct ctl_msg m = {.type = CTL_UP}, d;
 	/* ... flags, then str8 relay ("" = the daemon's list) */
 	static const uint8_t want[] = {0x00, 0x12, 1,   CTL_UP, 4,   '@', 'd', 'e', 'v', 5,
-				       'a',  'l',  'i', 'c',    'e', 0,   0,   0,   1, 0};
+				       'a',  'l',  'i', 'c',    'e', 0,   0,   0,   1,   0};
 	uint8_t buf[CTL_FRAME_MAX];
 	size_t used;
 
