@@ -23,6 +23,7 @@
 #include "net.h"
 #include "privdrop.h"
 #include "relay.h"
+#include "ticket.h"
 
 enum { MAX_ALLOW = 64 };
 
@@ -56,7 +57,7 @@ static const char help_text[] = USAGE_TEXT
     "  --keys DIR               key directory with identity.key and cp.conf\n"
     "  --tcp/--udp ADDR:PORT    bind addresses (numeric): the advertised address (a UDP\n"
     "                           reply leaves from the bound one), port 7444 by custom\n"
-    "  --advertise HOST         the address put into tickets\n"
+    "  --advertise ADDR         the address put into tickets (numeric)\n"
     "  --advertise-tcp-port N, --advertise-udp-port N  ports put into tickets\n"
     "  --allow @a,@b            requesters that may get tickets (default: all)\n"
     "  --ticket-ttl S (30), --unpaired-timeout S (30), --idle-timeout S (300)\n"
@@ -280,8 +281,11 @@ static int parse_args(int argc, char **argv, struct srd *d, struct relay_cfg *rc
 		fprintf(stderr, "error: --tcp/--udp need a numeric ADDR:PORT\n");
 		return -1;
 	}
-	if (strlen(v[O_ADV]) > SR_HOST_MAX || !*v[O_ADV]) {
-		fprintf(stderr, "error: --advertise: bad host\n");
+	if (strlen(v[O_ADV]) > SR_HOST_MAX || !*v[O_ADV] || !sr_host_numeric(v[O_ADV])) {
+		fprintf(stderr,
+			"error: --advertise %s: a numeric IPv4 or IPv6 address (endpoints "
+			"refuse host names in tickets)\n",
+			v[O_ADV]);
 		return -1;
 	}
 	strcpy(rc->host, v[O_ADV]);

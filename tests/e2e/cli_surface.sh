@@ -59,4 +59,7 @@ pl_expect "help for an unknown command exits 2" 2 "unknown command 'frob'" "$B/c
 pl_expect "an unknown option exits 2" 2 "unknown option --frob" "$B/cli/portless" ssh --frob @d
 pl_expect "portlessd: an unknown option exits 2" 2 "usage: portlessd" "$B/cli/portlessd" --frob
 pl_expect "portless-cp: an unknown command exits 2" 2 "unknown command" "$B/cli/portless-cp" frob
+pl_expect "portless-sr: a host name for --advertise is refused at start" 2 \
+	"a numeric IPv4 or IPv6 address" "$B/cli/portless-sr" --keys /nonexistent \
+	--tcp 127.0.0.1:1 --udp 127.0.0.1:1 --advertise relay.example
 pl_finish
