@@ -274,7 +274,7 @@ static void dropped_resp_ends_session_both_sides(void **state)
 			}
 			if (w->s[i].c && !w->s[i].down_reason)
 				sr_client_poll(w->s[i].c);
-			if (w->s[i].down_reason && !w->s[i].down_at)
+			if (w->s[i].down_reason && w->s[i].down_at == 0)
 				w->s[i].down_at = w->now - t0;
 		}
 		pump(w);
